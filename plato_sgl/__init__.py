@@ -1,0 +1,48 @@
+"""plato-sgl: Plato (plan, then decode the independent parts of an answer in parallel) on SGLang.
+
+    import sglang as sgl, plato_sgl
+    sgl.set_default_backend(plato_sgl.connect("http://127.0.0.1:30000"))
+    result = plato_sgl.run("How do vaccines work?")
+    print(result.answer)
+
+Exports load on first use: importing SGLang imports torch (seconds), which the pure modules
+(grammar, parser, plan, metrics) and ``plato-sgl --help`` do not need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "METHODS": "plato_sgl.api",
+    "run": "plato_sgl.api",
+    "run_batch": "plato_sgl.api",
+    "PlanFormatError": "plato_sgl.errors",
+    "PlatoError": "plato_sgl.errors",
+    "ServerError": "plato_sgl.errors",
+    "Options": "plato_sgl.options",
+    "Call": "plato_sgl.result",
+    "NodeRecord": "plato_sgl.result",
+    "Result": "plato_sgl.result",
+    "LocalServer": "plato_sgl.serving",
+    "connect": "plato_sgl.serving",
+    "open_backend": "plato_sgl.serving",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from plato_sgl.api import METHODS, run, run_batch
+    from plato_sgl.errors import PlanFormatError, PlatoError, ServerError
+    from plato_sgl.options import Options
+    from plato_sgl.result import Call, NodeRecord, Result
+    from plato_sgl.serving import LocalServer, connect, open_backend
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'plato_sgl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

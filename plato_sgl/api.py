@@ -1,0 +1,124 @@
+"""The public entry points: ``run`` one question and ``run_batch`` many, with any method."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from sglang.lang.global_config import global_config
+from tqdm import tqdm
+
+from plato_sgl.errors import PlatoError
+from plato_sgl.executor import run_plato
+from plato_sgl.methods.autoregressive import run_ar, run_cot
+from plato_sgl.methods.pasta import run_pasta
+from plato_sgl.methods.sot import run_sot
+from plato_sgl.options import Options
+from plato_sgl.result import Result
+
+MethodFn = Callable[[str, Any, Options], Result]
+
+METHODS: dict[str, MethodFn] = {
+    "plato": run_plato,
+    "ar": run_ar,
+    "cot": run_cot,
+    "sot": run_sot,
+    "pasta": run_pasta,
+}
+
+
+def _check_question(question: Any) -> str:
+    if not isinstance(question, str):
+        raise ValueError(f"a question must be a string, got {type(question).__name__}")
+    if not question.strip():
+        raise ValueError("the question is empty")
+    return question
+
+
+def _prepare(method: str, backend: Any, options: dict[str, Any]) -> tuple[MethodFn, Any, Options]:
+    """Validate everything that can be checked before a request is sent."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    opts = Options.from_kwargs(**options)
+    backend = backend or global_config.default_backend
+    if backend is None:
+        raise ValueError(
+            "no SGLang backend: pass backend=sgl.RuntimeEndpoint(url) (or plato_sgl.connect(url)), "
+            "or call sgl.set_default_backend(...) first"
+        )
+    return METHODS[method], backend, opts
+
+
+def run(question: str, *, method: str = "plato", backend: Any = None, **options: Any) -> Result:
+    """Answer one question. ``backend`` defaults to SGLang's default backend, so this works inside
+    any SGLang script. Options: see ``plato_sgl.options.Options``. Raises PlatoError (with the
+    partial Result attached) when the server fails."""
+    fn, backend, opts = _prepare(method, backend, options)
+    return fn(_check_question(question), backend, opts)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One question to answer with one method and its options (a unit of ``run_many``)."""
+
+    question: str
+    method: str = "plato"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def run_many(
+    tasks: Sequence[Task],
+    *,
+    backend: Any = None,
+    num_threads: int = 8,
+    progress_bar: bool = True,
+    on_result: Callable[[int, Result], None] | None = None,
+    before_each: Callable[[int], None] | None = None,
+) -> list[Result]:
+    """Run ``tasks``, ``num_threads`` at a time; Results come back in task order.
+
+    Every task is validated before the first request. A task that fails does not stop the
+    others: its Result carries the error (and whatever finished before the failure).
+    ``on_result(index, result)`` is called as each task finishes, e.g. to save it at once;
+    ``before_each(index)`` just before a task starts (e.g. to flush the server's cache).
+    """
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
+    prepared = [(_check_question(t.question), *_prepare(t.method, backend, t.options)) for t in tasks]
+    done = threading.Lock()
+
+    def one(index: int) -> Result:
+        question, fn, task_backend, opts = prepared[index]
+        if before_each is not None:
+            before_each(index)
+        try:
+            result = fn(question, task_backend, opts)
+        except PlatoError as exc:
+            result = exc.result or Result(question=question, method=tasks[index].method, error=str(exc), options=opts.to_dict())
+        if on_result is not None:
+            with done:
+                on_result(index, result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=num_threads) as pool:
+        results = pool.map(one, range(len(tasks)))
+        return list(tqdm(results, total=len(tasks), disable=not progress_bar, unit="q"))
+
+
+def run_batch(
+    questions: Iterable[str],
+    *,
+    method: str = "plato",
+    backend: Any = None,
+    num_threads: int = 8,
+    progress_bar: bool = True,
+    **options: Any,
+) -> list[Result]:
+    """Answer many questions with one method, ``num_threads`` at a time, in input order.
+
+    A question that fails does not stop the batch: its Result carries the error.
+    """
+    tasks = [Task(q, method, options) for q in questions]
+    return run_many(tasks, backend=backend, num_threads=num_threads, progress_bar=progress_bar)

@@ -1,0 +1,221 @@
+"""The ``plato-sgl`` command line: ``ask`` a question, ``bench`` a dataset, ``report`` results, ``serve`` a model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Sequence
+
+from plato_sgl.result import Result
+
+DEFAULT_MODEL_ENV = "PLATO_SGL_MODEL"
+# The demo's model, chosen by time-to-answer and answer sense on a 2-core CPU (README, "Models").
+DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+
+
+def _add_backend_args(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--model",
+        default=os.environ.get(DEFAULT_MODEL_ENV, DEFAULT_MODEL),
+        help="registry name or model folder; a local SGLang server is started for the run (default: %(default)s)",
+    )
+    where.add_argument("--url", help="use a running SGLang server instead, e.g. http://127.0.0.1:30000")
+    parser.add_argument("--chat-template", default="chatml", help="SGLang chat template name (default: %(default)s)")
+
+
+def _add_option_args(parser: argparse.ArgumentParser) -> None:
+    """Flags for plato_sgl.options.Options; left unset they keep the library defaults."""
+    group = parser.add_argument_group("answer options")
+    group.add_argument("--max-nodes", type=int)
+    group.add_argument("--plan-max-tokens", type=int)
+    group.add_argument("--node-max-tokens", type=int)
+    group.add_argument("--max-tokens", type=int, help="length limit of single-request answers (ar, cot)")
+    group.add_argument("--temperature", type=float)
+    group.add_argument("--no-pipeline", dest="pipeline", action="store_false", default=None, help="plan first, then execute")
+    group.add_argument("--context", choices=["global", "deps"], help="node context: all finished results, or dependencies only")
+    group.add_argument("--timeout", type=float, help="seconds allowed per question")
+
+
+def _options(args: argparse.Namespace) -> dict:
+    names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "max_tokens", "temperature", "pipeline", "context", "timeout")
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def format_details(result: Result) -> str:
+    """The plan, a per-node table and the timings, for people."""
+    lines = ["Plan:", result.plan.rstrip() or "(none)", ""]
+    if result.nodes:
+        lines.append(f"{'node':>4} {'deps':<8} {'parsed':>7} {'dispatch':>8} {'start':>7} {'finish':>7} {'prompt':>6} {'cached':>6} {'output':>6}  description")
+        for n in result.nodes:
+            lines.append(
+                f"{n.id:>4} {','.join(map(str, n.deps)) or '-':<8} {_t(n.parsed_at):>7} {_t(n.dispatched_at):>8} "
+                f"{_t(n.started_at):>7} {_t(n.finished_at):>7} {n.prompt_tokens:>6} {n.cached_tokens:>6} "
+                f"{n.completion_tokens:>6}  {n.description}"
+            )
+        lines.append("")
+    lines.append(
+        f"plan: first token {_t(result.plan_first_token_at)} s, done {_t(result.plan_done_at)} s | "
+        f"critical path {result.critical_path}, parallel degree {result.parallel_degree:.2f}"
+    )
+    lines.append(
+        f"total: {result.wall_time:.2f} s, {result.completion_tokens} generated tokens "
+        f"({result.throughput:.1f} tok/s), {result.prompt_tokens} prompt tokens of which {result.cached_tokens} cached"
+    )
+    for note in [*result.repairs, *([result.fallback] if result.fallback else [])]:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def _t(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    import plato_sgl
+    from plato_sgl.serving import open_backend
+
+    with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template) as backend:
+        result = plato_sgl.run(args.question, method=args.method, backend=backend, **_options(args))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    print(result.answer)
+    if args.verbose:
+        print("\n" + format_details(result))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from plato_sgl.bench import describe_backend, run_bench, variants_for
+    from plato_sgl.datasets import load_questions
+    from plato_sgl.report import write_report
+    from plato_sgl.serving import open_backend
+
+    questions = load_questions(args.dataset, question_field=args.question_field, category_field=args.category_field,
+                               first=args.first, category=args.category)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    variants = variants_for(methods, ablation=args.ablation, options=_options(args))
+    with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template) as backend:
+        environment = describe_backend(backend, dataset=str(args.dataset), concurrency=args.concurrency,
+                                       options=_options(args), command=" ".join(sys.argv))
+        rows = run_bench(questions, variants, backend, args.out, concurrency=args.concurrency,
+                         resume=args.resume, environment=environment)
+    failed = sum(1 for r in rows if not r.result.ok)
+    print(f"{len(rows)} answers saved in {args.out} ({failed} failed)")
+    print(f"report: {write_report(args.out)}")
+    return 1 if failed else 0
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    from plato_sgl.judge import run_judge, tallies
+    from plato_sgl.report import write_report
+    from plato_sgl.serving import open_backend
+
+    pairs = []
+    for item in args.pairs.split(","):
+        first, sep, second = item.strip().partition(":")
+        if not sep or not first or not second or first == second:
+            raise ValueError(f"--pairs takes METHOD:METHOD items, e.g. plato:ar; got {item!r}")
+        pairs.append((first, second))
+    if args.judge_openai_model:
+        import sglang as sgl
+
+        backend_cm = nullcontext(sgl.OpenAI(args.judge_openai_model, base_url=args.judge_url,
+                                             api_key=os.environ.get("OPENAI_API_KEY", "none")))
+    else:
+        backend_cm = open_backend(model=args.judge_model if not args.judge_url else None, url=args.judge_url,
+                                  chat_template=args.chat_template)
+    with backend_cm as backend:
+        outcomes = run_judge(args.folder, pairs, backend, num_threads=args.num_threads)
+    for (first, second), by_category in tallies(args.folder, outcomes).items():
+        t = by_category["all"]
+        print(f"{first} vs {second}: {t.wins} wins, {t.ties} ties, {t.losses} losses -> net win rate {t.net_win_rate:+.0%}")
+    print(f"report: {write_report(args.folder)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from plato_sgl.report import write_report
+
+    print(write_report(args.folder))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from plato_sgl.serving import serve_forever
+
+    serve_forever(args.model, port=args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="plato-sgl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer one question")
+    ask.add_argument("question")
+    ask.add_argument("--method", default="plato", help="plato (default), ar, cot, sot or pasta")
+    ask.add_argument("-v", "--verbose", action="store_true", help="also print the plan, a per-node table and the timings")
+    ask.add_argument("--json", action="store_true", help="print the whole Result as JSON")
+    _add_backend_args(ask)
+    _add_option_args(ask)
+    ask.set_defaults(func=cmd_ask)
+
+    bench = sub.add_parser("bench", help="answer a dataset with several methods and report the paper's metrics")
+    bench.add_argument("--dataset", default="vicuna80", help="vicuna80 (built in) or a .jsonl/.json/.csv file (default: %(default)s)")
+    bench.add_argument("--question-field", help="the question's field in a custom dataset")
+    bench.add_argument("--category-field", help="the category's field in a custom dataset")
+    bench.add_argument("--first", type=int, help="only the first N questions")
+    bench.add_argument("--category", help="only questions of this category")
+    bench.add_argument("--methods", default="ar,sot,plato", help="comma-separated methods (default: %(default)s)")
+    bench.add_argument("--ablation", action="store_true", help="also run Plato plan-first and with dependency-only context (Table 4)")
+    bench.add_argument("--out", required=True, type=Path, help="results folder (JSONL per method, report.md, plots)")
+    bench.add_argument("--concurrency", type=int, default=1, help="questions in flight at once (1 = the paper's setting)")
+    bench.add_argument("--resume", action="store_true", help="continue a run in --out: only missing and failed questions run")
+    _add_backend_args(bench)
+    _add_option_args(bench)
+    bench.set_defaults(func=cmd_bench)
+
+    judge = sub.add_parser("judge", help="compare saved answers pairwise with an LLM judge (both orders)")
+    judge.add_argument("folder", type=Path, help="a results folder written by bench")
+    judge.add_argument("--pairs", default="plato:ar,plato:sot,ar:sot", help="METHOD:METHOD,... (default: %(default)s)")
+    judge_where = judge.add_mutually_exclusive_group(required=True)
+    judge_where.add_argument("--judge-model", help="registry name or folder of a judge model to serve locally")
+    judge_where.add_argument("--judge-url", help="a running SGLang server, or with --judge-openai-model an OpenAI-compatible /v1 URL")
+    judge.add_argument("--judge-openai-model", help="model name at an OpenAI-compatible endpoint (--judge-url); key from OPENAI_API_KEY")
+    judge.add_argument("--chat-template", default="chatml")
+    judge.add_argument("--num-threads", type=int, default=4)
+    judge.set_defaults(func=cmd_judge)
+
+    report = sub.add_parser("report", help="write report.md and plots for a results folder")
+    report.add_argument("folder", type=Path)
+    report.set_defaults(func=cmd_report)
+
+    serve = sub.add_parser("serve", help="serve a model with SGLang on this machine (CPU or GPU)")
+    serve.add_argument("--model", required=True, help="registry name or model folder")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from plato_sgl.errors import PlatoError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (PlatoError, ValueError) as exc:
+        print(f"plato-sgl: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("plato-sgl: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The methods a user compares Plato against, built the same way and returning the same Result."""

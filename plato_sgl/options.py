@@ -1,0 +1,62 @@
+"""Options shared by every method, validated before any request is sent.
+
+One dataclass for all methods keeps the CLI, `run` and the benchmark harness uniform: a method reads
+the fields it needs and ignores the rest (e.g. `ar` ignores `max_nodes`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+CONTEXT_MODES = ("global", "deps")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a question is answered.
+
+    The Plato fields mirror the paper's ablations: ``pipeline`` (dispatch nodes while the plan is
+    still streaming, §4.2.1) and ``context`` ("global": every finished result in finish order, the
+    cache-friendly layout of §4.2.2; "deps": only the node's own dependencies).
+    """
+
+    max_nodes: int = 10
+    plan_max_tokens: int = 512
+    node_max_tokens: int = 256
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    pipeline: bool = True
+    context: Literal["global", "deps"] = "global"
+    plan_regex: str | None = None
+    ignore_eos: bool = False
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_nodes", "plan_max_tokens", "node_max_tokens", "max_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"option {name} must be a positive integer, got {value!r}")
+        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) or not 0 <= self.temperature <= 2:
+            raise ValueError(f"option temperature must be a number from 0 to 2, got {self.temperature!r}")
+        if self.context not in CONTEXT_MODES:
+            raise ValueError(f"option context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}")
+        if not isinstance(self.pipeline, bool) or not isinstance(self.ignore_eos, bool):
+            raise ValueError("options pipeline and ignore_eos must be True or False")
+        if self.plan_regex is not None and (not isinstance(self.plan_regex, str) or not self.plan_regex):
+            raise ValueError("option plan_regex must be a non-empty string (an empty regex can hang the server)")
+        if self.timeout is not None and (isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or self.timeout <= 0):
+            raise ValueError(f"option timeout must be a positive number of seconds, got {self.timeout!r}")
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> "Options":
+        """Build options from keyword arguments, naming any unknown option."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise ValueError(f"unknown option(s): {', '.join(unknown)}; known options: {', '.join(sorted(known))}")
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

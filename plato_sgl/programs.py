@@ -1,0 +1,81 @@
+"""Plato's SGLang programs, importable so users can compose them in their own SGLang functions.
+
+Whole programs are ``@sgl.function``s (``plan``, ``node_prefix``, ``plato_node``, ``answer``). The
+node prompt is also offered in pieces (``open_node_prompt``, ``append_result``, ``answer_node``)
+that act on any program state: the executor keeps one state holding the global context, appends
+each finished result to it and forks it for every batch of ready nodes, so the runtime batches the
+branches and RadixAttention reuses their shared prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import sglang as sgl
+
+from plato_sgl import prompts
+
+
+@sgl.function
+def plan(s, question: str, regex: str | None = None, max_tokens: int = 512, temperature: float = 0.0):
+    """Decode a plan for ``question``; under ``regex`` every plan is a well-formed DAG."""
+    s += sgl.system(prompts.PLAN_SYSTEM)
+    s += sgl.user(question)
+    s += sgl.assistant(sgl.gen("plan", regex=regex, max_tokens=max_tokens, temperature=temperature))
+
+
+def open_node_prompt(s, question: str) -> None:
+    """Parts (1)-(2) of a node prompt; leaves the user turn open for the context and the sub-task."""
+    s += sgl.system(prompts.ASSISTANT_SYSTEM)
+    s += sgl.user_begin()
+    s += prompts.node_preamble(question)
+
+
+def append_result(s, description: str, result: str) -> None:
+    """Append one finished node to the global context (part 3)."""
+    s += prompts.context_entry(description, result)
+
+
+def answer_node(
+    s,
+    description: str,
+    *,
+    max_tokens: int = 256,
+    temperature: float = 0.0,
+    ignore_eos: bool = False,
+    name: str = "result",
+) -> None:
+    """Part (4), close the user turn and decode the node's result into variable ``name``."""
+    s += prompts.node_task(description)
+    s += sgl.user_end()
+    s += sgl.assistant(sgl.gen(name, max_tokens=max_tokens, temperature=temperature, ignore_eos=ignore_eos))
+
+
+@sgl.function
+def node_prefix(s, question: str):
+    """The shared start of every node prompt of ``question``: fork it, append results, answer nodes."""
+    open_node_prompt(s, question)
+
+
+@sgl.function
+def plato_node(
+    s,
+    question: str,
+    previous: Sequence[tuple[str, str]],
+    description: str,
+    max_tokens: int = 256,
+    temperature: float = 0.0,
+):
+    """One node as a whole program: question, rules, ``previous`` (description, result) pairs, sub-task."""
+    open_node_prompt(s, question)
+    for prev_description, prev_result in previous:
+        append_result(s, prev_description, prev_result)
+    answer_node(s, description, max_tokens=max_tokens, temperature=temperature)
+
+
+@sgl.function
+def answer(s, question: str, instruction: str = "", max_tokens: int = 1024, temperature: float = 0.0):
+    """A plain single-request answer (the autoregressive baseline; with an instruction, CoT)."""
+    s += sgl.system(prompts.ASSISTANT_SYSTEM)
+    s += sgl.user(f"{question}\n{instruction}" if instruction else question)
+    s += sgl.assistant(sgl.gen("answer", max_tokens=max_tokens, temperature=temperature))

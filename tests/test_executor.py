@@ -1,0 +1,147 @@
+"""Plato's scheduler against a real SGLang server (tiny random model).
+
+The plan is forced with a literal regex so the DAG is known, and nodes decode a fixed number of
+tokens (ignore_eos), so these tests check behaviour (ordering, overlap, cache reuse, counts), never
+speed.
+"""
+
+from __future__ import annotations
+
+import pytest
+from transformers import AutoTokenizer
+
+import plato_sgl
+from plato_sgl import prompts
+from plato_sgl.grammar import literal_regex
+from plato_sgl.parser import parse_plan
+
+pytestmark = pytest.mark.server
+
+QUESTION = "How should a small library plan its next year?"
+LONG = "with a long description so that decoding the rest of the plan takes a while"
+
+# Roots 1 and 2; 3 needs both; 4 needs only 2 (so 2's result sits at a different position in
+# 4's dependency-only context than in 3's); 5 closes the plan.
+DIAMOND = (
+    f"1. Survey what readers ask for {LONG}.[]\n"
+    f"2. Review the budget and the staff hours {LONG}.[]\n"
+    "3. Choose new services.[1,2]\n"
+    "4. Plan the opening hours.[2]\n"
+    "5. Write the final plan.[3,4]\n"
+)
+
+
+def plato(backend, topic: str, plan: str = DIAMOND, **options) -> plato_sgl.Result:
+    """Run the forced plan; ``topic`` makes the question unique, so no run reuses another's cache."""
+    settings = dict(plan_regex=literal_regex(plan), node_max_tokens=24, ignore_eos=True)
+    settings.update(options)
+    return plato_sgl.run(f"{QUESTION} ({topic})", backend=backend, **settings)
+
+
+@pytest.fixture(scope="module")
+def pipelined(backend):
+    return plato(backend, "pipelined")
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_server):
+    return AutoTokenizer.from_pretrained(tiny_server.model_dir)
+
+
+def test_the_forced_plan_is_decoded_and_every_node_answered(pipelined):
+    expected, _ = parse_plan(DIAMOND)
+    assert pipelined.error is None
+    assert pipelined.plan == DIAMOND
+    assert [(n.id, n.description, n.deps) for n in pipelined.nodes] == [(n.id, n.description, n.deps) for n in expected]
+    assert all(n.finished and n.completion_tokens == 24 for n in pipelined.nodes)
+    assert pipelined.critical_path == 3 and pipelined.parallel_degree == pytest.approx(5 / 3)
+    # the answer is the node results in plan order, each under its description
+    positions = [pipelined.answer.index(f"**{n.description}**") for n in pipelined.nodes]
+    assert positions == sorted(positions)
+    assert pipelined.answer.rstrip().endswith(pipelined.nodes[-1].result.strip())
+
+
+def test_pipelining_dispatches_the_first_node_before_the_plan_is_done(pipelined):
+    first = pipelined.node(1)
+    assert first.parsed_at < pipelined.plan_done_at
+    assert first.dispatched_at < pipelined.plan_done_at
+
+
+def test_no_node_is_dispatched_before_its_dependencies_finished(pipelined):
+    for node in pipelined.nodes:
+        assert node.dispatched_at >= node.parsed_at
+        for dep in node.deps:
+            assert node.dispatched_at >= pipelined.node(dep).finished_at
+        assert node.dispatched_at <= node.started_at <= node.finished_at
+
+
+def test_independent_ready_nodes_run_together(backend):
+    result = plato(backend, "overlap", pipeline=False, node_max_tokens=48)
+    one, two = result.node(1), result.node(2)
+    assert one.dispatched_at == two.dispatched_at  # forked together
+    assert one.started_at < two.finished_at and two.started_at < one.finished_at  # overlapping
+
+
+def test_global_context_is_in_finish_order_and_its_prefix_is_cached(pipelined, tokenizer):
+    finish_order = [n.id for n in sorted(pipelined.nodes, key=lambda n: n.finished_at)]
+    for node in pipelined.nodes:
+        # the context holds every node finished at dispatch, in finish order...
+        assert list(node.context_ids) == [i for i in finish_order if pipelined.node(i).finished_at <= node.dispatched_at]
+        # ...and only the node's own sub-task (part 4) and the assistant turn are not cached
+        assert node.prompt_tokens - node.cached_tokens <= _own_tokens(tokenizer, node) + 2, node
+    later = pipelined.node(5)
+    assert len(later.context_ids) == 4 and later.cached_tokens > pipelined.node(1).cached_tokens
+
+
+def _own_tokens(tokenizer, node) -> int:
+    """Tokens of a node's own part (4) and the assistant turn: what no other request can share."""
+    own = prompts.node_task(node.description) + "<|im_end|>\n<|im_start|>assistant\n"
+    return len(tokenizer(own)["input_ids"])
+
+
+def test_dependency_only_context_reuses_less(backend, pipelined, tokenizer):
+    deps = plato(backend, "dependency-only", context="deps")
+    assert deps.error is None
+    for node in deps.nodes:
+        assert node.context_ids == node.deps
+    # Node 4 needs only node 2, whose result sits behind node 1's in node 3's prompt: at another
+    # position, so node 2's result is prefilled a second time for node 4...
+    two, four = deps.node(2), deps.node(4)
+    entry = len(tokenizer(prompts.context_entry(two.description, two.result))["input_ids"])
+    assert four.prompt_tokens - four.cached_tokens >= _own_tokens(tokenizer, four) + entry - 2
+    # ...while with the global context no node prefills more than its own part (test above), and
+    # every result is prefilled once, by the context prefill that follows its node.
+    contexts = [c for c in pipelined.calls if c.kind == "context"]
+    assert len(contexts) == 1 + sum(1 for n in pipelined.nodes if n.finished_at < max(m.dispatched_at for m in pipelined.nodes))
+
+
+def test_plan_then_execute_dispatches_nothing_before_the_plan_ends(backend):
+    result = plato(backend, "plan first", pipeline=False)
+    assert all(n.dispatched_at >= result.plan_done_at for n in result.nodes)
+
+
+def test_run_batch_returns_one_result_per_question_in_order(backend):
+    questions = [f"Question number {i}: what is {i} plus {i}?" for i in range(4)]
+    plan = "1. Add the numbers.[]\n2. State the sum.[1]\n"
+    results = plato_sgl.run_batch(
+        questions, backend=backend, num_threads=4, progress_bar=False,
+        plan_regex=literal_regex(plan), node_max_tokens=8, ignore_eos=True,
+    )
+    assert [r.question for r in results] == questions
+    assert all(r.error is None and len(r.nodes) == 2 for r in results)
+
+
+def test_free_plan_under_the_grammar_is_a_valid_dag(backend):
+    result = plato_sgl.run(QUESTION, backend=backend, max_nodes=4, plan_max_tokens=160, node_max_tokens=8)
+    assert result.error is None
+    nodes, repairs = parse_plan(result.plan)  # strict: raises if any complete line were malformed
+    assert 1 <= len(nodes) <= 4 and [n.id for n in nodes] == list(range(1, len(nodes) + 1))
+    assert all(dep < n.id for n in nodes for dep in n.deps)
+
+
+@pytest.mark.smoke
+def test_smoke_real_model_answers_with_several_nodes(smollm_server):
+    result = plato_sgl.run("What are the benefits of drinking water?", backend=smollm_server.endpoint(), max_nodes=4, node_max_tokens=64)
+    assert result.error is None
+    assert len(result.nodes) >= 2
+    assert result.answer.strip()

@@ -1,0 +1,285 @@
+"""The plan regex accepts exactly the valid plans: fixed cases both ways, properties, xgrammar."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from functools import lru_cache
+from importlib.resources import files
+
+import pytest
+import regex
+from hypothesis import given
+from hypothesis import strategies as st
+
+from plato_sgl.grammar import literal_regex, load_plan_grammar, plan_line_pattern, plan_regex
+from plato_sgl.plan import PlanNode, format_plan
+
+MAX_NODES = 6
+DESC_MAX = 60
+
+
+@lru_cache(maxsize=None)
+def compiled(max_nodes: int = MAX_NODES, description_max: int = DESC_MAX) -> regex.Pattern[str]:
+    return regex.compile(plan_regex(max_nodes, description_max=description_max))
+
+
+def accepts(text: str, max_nodes: int = MAX_NODES, description_max: int = DESC_MAX) -> bool:
+    return compiled(max_nodes, description_max).fullmatch(text) is not None
+
+
+def lines(*rows: str) -> str:
+    return "".join(row + "\n" for row in rows)
+
+
+# -- fixed cases ----------------------------------------------------------------------------
+
+ACCEPTED = {
+    "one line": lines("1. Answer the question.[]"),
+    "brief example": lines(
+        "1. List the health benefits of exercise.[]",
+        "2. List the mental benefits of exercise.[]",
+        "3. Summarize the benefits into a short answer.[1,2]",
+    ),
+    "paper shape": lines(
+        "1. Fetch GDP data for Country A (2019-2023).[]",
+        "2. Fetch GDP data for Country B (2019-2023).[]",
+        "3. Calculate average GDP growth for Country A.[1]",
+        "4. Calculate average GDP growth for Country B.[2]",
+        "5. Compare growth rates, pick the stronger one.[3,4]",
+        "6. Recommend an investment strategy.[5]",
+    ),
+    "chain": lines("1. A.[]", "2. B.[1]", "3. C.[2]", "4. D.[3]"),
+    "skipping deps": lines("1. A.[]", "2. B.[]", "3. C.[]", "4. D.[1,3]"),
+    "all earlier deps": lines("1. A.[]", "2. B.[1]", "3. C.[1,2]", "4. D.[1,2,3]"),
+    "punctuation and unicode": lines("1. Café prices: compare, rank & plot (50%) — \"why?\"!.[]"),
+    "inner spaces and a space before the period": lines("1. A  b .[]"),
+    "description at the length bound": lines("1. " + "x" * DESC_MAX + ".[]"),
+    "max_nodes lines": lines(*(f"{k}. Step {k}.[{k - 1 if k > 1 else ''}]" for k in range(1, MAX_NODES + 1))),
+}
+
+REJECTED = {
+    "empty plan": "",
+    "self dependency": lines("1. A.[1]"),
+    "self dependency later": lines("1. A.[]", "2. B.[1,2]"),
+    "forward dependency": lines("1. A.[]", "2. B.[3]", "3. C.[]"),
+    "unordered dependencies": lines("1. A.[]", "2. B.[]", "3. C.[2,1]"),
+    "duplicate dependency": lines("1. A.[]", "2. B.[1,1]"),
+    "dependency 0": lines("1. A.[]", "2. B.[0]"),
+    "leading zero in a dependency": lines("1. A.[]", "2. B.[01]"),
+    "space in the dependency list": lines("1. A.[]", "2. B.[]", "3. C.[1, 2]"),
+    "empty item in the dependency list": lines("1. A.[]", "2. B.[1,]"),
+    "skipped id": lines("1. A.[]", "3. C.[1]"),
+    "repeated id": lines("1. A.[]", "1. B.[]"),
+    "ids not starting at 1": lines("2. A.[]", "3. B.[]"),
+    "id 0": lines("0. A.[]"),
+    "more lines than max_nodes": lines(*(f"{k}. Step {k}.[]" for k in range(1, MAX_NODES + 2))),
+    "description too long": lines("1. " + "x" * (DESC_MAX + 1) + ".[]"),
+    "empty description": lines("1. .[]"),
+    "description starting with a space": lines("1.  A.[]"),
+    "no space after the id": lines("1.A.[]"),
+    "'[' in a description": lines("1. A [b].[]"),
+    "']' in a description": lines("1. A b].[]"),
+    "period in a description": lines("1. Use e.g. this.[]"),
+    "newline in a description": "1. A\nB.[]\n",
+    "carriage return in a description": lines("1. A\rB.[]"),
+    "no period before the list": lines("1. A[]"),
+    "space before the list": lines("1. A. []"),
+    "missing dependency list": lines("1. A."),
+    "missing trailing newline": "1. A.[]\n2. B.[1]",
+    "blank line between lines": "1. A.[]\n\n2. B.[1]\n",
+    "text after the last line": lines("1. A.[]") + "Done.",
+    "windows line ending": "1. A.[]\r\n",
+    "markdown bullet": lines("- 1. A.[]"),
+}
+
+
+@pytest.mark.parametrize("text", ACCEPTED.values(), ids=ACCEPTED.keys())
+def test_accepts_valid_plans(text: str) -> None:
+    assert accepts(text)
+
+
+@pytest.mark.parametrize("text", REJECTED.values(), ids=REJECTED.keys())
+def test_rejects_invalid_plans(text: str) -> None:
+    assert not accepts(text)
+
+
+def test_model_may_stop_after_any_complete_line() -> None:
+    plan = ACCEPTED["paper shape"]
+    ends = [i + 1 for i, c in enumerate(plan) if c == "\n"]
+    assert all(accepts(plan[:end]) for end in ends)
+    assert not any(accepts(plan[:end - 1]) for end in ends)
+
+
+def test_default_description_bound_comes_from_the_grammar_file() -> None:
+    limit = load_plan_grammar().description_max
+    pattern = regex.compile(plan_regex(2))
+    assert pattern.fullmatch(lines("1. " + "y" * limit + ".[]"))
+    assert not pattern.fullmatch(lines("1. " + "y" * (limit + 1) + ".[]"))
+
+
+def test_one_node_and_the_node_limit() -> None:
+    limit = load_plan_grammar().max_nodes_limit
+    assert regex.fullmatch(plan_regex(1), lines("1. A.[]"))
+    assert not regex.fullmatch(plan_regex(1), lines("1. A.[]", "2. B.[1]"))
+    big = lines(*(f"{k}. S.[{','.join(map(str, range(1, k)))}]" for k in range(1, limit + 1)))
+    assert regex.fullmatch(plan_regex(limit), big)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 51, 1000, True, 2.5, "10", None])
+def test_max_nodes_is_validated(bad: object) -> None:
+    with pytest.raises(ValueError, match="max_nodes"):
+        plan_regex(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [0, -5, 1001, 3.0])
+def test_description_max_is_validated(bad: object) -> None:
+    with pytest.raises(ValueError, match="description_max"):
+        plan_regex(3, description_max=bad)  # type: ignore[arg-type]
+
+
+def test_regex_size_grows_about_quadratically() -> None:
+    sizes = {n: len(plan_regex(n)) for n in (10, 20, 40)}
+    assert 2 < sizes[20] / sizes[10] < 5 and 2 < sizes[40] / sizes[20] < 5
+
+
+def test_grammar_file_documents_every_piece() -> None:
+    data = json.loads(files("plato_sgl.grammars").joinpath("plan.json").read_text(encoding="utf-8"))
+    assert data["doc"] and all(piece["doc"] for piece in data.values() if isinstance(piece, dict))
+
+
+LITERAL_PLAN = "1. Odd chars: ^$*+?{2}|\\/ (a) \t x.[]\n2. B.[1]\n"
+
+
+def test_literal_regex_matches_only_its_text() -> None:
+    assert regex.fullmatch(literal_regex(LITERAL_PLAN), LITERAL_PLAN)
+    assert not regex.fullmatch(literal_regex(LITERAL_PLAN), LITERAL_PLAN.replace("{2}", "{22}"))
+
+
+def test_line_pattern_reads_the_parts_of_a_line() -> None:
+    match = plan_line_pattern().fullmatch("12. Compare (a, b).[3,11]")
+    assert match and (match["id"], match["description"], match["deps"]) == ("12", "Compare (a, b)", "3,11")
+
+
+# -- properties -----------------------------------------------------------------------------
+
+FIRST_CHARS = st.characters(exclude_characters=" \t\n\r[].", exclude_categories=("Cs",))
+CHARS = st.characters(exclude_characters="\n\r[].", exclude_categories=("Cs",))
+DESCRIPTIONS = st.builds(str.__add__, FIRST_CHARS, st.text(CHARS, max_size=DESC_MAX - 1))
+
+
+@st.composite
+def valid_plans(draw: st.DrawFn, max_nodes: int = MAX_NODES) -> list[PlanNode]:
+    """A random plan that satisfies every rule: ids 1..n, increasing deps on earlier ids."""
+    count = draw(st.integers(1, max_nodes))
+    return [
+        PlanNode(k, draw(DESCRIPTIONS), tuple(sorted(draw(st.sets(st.integers(1, k - 1)))) if k > 1 else ()))
+        for k in range(1, count + 1)
+    ]
+
+
+def _with_line(nodes: list[PlanNode], index: int, **changes: object) -> list[PlanNode]:
+    return nodes[:index] + [replace(nodes[index], **changes)] + nodes[index + 1 :]
+
+
+def _mutations(data: st.DataObject, nodes: list[PlanNode]) -> dict[str, object]:
+    """Ways to break exactly one rule of this plan (only those that apply), as plan texts."""
+    index = data.draw(st.integers(0, len(nodes) - 1), label="line")
+    node = nodes[index]
+    text = format_plan(nodes)
+    out: dict[str, object] = {
+        "self dependency": lambda: format_plan(_with_line(nodes, index, deps=node.deps + (node.id,))),
+        "forward dependency": lambda: format_plan(
+            _with_line(nodes, index, deps=node.deps + (node.id + data.draw(st.integers(1, 5)),))
+        ),
+        "skipped id": lambda: format_plan(
+            nodes[:index] + [PlanNode(n.id + 1, n.description, n.deps) for n in nodes[index:]]
+        ),
+        "ids not starting at 1": lambda: format_plan(
+            [PlanNode(n.id + data.draw(st.sampled_from([-1, 1, 2])), n.description, n.deps) for n in nodes]
+        ),
+        "repeated line": lambda: format_plan(nodes[: index + 1] + [node] + nodes[index + 1 :]),
+        "too many lines": lambda: format_plan(
+            nodes + [PlanNode(k, "More", ()) for k in range(len(nodes) + 1, MAX_NODES + 2)]
+        ),
+        "description too long": lambda: format_plan(
+            _with_line(nodes, index, description=node.description + "z" * DESC_MAX)
+        ),
+        "forbidden character in a description": lambda: format_plan(
+            _with_line(
+                nodes,
+                index,
+                description=_insert(data, node.description, data.draw(st.sampled_from("[].\n\r"))),
+            )
+        ),
+        "description starting with a space": lambda: format_plan(
+            _with_line(nodes, index, description=" " + node.description)
+        ),
+        "space in the dependency list": lambda: text.replace("[", "[ ", 1),
+        "missing trailing newline": lambda: text[:-1],
+        "blank line": lambda: format_plan(nodes[: index + 1]) + "\n" + format_plan(nodes[index + 1 :]),
+        "empty plan": lambda: "",
+    }
+    if node.deps:
+        out["duplicate dependency"] = lambda: format_plan(_with_line(nodes, index, deps=node.deps + node.deps[-1:]))
+    if len(node.deps) >= 2:
+        out["unordered dependencies"] = lambda: format_plan(
+            _with_line(nodes, index, deps=(node.deps[1], node.deps[0]) + node.deps[2:])
+        )
+    return out
+
+
+def _insert(data: st.DataObject, text: str, char: str) -> str:
+    at = data.draw(st.integers(0, len(text)), label="position")
+    return text[:at] + char + text[at:]
+
+
+@given(valid_plans())
+def test_valid_plans_always_match(nodes: list[PlanNode]) -> None:
+    assert accepts(format_plan(nodes))
+
+
+@given(valid_plans(), st.data())
+def test_a_broken_rule_never_matches(nodes: list[PlanNode], data: st.DataObject) -> None:
+    mutations = _mutations(data, nodes)
+    name = data.draw(st.sampled_from(sorted(mutations)), label="mutation")
+    text = mutations[name]()
+    assert not accepts(text), (name, text)
+
+
+# -- xgrammar -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def xgrammar_compiler():
+    xgr = pytest.importorskip("xgrammar")
+    vocab = [chr(c) for c in range(32, 127)] + ["\n", "é", ".[", "],", " the", "</s>"]
+    info = xgr.TokenizerInfo(vocab, stop_token_ids=[len(vocab) - 1])
+    return xgr, xgr.GrammarCompiler(info, max_threads=1), len(vocab) - 1
+
+
+@pytest.mark.parametrize("max_nodes", [10, 20])
+def test_xgrammar_compiles_the_regex(xgrammar_compiler, max_nodes: int) -> None:
+    xgr, compiler, _ = xgrammar_compiler
+    assert compiler.compile_regex(plan_regex(max_nodes)) is not None
+
+
+def test_xgrammar_agrees_with_python_regex(xgrammar_compiler) -> None:
+    """Both dialects read the regex the same way on the fixed cases (as a whole plan)."""
+    xgr, compiler, stop = xgrammar_compiler
+    grammar = compiler.compile_regex(plan_regex(MAX_NODES, description_max=DESC_MAX))
+
+    def xgrammar_accepts(text: str) -> bool:
+        matcher = xgr.GrammarMatcher(grammar)
+        return matcher.accept_string(text) and matcher.accept_token(stop)
+
+    for name, text in ACCEPTED.items():
+        assert xgrammar_accepts(text), name
+    for name, text in REJECTED.items():
+        assert not xgrammar_accepts(text), name
+
+
+def test_xgrammar_reads_a_literal_plan_as_python_does(xgrammar_compiler) -> None:
+    xgr, compiler, stop = xgrammar_compiler
+    matcher = xgr.GrammarMatcher(compiler.compile_regex(literal_regex(LITERAL_PLAN)))
+    assert matcher.accept_string(LITERAL_PLAN) and matcher.accept_token(stop)
