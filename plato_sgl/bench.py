@@ -1,0 +1,182 @@
+"""Benchmark runs: every question of a dataset answered by every variant, saved as it finishes.
+
+Layout of a run folder: ``<variant>.jsonl`` (one row per answered question, append-only: a retried
+question adds a row and the last row wins), ``environment.jsonl`` (one record per invocation).
+The folder also holds ``judgements.jsonl`` once answers are judged (plato_sgl.judge).
+Variants are interleaved question by question so every method sees the same server and load.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from importlib.metadata import version
+from typing import Any, Sequence
+
+import sglang
+
+from plato_sgl.api import Task, run_many
+from plato_sgl.datasets import Question
+from plato_sgl.result import Result
+
+
+ENVIRONMENT_FILE = "environment.jsonl"
+JUDGEMENTS_FILE = "judgements.jsonl"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A method with fixed options, saved under ``name`` (e.g. the ablation's plan-first Plato)."""
+
+    name: str
+    method: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+# Table 4 of the paper: pipelining (latency) and the global context (extra prefill tokens).
+ABLATION = (
+    Variant("plato", "plato"),
+    Variant("plato-plan-first", "plato", {"pipeline": False}),
+    Variant("plato-deps-context", "plato", {"context": "deps"}),
+)
+
+
+@dataclass
+class Row:
+    """One saved answer: which question, which variant, and the full Result."""
+
+    question: Question
+    variant: str
+    result: Result
+
+    def to_json(self) -> str:
+        q = self.question
+        return json.dumps(
+            {"question_id": q.id, "category": q.category, "question": q.text, "reference": q.reference,
+             "variant": self.variant, "result": self.result.to_dict()},
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, line: str) -> "Row":
+        data = json.loads(line)
+        question = Question(id=str(data["question_id"]), text=data["question"], category=data.get("category"), reference=data.get("reference"))
+        return cls(question, data["variant"], Result.from_dict(data["result"]))
+
+
+def variants_for(methods: Sequence[str], *, ablation: bool = False, options: dict[str, Any] | None = None) -> list[Variant]:
+    """The variants of a run: one per method (sharing ``options``), plus the ablation's Plato variants."""
+    options = dict(options or {})
+    variants = [Variant(m, m, options) for m in methods]
+    if ablation:
+        names = {v.name for v in variants}
+        variants += [Variant(v.name, v.method, {**options, **v.options}) for v in ABLATION if v.name not in names]
+    if len({v.name for v in variants}) != len(variants):
+        raise ValueError(f"a method is listed twice: {', '.join(methods)}")
+    return variants
+
+
+def load_rows(folder: str | Path) -> dict[str, dict[str, Row]]:
+    """Saved rows by variant, then question id (the last row of a question wins)."""
+    rows: dict[str, dict[str, Row]] = {}
+    for path in sorted(Path(folder).glob("*.jsonl")):
+        if path.name in (ENVIRONMENT_FILE, JUDGEMENTS_FILE):
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = Row.from_json(line)
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                # an interrupted write leaves at most a torn last line: skip it, the question reruns
+                if number == len(lines):
+                    continue
+                raise ValueError(f"{path}, line {number}: not a saved result ({exc})") from None
+            rows.setdefault(row.variant, {})[row.question.id] = row
+    return rows
+
+
+def pending(questions: Sequence[Question], variants: Sequence[Variant], saved: dict[str, dict[str, Row]]) -> list[tuple[Question, Variant]]:
+    """(question, variant) pairs still to run: never run, or last run failed; interleaved by question."""
+    todo = []
+    for question in questions:
+        for variant in variants:
+            row = saved.get(variant.name, {}).get(question.id)
+            if row is None or not row.result.ok:
+                todo.append((question, variant))
+    return todo
+
+
+def run_bench(
+    questions: Sequence[Question],
+    variants: Sequence[Variant],
+    backend: Any,
+    out: str | Path,
+    *,
+    concurrency: int = 1,
+    resume: bool = False,
+    progress_bar: bool = True,
+    environment: dict[str, Any] | None = None,
+) -> list[Row]:
+    """Answer what is still missing and append each result to its variant's file as it finishes."""
+    out = Path(out)
+    saved = load_rows(out) if out.exists() else {}
+    if saved and not resume:
+        raise ValueError(f"{out} already holds results: pass --resume to continue that run, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    for variant in variants:
+        _drop_torn_tail(out / f"{variant.name}.jsonl")
+    todo = pending(questions, variants, saved)
+    record = {**(environment or {}), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "questions": len(questions),
+              "variants": [v.__dict__ for v in variants], "to_run": len(todo), "resumed": bool(saved)}
+    with (out / ENVIRONMENT_FILE).open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+    rows: list[Row] = []
+
+    def save(index: int, result: Result) -> None:
+        question, variant = todo[index]
+        row = Row(question, variant.name, result)
+        with (out / f"{variant.name}.jsonl").open("a", encoding="utf-8") as f:
+            f.write(row.to_json() + "\n")
+        rows.append(row)
+
+    tasks = [Task(q.text, v.method, v.options) for q, v in todo]
+    run_many(tasks, backend=backend, num_threads=concurrency, progress_bar=progress_bar, on_result=save,
+             before_each=_cold_cache(backend) if concurrency == 1 else None)
+    return rows
+
+
+def _cold_cache(backend: Any):
+    """One question at a time, every answer starts from an empty prefix cache; otherwise the
+    variants of one question would reuse each other's prompts and skew the comparison. (With
+    concurrency > 1 the cache cannot be flushed while requests run: sharing is part of serving.)"""
+    flush = getattr(getattr(backend, "endpoint", backend), "flush_cache", None)
+    return None if flush is None else (lambda index: flush())
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut an incomplete last line (a write interrupted by a kill) so appends start on a new line."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
+def describe_backend(backend: Any, **extra: Any) -> dict[str, Any]:
+    """What the results were measured on: server, model, versions, device."""
+    info: dict[str, Any] = {"sglang": sglang.__version__, "plato_sgl": version("plato-sgl"), **extra}
+    endpoint = getattr(backend, "endpoint", backend)
+    info["url"] = getattr(endpoint, "base_url", None)
+    get_model = getattr(endpoint, "get_model_name", None)
+    info["model"] = get_model() if get_model else None
+    try:
+        server = endpoint.get_server_info()
+        info["device"] = server.get("device")
+    except Exception as exc:  # an OpenAI-style backend has no server info: say so, don't fail the run
+        info["device"] = f"unknown ({type(exc).__name__})"
+    return info

@@ -1,0 +1,296 @@
+"""``plato-sgl report DIR``: Markdown tables and PNG plots from a benchmark folder.
+
+Tables follow the paper: overall efficiency per method (Table 3 columns plus speed-up and
+overheads), speed-up per category (Table 2), the system ablation (Table 4). Plots: speed-up per
+category, a timeline of one question (plan streaming, node dispatch/prefill/decode spans) and its
+plan's DAG. Speed-ups compare each method with AR on the questions both answered without error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+from plato_sgl import metrics
+from plato_sgl.bench import ENVIRONMENT_FILE, Row, load_rows
+from plato_sgl.result import Result
+
+BASELINE = "ar"
+Rows = dict[str, dict[str, Row]]
+
+
+def ok_results(rows: Rows, variant: str, ids: set[str] | None = None) -> list[Result]:
+    """The error-free results of ``variant`` (on the question ``ids`` only, when given)."""
+    return [r.result for qid, r in sorted(rows.get(variant, {}).items()) if r.result.ok and (ids is None or qid in ids)]
+
+
+def common_ids(rows: Rows, variants: Sequence[str]) -> set[str]:
+    """Questions answered without error by every one of ``variants``."""
+    sets = [{qid for qid, r in rows.get(v, {}).items() if r.result.ok} for v in variants]
+    return set.intersection(*sets) if sets else set()
+
+
+def _fmt(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
+def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def overall_table(rows: Rows) -> str:
+    """One line per variant: throughput, speed-up, parallel degree, efficiency and overheads."""
+    body = []
+    for variant in rows:
+        results = ok_results(rows, variant)
+        errors = len(rows[variant]) - len(results)
+        ids = common_ids(rows, [variant, BASELINE]) if BASELINE in rows else set()
+        speed = metrics.speedup(ok_results(rows, variant, ids), ok_results(rows, BASELINE, ids)) if ids else None
+        body.append([
+            variant, str(len(results)) + (f" ({errors} failed)" if errors else ""),
+            _fmt(metrics.throughput(results)), _fmt(speed, ".2f", "x"),
+            _fmt(metrics.mean_parallel_degree(results)), _fmt(metrics.inference_efficiency(results)),
+            _fmt(metrics.mean_of(metrics.extra_prefill_tokens(r) for r in results), ".0f"),
+            _fmt(metrics.mean_of(metrics.prefill_time_share(r) for r in results), ".1%"),
+            _fmt(metrics.mean_of(metrics.planning_latency(r) for r in results), ".1f", " s"),
+            _fmt(metrics.mean_of(metrics.first_dispatch(r) for r in results), ".1f", " s"),
+            _fmt(metrics.mean_of(metrics.scheduling_efficiency(r) for r in results)),
+        ])
+    header = ["method", "questions", "throughput (tok/s)", f"speed-up vs {BASELINE}", "parallel degree",
+              "inference efficiency", "extra prefill (tok/q)", "node time to first token", "plan latency",
+              "first dispatch", "scheduling efficiency"]
+    return _table(header, body)
+
+
+def category_speedups(rows: Rows) -> dict[str, dict[str, float]]:
+    """Speed-up over AR per category and variant, on questions both answered."""
+    table: dict[str, dict[str, float]] = {}
+    for variant in rows:
+        if variant == BASELINE:
+            continue
+        ids = common_ids(rows, [variant, BASELINE])
+        categories = {rows[variant][qid].question.category or "all" for qid in ids}
+        for category in sorted(categories):
+            in_cat = {qid for qid in ids if (rows[variant][qid].question.category or "all") == category}
+            table.setdefault(category, {})[variant] = metrics.speedup(
+                ok_results(rows, variant, in_cat), ok_results(rows, BASELINE, in_cat)
+            )
+    return table
+
+
+def category_table(speedups: dict[str, dict[str, float]]) -> str:
+    variants = sorted({v for per in speedups.values() for v in per})
+    body = [[category, *(_fmt(per.get(v), ".2f", "x") for v in variants)] for category, per in sorted(speedups.items())]
+    return _table(["category", *variants], body)
+
+
+def ablation_table(rows: Rows) -> str | None:
+    """Table 4: latency with and without pipelining, extra prefill with and without the global context."""
+    parts = [
+        ("pipelining: latency (s)", "plato-plan-first", lambda r: r.wall_time),
+        ("global context: extra prefill (tokens)", "plato-deps-context", metrics.extra_prefill_tokens),
+    ]
+    body = []
+    for label, before, measure in parts:
+        ids = common_ids(rows, ["plato", before])
+        if not ids:
+            continue
+        old = metrics.mean_of(measure(r) for r in ok_results(rows, before, ids))
+        new = metrics.mean_of(measure(r) for r in ok_results(rows, "plato", ids))
+        reduction = 1 - new / old if old else None
+        body.append([label, str(len(ids)), _fmt(old, ".1f"), _fmt(new, ".1f"), _fmt(reduction, ".0%")])
+    if not body:
+        return None
+    return _table(["optimization", "questions", "before", "after", "reduction"], body)
+
+
+def pick_example(rows: Rows, variant: str = "plato") -> Row | None:
+    """The question whose plan has the highest parallel degree (ties: most nodes), for the plots."""
+    candidates = [r for r in rows.get(variant, {}).values() if r.result.ok and r.result.nodes]
+    return max(candidates, key=lambda r: (r.result.parallel_degree, len(r.result.nodes)), default=None)
+
+
+def plot_category_speedups(speedups: dict[str, dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    categories = sorted(speedups)
+    variants = sorted({v for per in speedups.values() for v in per})
+    width = 0.8 / max(1, len(variants))
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(categories)), 4))
+    for i, variant in enumerate(variants):
+        xs = [c + i * width for c in range(len(categories))]
+        ax.bar(xs, [speedups[c].get(variant, 0) for c in categories], width, label=variant)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks([c + width * (len(variants) - 1) / 2 for c in range(len(categories))], categories, rotation=30, ha="right")
+    ax.set_ylabel(f"throughput speed-up vs {BASELINE}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_timeline(result: Result, path: Path) -> None:
+    """Gantt chart: the plan stream, then per node its wait for the first token and its decoding."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nodes = result.nodes
+    fig, ax = plt.subplots(figsize=(9, max(3.0, 1 + 0.45 * (len(nodes) + 1))))
+    plan_start = result.plan_first_token_at or 0.0
+    ax.barh(0, (result.plan_done_at or 0) - plan_start, left=plan_start, color="#999999")
+    for n in nodes:
+        ax.plot([n.parsed_at], [0], marker="|", color="black", markersize=12)
+    for row, n in enumerate(nodes, start=1):
+        if None in (n.dispatched_at, n.started_at, n.finished_at):
+            continue
+        ax.barh(row, n.started_at - n.dispatched_at, left=n.dispatched_at, color="#f4b183")
+        ax.barh(row, n.finished_at - n.started_at, left=n.started_at, color="#2e75b6")
+        for dep in n.deps:
+            ax.annotate("", xy=(n.dispatched_at, row), xytext=(result.node(dep).finished_at, nodes.index(result.node(dep)) + 1),
+                        arrowprops=dict(arrowstyle="->", color="#555555", lw=0.7))
+    ax.set_yticks(range(len(nodes) + 1), ["plan"] + [f"{n.id}. {n.description[:28]}" for n in nodes])
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds since the question was sent")
+    ax.set_title("plan stream (grey, ticks: lines complete), node wait for first token (orange), decoding (blue)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_dag(result: Result, path: Path) -> None:
+    """The plan's dependency graph, one column per depth."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    depth: dict[int, int] = {}
+    for n in result.nodes:
+        depth[n.id] = 1 + max((depth[d] for d in n.deps if d in depth), default=0)
+        graph.add_node(n.id, layer=depth[n.id])
+        graph.add_edges_from((d, n.id) for d in n.deps)
+    positions = nx.multipartite_layout(graph, subset_key="layer")
+    fig, ax = plt.subplots(figsize=(2.5 + 2 * max(depth.values(), default=1), max(3.0, 1 + 0.7 * len(result.nodes))))
+    nx.draw_networkx(graph, positions, ax=ax, node_color="#2e75b6", font_color="white", node_size=500, arrows=True)
+    for n in result.nodes:
+        x, y = positions[n.id]
+        ax.annotate(n.description[:34], (x, y), xytext=(0, -14), textcoords="offset points", ha="center", va="top", fontsize=7)
+    ax.set_title(f"critical path {result.critical_path}, parallel degree {result.parallel_degree:.2f}", fontsize=9)
+    ax.margins(0.15)
+    ax.axis("off")
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # labels may reach past the axes
+    plt.close(fig)
+
+
+def environment_lines(folder: Path) -> list[str]:
+    path = folder / ENVIRONMENT_FILE
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    first = records[0]
+    keys = ("model", "url", "device", "sglang", "plato_sgl", "concurrency", "dataset", "options", "command")
+    return [f"- {k}: `{first[k]}`" for k in keys if first.get(k) is not None] + [f"- invocations: {len(records)} (first started {first.get('started')})"]
+
+
+def quality_section(rows: Rows, folder: Path) -> list[str]:
+    """Net win rates from the judgements cached in ``folder`` (Table 1 and Figure 4 shapes)."""
+    from plato_sgl.judge import load_judgements, outcomes, tallies
+
+    judgements = load_judgements(folder)
+    if not judgements:
+        return []
+    pairs = sorted({tuple(j.pair.split(":", 1)) for j in judgements.values()})
+    per_pair = outcomes(folder, pairs)
+    counts = tallies(folder, per_pair)
+    if not counts:
+        return []
+    judges = ", ".join(sorted({j.judge for j in judgements.values()}))
+    lines = ["## Answer quality (pairwise judge, both answer orders)",
+             f"Judge: `{judges}`, FastChat pair-v2 prompt. A win (loss) needs the same preference in both "
+             "orders; any disagreement, e.g. position bias, counts as a tie. Net win rate = (wins - losses) / questions.", ""]
+    body = []
+    for pair, by_category in counts.items():
+        t, errors = by_category["all"], sum(1 for o in per_pair[pair].values() if o == "error")
+        body.append([f"{pair[0]} vs {pair[1]}", str(t.wins), str(t.ties), str(t.losses), str(errors), _fmt(t.net_win_rate, ".0%")])
+    lines += [_table(["pair", "wins", "ties", "losses", "no verdict", "net win rate"], body), ""]
+    categories = sorted({c for by_category in counts.values() for c in by_category} - {"all"})
+    if categories:
+        header = ["category", *(f"{a} vs {b}" for a, b in counts)]
+        body = [[c, *(_fmt(by.get(c).net_win_rate, ".0%") if by.get(c) else "-" for by in counts.values())] for c in categories]
+        lines += ["Net win rate per category:", "", _table(header, body), ""]
+    plot_win_rates(counts, folder / "win_rates.png")
+    lines += ["![wins, ties and losses per pair](win_rates.png)", ""]
+    return lines
+
+
+def plot_win_rates(counts: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{a} vs {b}" for a, b in counts]
+    fig, ax = plt.subplots(figsize=(7, 1 + 0.6 * len(labels)))
+    left = [0.0] * len(labels)
+    for name, color in (("wins", "#2e75b6"), ("ties", "#bfbfbf"), ("losses", "#c00000")):
+        shares = [getattr(by["all"], name) / max(1, by["all"].questions) for by in counts.values()]
+        ax.barh(labels, shares, left=left, color=color, label=name)
+        left = [l + s for l, s in zip(left, shares)]
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of questions")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def correctness_section(rows: Rows) -> list[str]:
+    """GSM8K-style correctness (Table 5) for datasets whose questions carry a '#### number' reference."""
+    from plato_sgl.evaluation import is_correct
+
+    body = []
+    for variant, by_question in rows.items():
+        graded = [r for r in by_question.values() if r.question.reference and "####" in r.question.reference]
+        if graded:
+            right = sum(1 for r in graded if r.result.ok and is_correct(r.result.answer, r.question.reference))
+            body.append([variant, str(len(graded)), str(right), _fmt(right / len(graded), ".1%")])
+    if not body:
+        return []
+    return ["## Correctness (final number vs the reference)", _table(["method", "questions", "correct", "rate"], body), ""]
+
+
+def write_report(folder: str | Path) -> Path:
+    """Write ``report.md`` and its PNGs into ``folder``; returns the report's path."""
+    folder = Path(folder)
+    rows = load_rows(folder)
+    if not rows:
+        raise ValueError(f"{folder} holds no benchmark results (*.jsonl)")
+    sections = ["# plato-sgl benchmark report", *environment_lines(folder), "", "## Overall", overall_table(rows), ""]
+    speedups = category_speedups(rows)
+    if speedups:
+        plot_category_speedups(speedups, folder / "speedup_by_category.png")
+        sections += ["## Speed-up per category", category_table(speedups), "", "![speed-up per category](speedup_by_category.png)", ""]
+    ablation = ablation_table(rows)
+    if ablation:
+        sections += ["## Ablation (Table 4)", ablation, ""]
+    example = pick_example(rows)
+    if example is not None:
+        plot_timeline(example.result, folder / "timeline.png")
+        plot_dag(example.result, folder / "dag.png")
+        sections += [f"## One question up close: {example.question.id} ({example.question.category})",
+                     f"> {example.question.text}", "", "```", example.result.plan.rstrip(), "```",
+                     "![timeline](timeline.png)", "", "![plan DAG](dag.png)", ""]
+    sections += quality_section(rows, folder) + correctness_section(rows)
+    path = folder / "report.md"
+    path.write_text("\n".join(sections), encoding="utf-8")
+    return path
+

@@ -1,0 +1,134 @@
+"""Benchmark bookkeeping (no server): saved rows, resume, torn lines, datasets, the report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from plato_sgl.bench import Row, Variant, _drop_torn_tail, load_rows, pending, variants_for
+from plato_sgl.datasets import Question, load_questions
+from plato_sgl.report import write_report
+from plato_sgl.result import Call, NodeRecord, Result
+
+QUESTIONS = [Question(id=str(i), text=f"question {i}", category="generic" if i < 3 else "math") for i in range(1, 5)]
+
+
+def result(method: str, tokens: int, seconds: float, error: str | None = None) -> Result:
+    nodes = []
+    if method.startswith("plato"):
+        nodes = [NodeRecord(id=1, description="first", parsed_at=0.5, dispatched_at=0.5, started_at=0.7, finished_at=1.5, completion_tokens=tokens // 2),
+                 NodeRecord(id=2, description="second", deps=(1,), parsed_at=1.0, dispatched_at=1.5, started_at=1.6, finished_at=2.0, completion_tokens=tokens // 2)]
+    return Result(question="q", method=method, nodes=nodes, calls=[] if nodes else [Call(kind="answer", completion_tokens=tokens)],
+                  wall_time=seconds, error=error, plan="1. first.[]\n2. second.[1]\n" if nodes else "",
+                  plan_first_token_at=0.1 if nodes else None, plan_done_at=1.2 if nodes else None,
+                  critical_path=2 if nodes else 0, parallel_degree=1.0 if nodes else 0.0)
+
+
+def save(folder: Path, variant: str, question: Question, res: Result) -> None:
+    with (folder / f"{variant}.jsonl").open("a") as f:
+        f.write(Row(question, variant, res).to_json() + "\n")
+
+
+def test_rows_round_trip_and_the_last_row_of_a_question_wins(tmp_path):
+    save(tmp_path, "ar", QUESTIONS[0], result("ar", 10, 1.0, error="server went away"))
+    save(tmp_path, "ar", QUESTIONS[0], result("ar", 10, 1.0))
+    rows = load_rows(tmp_path)
+    assert list(rows) == ["ar"] and rows["ar"]["1"].result.ok
+    assert rows["ar"]["1"].result.to_dict() == result("ar", 10, 1.0).to_dict()
+
+
+def test_pending_runs_missing_and_failed_questions_only_interleaved_by_question(tmp_path):
+    variants = variants_for(["ar", "plato"])
+    save(tmp_path, "ar", QUESTIONS[0], result("ar", 10, 1.0))
+    save(tmp_path, "plato", QUESTIONS[0], result("plato", 10, 1.0, error="killed"))
+    save(tmp_path, "ar", QUESTIONS[1], result("ar", 10, 1.0))
+    todo = pending(QUESTIONS[:3], variants, load_rows(tmp_path))
+    assert [(q.id, v.name) for q, v in todo] == [("1", "plato"), ("2", "plato"), ("3", "ar"), ("3", "plato")]
+
+
+def test_a_torn_last_line_is_skipped_and_cut_before_appending(tmp_path):
+    save(tmp_path, "ar", QUESTIONS[0], result("ar", 10, 1.0))
+    path = tmp_path / "ar.jsonl"
+    path.write_text(path.read_text() + '{"question_id": "2", "categ')
+    assert list(load_rows(tmp_path)["ar"]) == ["1"]
+    _drop_torn_tail(path)
+    assert path.read_text().endswith("}\n") and len(path.read_text().splitlines()) == 1
+
+
+def test_ablation_variants_and_duplicate_methods():
+    names = [v.name for v in variants_for(["ar", "plato"], ablation=True, options={"max_nodes": 5})]
+    assert names == ["ar", "plato", "plato-plan-first", "plato-deps-context"]
+    plan_first = variants_for(["plato"], ablation=True, options={"max_nodes": 5})[1]
+    assert plan_first == Variant("plato-plan-first", "plato", {"max_nodes": 5, "pipeline": False})
+    with pytest.raises(ValueError, match="twice"):
+        variants_for(["ar", "ar"])
+
+
+def test_datasets_builtin_files_and_filters(tmp_path):
+    vicuna = load_questions("vicuna80")
+    assert len(vicuna) == 80 and vicuna[0].category == "generic" and vicuna[0].id == "1"
+    assert [q.id for q in load_questions("vicuna80", category="math")] == ["68", "69", "70"]
+    assert len(load_questions("vicuna80", first=5)) == 5
+    custom = tmp_path / "mine.csv"
+    custom.write_text("prompt,topic\nWhy is the sky blue?,science\nName a prime.,math\n")
+    questions = load_questions(custom, question_field="prompt", category_field="topic")
+    assert [(q.text, q.category) for q in questions] == [("Why is the sky blue?", "science"), ("Name a prime.", "math")]
+    gsm = tmp_path / "gsm.jsonl"
+    gsm.write_text(json.dumps({"question": "1+1?", "answer": "1+1=2\n#### 2"}) + "\n")
+    assert load_questions(gsm)[0].reference.endswith("#### 2")
+    with pytest.raises(ValueError, match="no field 'prompt'"):
+        load_questions(gsm, question_field="prompt")
+    with pytest.raises(ValueError, match="not a built-in name"):
+        load_questions("no-such-set")
+
+
+def test_report_tables_and_plots(tmp_path):
+    for q in QUESTIONS:
+        save(tmp_path, "ar", q, result("ar", 100, 4.0))
+        save(tmp_path, "plato", q, result("plato", 100, 2.0))
+        save(tmp_path, "plato-plan-first", q, result("plato-plan-first", 100, 2.5))
+    save(tmp_path, "plato", QUESTIONS[0], result("plato", 100, 2.0, error="timed out"))
+    report = write_report(tmp_path).read_text()
+    assert "| plato | 3 (1 failed) | 50.00 | 2.00x |" in report  # speed-up on the 3 questions both answered
+    assert "| generic | 2.00x | 1.60x |" in report and "| math | 2.00x | 1.60x |" in report
+    assert "| pipelining: latency (s) | 3 | 2.5 | 2.0 | 20% |" in report
+    for png in ("speedup_by_category.png", "timeline.png", "dag.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def _bench(url: str, out: Path, *extra: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "plato_sgl.cli", "bench", "--url", url, "--methods", "ar,plato", "--first", "4",
+               "--out", str(out), "--max-tokens", "24", "--node-max-tokens", "8", "--max-nodes", "3", "--plan-max-tokens", "120", *extra]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.server
+def test_a_killed_bench_resumes_without_losing_or_repeating_answers(tiny_server, tmp_path):
+    out = tmp_path / "run"
+    first = _bench(tiny_server.url, out)
+    deadline = time.monotonic() + 300
+    while not (out / "ar.jsonl").exists() or not (out / "ar.jsonl").read_text().count("\n"):
+        assert first.poll() is None and time.monotonic() < deadline, "the bench ended before it could be killed"
+        time.sleep(0.2)
+    first.kill()  # SIGKILL: no chance to clean up, as with a crash or a lost machine
+    first.wait()
+    saved = load_rows(out)
+    assert 1 <= sum(len(v) for v in saved.values()) < 8
+
+    refused = _bench(tiny_server.url, out)
+    assert refused.wait() == 1 and "--resume" in refused.stdout.read()
+
+    resumed = _bench(tiny_server.url, out, "--resume")
+    output = resumed.communicate(timeout=600)[0]
+    assert resumed.returncode == 0, output
+    for variant in ("ar", "plato"):
+        ids = [json.loads(line)["question_id"] for line in (out / f"{variant}.jsonl").read_text().splitlines()]
+        assert sorted(ids) == ["1", "2", "3", "4"], (variant, ids)  # each exactly once: nothing lost, nothing repeated
+    environment = (out / "environment.jsonl").read_text().splitlines()
+    assert [json.loads(e)["resumed"] for e in environment] == [False, True]
+    assert (out / "report.md").exists()
