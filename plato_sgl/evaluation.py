@@ -1,0 +1,107 @@
+"""Answer quality, as pure functions: judge verdicts with position swap, net win rate, GSM8K correctness.
+
+Paper §5.1: the judge sees each pair twice with the answer order swapped; a pair is a win (or a
+loss) only when both orders agree, anything else is a tie. Net win rate = (wins - losses) / questions.
+§5.3 (Table 5): GSM8K correctness compares the answer's final number with the dataset's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from importlib.resources import files
+from typing import Iterable
+
+import regex
+
+VERDICTS = {"[[A]]": "A", "[[B]]": "B", "[[C]]": "tie"}
+
+
+@dataclass(frozen=True)
+class JudgePrompt:
+    """A FastChat judge prompt format (``pair-v2``: verdicts [[A]], [[B]], [[C]] for a tie)."""
+
+    name: str
+    system: str
+    template: str
+
+    def render(self, question: str, answer_a: str, answer_b: str) -> str:
+        return self.template.format(question=question, answer_a=answer_a, answer_b=answer_b)
+
+
+@lru_cache(maxsize=None)
+def judge_prompt(name: str = "pair-v2") -> JudgePrompt:
+    """Load a prompt format shipped in plato_sgl/data/judge_prompts.jsonl (FastChat, Apache-2.0)."""
+    for line in files("plato_sgl.data").joinpath("judge_prompts.jsonl").read_text(encoding="utf-8").splitlines():
+        data = json.loads(line)
+        if data["name"] == name:
+            return JudgePrompt(name, data["system_prompt"], data["prompt_template"])
+    raise ValueError(f"no judge prompt named {name!r}")
+
+
+def parse_verdict(judgement: str) -> str | None:
+    """'A', 'B' or 'tie' from a judge's text, None when it holds no verdict (FastChat's rule:
+    [[A]] first, then [[B]], then [[C]])."""
+    for mark, verdict in VERDICTS.items():
+        if mark in judgement:
+            return verdict
+    return None
+
+
+def combine(first_order: str, swapped_order: str) -> str:
+    """Outcome for the method shown as A in ``first_order`` (it is B in ``swapped_order``)."""
+    if first_order == "A" and swapped_order == "B":
+        return "win"
+    if first_order == "B" and swapped_order == "A":
+        return "loss"
+    return "tie"
+
+
+@dataclass(frozen=True)
+class Tally:
+    wins: int = 0
+    ties: int = 0
+    losses: int = 0
+
+    @property
+    def questions(self) -> int:
+        return self.wins + self.ties + self.losses
+
+    @property
+    def net_win_rate(self) -> float:
+        """(wins - losses) / questions; 0 means the two methods answer equally well."""
+        return (self.wins - self.losses) / self.questions if self.questions else 0.0
+
+
+def tally(outcomes: Iterable[str]) -> Tally:
+    outcomes = list(outcomes)
+    return Tally(outcomes.count("win"), outcomes.count("tie"), outcomes.count("loss"))
+
+
+_NUMBER = regex.compile(r"-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+")
+
+
+def final_number(text: str) -> Decimal | None:
+    """The last number in ``text`` (thousands commas, signs, decimals and $ handled), or None."""
+    matches = _NUMBER.findall(text or "")
+    if not matches:
+        return None
+    raw = matches[-1].replace(",", "").replace("$", "").replace(" ", "")
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        return None
+
+
+def reference_number(solution: str) -> Decimal | None:
+    """The number after GSM8K's ``####`` marker."""
+    _, sep, tail = (solution or "").rpartition("####")
+    return final_number(tail) if sep else None
+
+
+def is_correct(answer: str, solution: str) -> bool:
+    """Whether the answer's final number equals the reference (1.50 equals 1.5)."""
+    got, expected = final_number(answer), reference_number(solution)
+    return got is not None and expected is not None and got == expected
