@@ -1,0 +1,406 @@
+"""Local SGLang serving: start ``python -m sglang.launch_server`` for a model, connect the frontend.
+
+:class:`LocalServer` runs SGLang's real server as a subprocess on 127.0.0.1 and a free port, in
+its own process group, waits for it to be ready, and stops the whole group on exit, exception or
+Ctrl-C. With a CUDA device it uses SGLang's ordinary GPU path; without one it applies the CPU
+recipe (SGLang's CPU engine, torch-native attention, and the ``sgl_kernel`` stand-in from
+:mod:`plato_sgl.cpu_shim` on the server's import path only).
+
+:func:`connect` attaches the frontend (``sgl.RuntimeEndpoint``) to a running server with an
+explicit chat template, and :func:`open_backend` gives either, for the CLI's ``--model``/``--url``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+from plato_sgl import models
+from plato_sgl.cpu_shim import SHIM_DIR
+from plato_sgl.errors import PlatoError, ServerError
+
+if TYPE_CHECKING:  # sglang imports torch: load it only when a backend is made
+    import sglang as sgl
+
+LOG_TAIL_LINES = 20
+_STOP_GRACE_SECONDS = 12.0
+
+
+def default_threads() -> int:
+    """OpenMP threads for a CPU server: ``$PLATO_SGL_THREADS``, else one less than the usable cores.
+
+    Measured on the project's 2-core machine (notes-serving.md): on an otherwise idle machine
+    2 threads decode 30-50% faster than 1, but with any other heavy work on the cores (a second
+    server, a build, the client itself under load) 2 threads collapsed 3-4x, with stalls of
+    seconds, while 1 thread degraded gently. Leaving one core free for the server's tokenizer
+    and detokenizer processes and the client is the safer default; set PLATO_SGL_THREADS=2 on
+    a quiet 2-core machine for the extra speed.
+    """
+    value = os.environ.get("PLATO_SGL_THREADS", "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise PlatoError(f"PLATO_SGL_THREADS must be a whole number, not {value!r}") from None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
+def cuda_available() -> bool:
+    """True when torch sees a CUDA device (then the server takes SGLang's GPU path)."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class LocalServer:
+    """An SGLang server subprocess for one model; a context manager that always stops it.
+
+    ``model`` is a registry name (see :data:`plato_sgl.models.MODELS`) or a local HF model folder.
+    ``start()`` (or entering the ``with`` block) blocks until the server answers ``/health``;
+    ``stop()`` ends the server's whole process group and is safe to call more than once.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        threads: int | None = None,
+        max_total_tokens: int = 8192,
+        startup_timeout: float = 300.0,
+        extra_args: Sequence[str] = (),
+        log_path: str | os.PathLike | None = None,
+    ):
+        self.model = os.fspath(model)
+        self.host = host
+        self.port = port
+        self.threads = threads
+        self.max_total_tokens = max_total_tokens
+        self.startup_timeout = startup_timeout
+        self.extra_args = tuple(extra_args)
+        self.log_path: Path | None = Path(log_path) if log_path is not None else None
+        self.model_dir: Path | None = None
+        self.chat_template: str | None = None
+        self.process: subprocess.Popen | None = None
+        self._log_file = None
+        self._stopped = False
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server (known once started)."""
+        if self.port is None:
+            raise ServerError("the server has not been started yet")
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> "LocalServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> "LocalServer":
+        """Resolve the model, launch the server and wait until it is ready (or raise ServerError)."""
+        if self.process is not None:
+            raise ServerError(f"this server was already started (at {self.url})")
+        try:
+            self.model_dir = models.resolve_model(self.model)
+        except PlatoError as exc:
+            raise ServerError(f"cannot serve {self.model!r}: {exc}") from exc
+        self.chat_template = models.chat_template_name(self.model_dir)
+        self.port = self.port or free_port(self.host)
+        if self.log_path is None:
+            self.log_path = _new_log_path(self.port)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log_file = open(self.log_path, "ab")
+        on_cpu = not cuda_available()
+        self.process = subprocess.Popen(
+            self._command(on_cpu),
+            env=self._environment(on_cpu),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: stop() can end every child, Ctrl-C skips it
+        )
+        atexit.register(self.stop)
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and all its child processes (SIGTERM, then SIGKILL); idempotent."""
+        if self.process is not None and not self._stopped:
+            self._stopped = True
+            _terminate_tree(self.process, _STOP_GRACE_SECONDS)
+            atexit.unregister(self.stop)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def endpoint(self) -> sgl.RuntimeEndpoint:
+        """A frontend backend connected to this server, with its chat template chosen explicitly."""
+        return connect(self.url, chat_template=self.chat_template)
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        """The last ``lines`` lines of the server's log."""
+        return _tail(self.log_path, lines) if self.log_path else ""
+
+    def _command(self, on_cpu: bool) -> list[str]:
+        command = [
+            sys.executable, "-m", "sglang.launch_server",
+            "--model-path", str(self.model_dir),
+            "--host", self.host,
+            "--port", str(self.port),
+            "--max-total-tokens", str(self.max_total_tokens),
+        ]
+        if on_cpu:
+            command += [
+                "--device", "cpu",
+                "--attention-backend", "torch_native",
+                "--sampling-backend", "pytorch",
+                "--grammar-backend", "xgrammar",
+                "--sleep-on-idle",  # otherwise the idle scheduler keeps a core at 100%
+            ]
+        return command + list(self.extra_args)
+
+    def _environment(self, on_cpu: bool) -> dict[str, str]:
+        env = dict(os.environ)
+        env["HF_HUB_OFFLINE"] = "1"  # the model is a local folder: never ask a hub
+        # /health answers 200 once warm-up is done, without generating a token per poll.
+        env["SGLANG_ENABLE_HEALTH_ENDPOINT_GENERATION"] = "0"
+        if on_cpu:
+            env["SGLANG_USE_CPU_ENGINE"] = "1"
+            env["OMP_NUM_THREADS"] = str(self.threads or default_threads())
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(SHIM_DIR), env.get("PYTHONPATH", "")) if p
+            )
+        return env
+
+    def _wait_until_ready(self) -> None:
+        import requests
+
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            code = self.process.poll()
+            if code is not None:
+                raise ServerError(
+                    f"the SGLang server for {self.model!r} exited with code {code} before it was ready.\n"
+                    + self._log_quote()
+                )
+            try:
+                if requests.get(self.url + "/health", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass  # not listening yet
+            if time.monotonic() > deadline:
+                raise ServerError(
+                    f"the SGLang server for {self.model!r} was not ready within "
+                    f"{self.startup_timeout:.0f} s at {self.url}.\n" + self._log_quote()
+                )
+            time.sleep(0.5)
+
+    def _log_quote(self) -> str:
+        return f"Last lines of its log ({self.log_path}):\n{self.log_tail()}"
+
+
+def _new_log_path(port: int) -> Path:
+    folder = Path(tempfile.gettempdir()) / "plato-sgl-logs"
+    return folder / f"sglang-{time.strftime('%Y%m%d-%H%M%S')}-port{port}.log"
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"(log unreadable: {exc})"
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _terminate_tree(process: subprocess.Popen, grace: float) -> None:
+    """Stop the launcher gracefully, then SIGKILL whatever is left of its process group.
+
+    Only the launcher gets SIGTERM: it drains requests and stops its own children (about 5 s,
+    SGLang polls for it every 5 s). A SIGTERM to the whole group instead makes it report its
+    scheduler as crashed and wait 5 s more for crash diagnostics.
+    """
+    import psutil
+
+    try:
+        members = [psutil.Process(process.pid)]
+        members += members[0].children(recursive=True)
+    except psutil.NoSuchProcess:
+        members = []
+    process.send_signal(signal.SIGTERM)
+    _wait_until_gone(process, members, grace)
+    _signal_group(process.pid, signal.SIGKILL)  # also catches children started after the snapshot
+    for member in _running(members):
+        try:
+            member.kill()
+        except psutil.Error:
+            pass
+    _wait_until_gone(process, members, 5.0)
+    try:
+        process.wait(timeout=5)  # reap the launcher: no zombie left behind
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _wait_until_gone(process: subprocess.Popen, members: list, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        process.poll()  # reap our direct child as soon as it exits
+        if not _running(members):
+            return
+        time.sleep(0.1)
+
+
+def _running(members: list) -> list:
+    """Members still running code (exited and zombie processes do not count)."""
+    import psutil
+
+    alive = []
+    for member in members:
+        try:
+            if member.is_running() and member.status() != psutil.STATUS_ZOMBIE:
+                alive.append(member)
+        except psutil.Error:
+            pass
+    return alive
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def connect(url: str, *, chat_template: str | None = "chatml", timeout: float = 10.0) -> sgl.RuntimeEndpoint:
+    """Attach the SGLang frontend to a running server at ``url``.
+
+    ``chat_template`` names an SGLang chat template; it is chosen explicitly because SGLang's
+    guess from the model path is wrong for some models (e.g. SmolLM2 gets ``USER:/ASSISTANT:``).
+    None lets SGLang guess. Raises ServerError, in plain words, when nothing answers at ``url``.
+    """
+    url = url.rstrip("/")
+    _check_reachable(url, timeout)
+    import sglang as sgl
+
+    return sgl.RuntimeEndpoint(url, chat_template_name=chat_template)
+
+
+def _check_reachable(url: str, timeout: float) -> None:
+    """Ask ``/model_info`` once; translate every failure into a ServerError naming url and cause."""
+    import requests
+
+    try:
+        response = requests.get(url + "/model_info", timeout=timeout)
+    except requests.exceptions.InvalidURL as exc:
+        raise ServerError(f"{url!r} is not a valid server URL ({exc})") from None
+    except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
+        raise ServerError(f"{url!r} is not a valid server URL: it must start with http:// or https://") from None
+    except requests.exceptions.Timeout:
+        raise ServerError(f"the SGLang server at {url} did not answer within {timeout:g} s") from None
+    except requests.exceptions.ConnectionError as exc:
+        raise ServerError(f"cannot reach an SGLang server at {url}: {_connection_cause(exc)}") from None
+    if response.status_code != 200:
+        raise ServerError(
+            f"the server at {url} answered HTTP {response.status_code} to /model_info: "
+            "it is not an SGLang server, or it is not ready yet"
+        )
+
+
+def _connection_cause(exc: Exception) -> str:
+    text = str(exc)
+    if "Connection refused" in text:
+        return "connection refused (nothing is listening on that port; is the server running?)"
+    if "Name or service not known" in text or "getaddrinfo" in text or "resolve" in text:
+        return "the host name could not be resolved"
+    if "No route to host" in text or "Network is unreachable" in text:
+        return "the host is unreachable"
+    return "the connection failed"
+
+
+@contextmanager
+def open_backend(
+    *,
+    model: str | os.PathLike | None = None,
+    url: str | None = None,
+    chat_template: str | None = None,
+    **server_options,
+) -> Iterator[sgl.RuntimeEndpoint]:
+    """Yield a RuntimeEndpoint for a model (a LocalServer, always stopped) or a running server's URL.
+
+    Give exactly one of ``model`` and ``url``. ``chat_template`` overrides the template detected
+    from the model's tokenizer (``model``) or the ChatML default (``url``).
+    ``server_options`` go to :class:`LocalServer`.
+    """
+    if (model is None) == (url is None):
+        raise ValueError("give exactly one of model= (start a local server) and url= (use a running one)")
+    if url is not None:
+        if server_options:
+            raise ValueError(f"server options {sorted(server_options)} need model=, not url=")
+        yield connect(url, chat_template=chat_template or "chatml")
+        return
+    with LocalServer(model, **server_options) as server:
+        yield connect(server.url, chat_template=chat_template or server.chat_template)
+
+
+def serve_forever(
+    model: str | os.PathLike,
+    *,
+    port: int | None = None,
+    threads: int | None = None,
+    **server_options,
+) -> None:
+    """Serve ``model`` until Ctrl-C (or SIGTERM), printing the URL and how to use it; then stop."""
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        with LocalServer(model, port=port, threads=threads, **server_options) as server:
+            print(_usage(server), flush=True)
+            code = server.process.wait()
+            raise ServerError(f"the SGLang server exited with code {code}.\n{server._log_quote()}")
+    except KeyboardInterrupt:
+        print("\nplato-sgl: server stopped.", flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _usage(server: LocalServer) -> str:
+    return "\n".join([
+        f"plato-sgl: SGLang server for {server.model} is ready at {server.url}",
+        f"  model folder:  {server.model_dir}",
+        f"  chat template: {server.chat_template or '(chosen by SGLang)'}",
+        f"  server log:    {server.log_path}",
+        "Use it from another terminal:",
+        f"  plato-sgl ask --url {server.url} \"What are the main benefits of regular exercise?\"",
+        f"  python -c 'from plato_sgl.serving import connect; backend = connect(\"{server.url}\")'",
+        "Press Ctrl-C to stop it.",
+    ])
+
+
+__all__ = ["LocalServer", "connect", "open_backend", "serve_forever", "default_threads", "free_port"]

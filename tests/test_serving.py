@@ -1,0 +1,204 @@
+"""Local serving: start/stop with no orphans, clear errors, Ctrl-C, and the CPU sgl_kernel stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import psutil
+import pytest
+import torch
+
+from plato_sgl.cpu_shim.sgl_kernel import assign_req_to_token_pool_cpu, copy_all_layer_kv_cache_cpu
+from plato_sgl.errors import PlatoError, ServerError
+from plato_sgl.serving import LocalServer, connect, free_port, open_backend
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """The process and all its descendants, as they are now."""
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those that still run (a reaped or zombie process does not count: it runs no code)."""
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of running processes in process group ``pgid`` (the server's own group)."""
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                members.append(process.pid)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            pass
+    return members
+
+
+# ---------------------------------------------------------------- the real server
+
+
+@pytest.mark.server
+def test_exception_in_with_block_stops_the_whole_tree():
+    with pytest.raises(RuntimeError, match="boom"):
+        with LocalServer("tiny-random") as server:
+            tree = process_tree(server.process.pid)
+            assert len(tree) >= 3  # launcher, scheduler, detokenizer
+            raise RuntimeError("boom")
+    assert still_running(tree) == []
+    assert group_members(server.process.pid) == []
+    server.stop()  # idempotent
+    assert server.process.returncode is not None
+
+
+@pytest.mark.server
+def test_ctrl_c_stops_the_server(tmp_path):
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent("""
+            import time
+            from plato_sgl.serving import LocalServer
+            with LocalServer("tiny-random") as server:
+                print(server.process.pid, flush=True)
+                time.sleep(600)
+        """)],
+        stdout=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    try:
+        server_pid = int(child.stdout.readline())
+        tree = process_tree(server_pid)
+        child.send_signal(signal.SIGINT)
+        child.wait(timeout=60)
+    finally:
+        child.kill()
+    assert still_running(tree) == []
+    assert group_members(server_pid) == []
+
+
+@pytest.mark.server
+def test_startup_deadline_raises_and_leaves_nothing(tmp_path):
+    log = tmp_path / "server.log"
+    server = LocalServer("tiny-random", startup_timeout=3, log_path=log)
+    with pytest.raises(ServerError, match="not ready within 3 s") as caught:
+        server.start()
+    assert str(log) in str(caught.value)
+    assert server.process.returncode is not None
+    assert group_members(server.process.pid) == []
+
+
+@pytest.mark.server
+def test_server_that_dies_at_start_quotes_its_log(tmp_path):
+    model = tmp_path / "broken-model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "no-such-architecture"}))
+    server = LocalServer(model)
+    with pytest.raises(ServerError) as caught:
+        server.start()
+    message = str(caught.value)
+    assert "exited with code" in message
+    assert "Last lines of its log" in message
+    assert server.log_tail(5).splitlines()[-1] in message
+    assert "no-such-architecture" in message
+    assert group_members(server.process.pid) == []
+
+
+def test_missing_model_folder_is_a_clear_server_error(tmp_path):
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(ServerError, match="no-such-folder") as caught:
+        LocalServer(missing).start()
+    assert "not a registry name" in str(caught.value)
+
+
+def test_folder_without_config_is_refused(tmp_path):
+    with pytest.raises(ServerError, match="no config.json"):
+        LocalServer(tmp_path).start()
+
+
+# ---------------------------------------------------------------- connecting
+
+
+def test_unreachable_url_is_a_clear_error():
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ServerError) as caught:
+        connect(url)
+    message = str(caught.value)
+    assert url in message and "connection refused" in message
+    assert "Traceback" not in message and "urllib3" not in message
+
+
+def test_open_backend_with_unreachable_url():
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ServerError, match="connection refused"):
+        with open_backend(url=url):
+            pass
+
+
+def test_bad_url_and_arguments():
+    with pytest.raises(ServerError, match="not a valid server URL"):
+        connect("localhost:1234")
+    with pytest.raises(ValueError, match="exactly one"):
+        with open_backend():
+            pass
+    with pytest.raises(ValueError, match="exactly one"):
+        with open_backend(model="tiny-random", url="http://127.0.0.1:1"):
+            pass
+
+
+def test_server_errors_are_plato_errors():
+    assert issubclass(ServerError, PlatoError)
+
+
+@pytest.mark.server
+def test_connect_uses_the_chosen_chat_template(tiny_server):
+    assert connect(tiny_server.url).chat_template.name == "chatml"
+    assert connect(tiny_server.url + "/", chat_template="llama-2-chat").chat_template.name == "llama-2-chat"
+
+
+# ---------------------------------------------------------------- the CPU sgl_kernel stand-in
+
+
+def test_shim_assigns_request_slots_in_order():
+    req_to_token = torch.zeros((4, 10), dtype=torch.int32)
+    out_cache_loc = torch.tensor([11, 12, 13, 21, 22, 31], dtype=torch.int64)
+    assign_req_to_token_pool_cpu(
+        torch.tensor([2, 0, 3]), req_to_token, torch.tensor([0, 5, 9]), torch.tensor([3, 7, 10]),
+        out_cache_loc, req_to_token.shape[1],
+    )
+    assert req_to_token[2, :3].tolist() == [11, 12, 13]
+    assert req_to_token[0, 5:7].tolist() == [21, 22]
+    assert req_to_token[3, 9].item() == 31
+    assert int(req_to_token.count_nonzero()) == 6
+
+
+def test_shim_copies_kv_slots_in_every_buffer():
+    k = torch.arange(5 * 3, dtype=torch.float32).reshape(5, 3)
+    v = torch.arange(5 * 2, dtype=torch.bfloat16).reshape(5, 2) + 100
+    k_before, v_before = k.clone(), v.clone()
+    buffers = (k, v)
+    data_ptrs = torch.tensor([b.data_ptr() for b in buffers], dtype=torch.int64)
+    strides = torch.tensor([b.stride(0) * b.element_size() for b in buffers], dtype=torch.int64)
+    copy_all_layer_kv_cache_cpu(data_ptrs, strides, torch.tensor([4, 0]), torch.tensor([1, 2]))
+    for after, before in ((k, k_before), (v, v_before)):
+        assert torch.equal(after[4], before[1]) and torch.equal(after[0], before[2])
+        assert torch.equal(after[1:4], before[1:4])
+
+
+def test_shim_registers_no_torch_ops_and_refuses_speculative_helpers():
+    import plato_sgl.cpu_shim.sgl_kernel as shim
+
+    assert not [name for name in torch._C._dispatch_get_all_op_names() if name.startswith("sgl_kernel::")]
+    with pytest.raises(NotImplementedError, match="speculative"):
+        shim.verify_tree_greedy_cpu()
+
