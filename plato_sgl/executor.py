@@ -42,8 +42,9 @@ class _Event:
     error: BaseException | None = None
 
 
-def enforces_regex(backend: Any) -> bool:
-    """Whether ``gen(regex=...)`` is enforced: only SGLang's own runtime does it (not OpenAI-style APIs)."""
+def is_sglang_runtime(backend: Any) -> bool:
+    """Whether ``backend`` is SGLang's own runtime: it alone enforces ``gen(regex=...)`` and lets a
+    program prefill a prefix (OpenAI-style APIs, including SGLang's own /v1, do neither)."""
     return isinstance(getattr(backend, "endpoint", backend), RuntimeEndpoint)
 
 
@@ -54,11 +55,11 @@ class PlatoRun:
         self.question = question
         self.backend = backend
         self.options = options
-        self.constrained = enforces_regex(backend)
+        self.runtime = is_sglang_runtime(backend)
         self.clock = Clock()
         self.events: queue.Queue[_Event] = queue.Queue()
         self.result = Result(question=question, method="plato", options=options.to_dict())
-        self.parser = PlanParser(tolerant=not self.constrained)
+        self.parser = PlanParser(tolerant=not self.runtime)
         self.plan_nodes: list[PlanNode] = []
         self.records: dict[int, NodeRecord] = {}
         self.finish_order: list[int] = []
@@ -74,7 +75,7 @@ class PlatoRun:
         deadline = self.options.timeout  # seconds on self.clock, which started with this run
         plan_state = programs.plan.run(
             question=self.question,
-            regex=(self.options.plan_regex or plan_regex(self.options.max_nodes)) if self.constrained else None,
+            regex=(self.options.plan_regex or plan_regex(self.options.max_nodes)) if self.runtime else None,
             max_tokens=self.options.plan_max_tokens,
             temperature=self.options.temperature,
             backend=self.backend,
@@ -166,17 +167,23 @@ class PlatoRun:
             self.result.plan_first_token_at = event.at
         elif event.kind == "node_parsed":
             node = event.node
+            if len(self.plan_nodes) >= self.options.max_nodes:  # only an unconstrained plan gets here
+                self.result.repairs.append(f"dropped plan line {node.id} ({node.description!r}): more than max_nodes={self.options.max_nodes}")
+                return
             self.plan_nodes.append(node)
             self.records[node.id] = NodeRecord(id=node.id, description=node.description, deps=node.deps, parsed_at=event.at)
         elif event.kind == "plan_done":
             self.plan_done = True
             self.result.plan = event.text or ""
             self.result.plan_done_at = event.at
-            self.result.repairs = list(self.parser.repairs)
+            self.result.repairs = [*self.parser.repairs, *self.result.repairs]
             plan_call = self.result.calls[0]
             plan_call.finished_at = event.at
             plan_call.record_meta(event.meta)
             if event.error is not None:
+                reason = self._refusal_reason(event.error)
+                if reason:  # the KeyError would only mislead
+                    raise self._fail(f"the server refused the plan request: {reason}")
                 raise self._fail("the plan request failed", event.error)
         elif event.kind == "node_started":
             self.records[event.node_id].started_at = event.at
@@ -190,6 +197,25 @@ class PlatoRun:
             self.finish_order.append(record.id)
             if self.options.context == "global" and not self._all_dispatched():
                 self.context = self._grown_context(record)
+
+    def _refusal_reason(self, error: BaseException) -> str | None:
+        """The server's reason for refusing a streamed request, e.g. a prompt longer than the context.
+
+        SGLang's streaming client reads an error chunk as text and fails with KeyError('text'),
+        dropping the reason; the same request without streaming returns it (the server refuses
+        before computing anything, so this costs no decoding).
+        """
+        if not (isinstance(error, KeyError) and error.args == ("text",)):
+            return None
+        probe = programs.plan.run(question=self.question, max_tokens=1, backend=self.backend)
+        refusal = probe.error()
+        if refusal is None:
+            return None
+        detail = refusal.args[0] if refusal.args else refusal
+        if isinstance(detail, dict):
+            detail = detail.get("error", detail)
+            detail = detail.get("message", detail) if isinstance(detail, dict) else detail
+        return str(detail)
 
     def _dispatch_ready(self) -> None:
         if not self.options.pipeline and not self.plan_done:
@@ -229,8 +255,9 @@ class PlatoRun:
         state = source.fork(1)[0]
         if finished is not None:
             programs.append_result(state, finished.description, finished.result)
-        state += sgl.gen("prefill", max_tokens=0)
-        self._prefills.append((Call(kind="context", started_at=self.clock.now()), state))
+        if self.runtime:
+            state += sgl.gen("prefill", max_tokens=0)
+            self._prefills.append((Call(kind="context", started_at=self.clock.now()), state))
         return state
 
     def _collect_prefills(self) -> None:

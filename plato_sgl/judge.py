@@ -19,7 +19,7 @@ import sglang as sgl
 
 from plato_sgl.bench import JUDGEMENTS_FILE, load_rows
 from plato_sgl.evaluation import Tally, combine, judge_prompt, parse_verdict, tally
-from plato_sgl.executor import enforces_regex
+from plato_sgl.executor import is_sglang_runtime
 
 # Explanation, then the verdict: what the pair-v2 prompt asks for, enforced. Every token is at
 # least one character, so with JUDGE_MAX_TOKENS > 600 + 5 the verdict is always reached.
@@ -88,7 +88,7 @@ def run_judge(
     rows = load_rows(folder)
     prompt = judge_prompt(prompt_name)
     judge = judge_name(backend)
-    regex = VERDICT_REGEX if enforces_regex(backend) else None
+    regex = VERDICT_REGEX if is_sglang_runtime(backend) else None
     cached = load_judgements(folder)
 
     wanted: list[Judgement] = []
