@@ -77,13 +77,15 @@ class PlatoRun:
             question=self.question,
             regex=(self.options.plan_regex or plan_regex(self.options.max_nodes)) if self.runtime else None,
             max_tokens=self.options.plan_max_tokens,
-            temperature=self.options.temperature,
+            temperature=self.options.temperature,  # run()'s sampling default, used by its gen
             backend=self.backend,
             stream=True,
         )
         self.result.calls.append(Call(kind="plan", started_at=self.clock.now()))
         self._spawn(self._follow_plan, plan_state)
-        self.base = programs.node_prefix.run(question=self.question, backend=self.backend, stream=True)
+        self.base = programs.node_prefix.run(
+            question=self.question, temperature=self.options.temperature, backend=self.backend, stream=True  # forks inherit it
+        )
         if self.options.context == "global":
             self.context = self._grown_context(None)
         try:
@@ -240,13 +242,7 @@ class PlatoRun:
             record = self.records[node.id]
             record.dispatched_at, record.context_ids = now, tuple(context_ids)
             self.dispatched.add(node.id)
-            programs.answer_node(
-                branch,
-                node.description,
-                max_tokens=self.options.node_max_tokens,
-                temperature=self.options.temperature,
-                ignore_eos=self.options.ignore_eos,
-            )
+            programs.answer_node(branch, node.description, max_tokens=self.options.node_max_tokens, ignore_eos=self.options.ignore_eos)
             self._spawn(self._follow_node, node.id, branch)
 
     def _grown_context(self, finished: NodeRecord | None):

@@ -1,5 +1,8 @@
 """Plato's SGLang programs, importable so users can compose them in their own SGLang functions.
 
+Sampling settings (temperature, ...) are not program arguments: ``SglFunction.run`` takes
+arguments with those names itself, so pass them to ``run(...)``, where every ``gen`` inherits them.
+
 Whole programs are ``@sgl.function``s (``plan``, ``node_prefix``, ``plato_node``, ``answer``). The
 node prompt is also offered in pieces (``open_node_prompt``, ``append_result``, ``answer_node``)
 that act on any program state: the executor keeps one state holding the global context, appends
@@ -17,11 +20,11 @@ from plato_sgl import prompts
 
 
 @sgl.function
-def plan(s, question: str, regex: str | None = None, max_tokens: int = 512, temperature: float = 0.0):
+def plan(s, question: str, regex: str | None = None, max_tokens: int = 512):
     """Decode a plan for ``question``; under ``regex`` every plan is a well-formed DAG."""
     s += sgl.system(prompts.PLAN_SYSTEM)
     s += sgl.user(question)
-    s += sgl.assistant(sgl.gen("plan", regex=regex, max_tokens=max_tokens, temperature=temperature))
+    s += sgl.assistant(sgl.gen("plan", regex=regex, max_tokens=max_tokens))
 
 
 def open_node_prompt(s, question: str) -> None:
@@ -41,14 +44,16 @@ def answer_node(
     description: str,
     *,
     max_tokens: int = 256,
-    temperature: float = 0.0,
-    ignore_eos: bool = False,
+    ignore_eos: bool | None = None,
     name: str = "result",
 ) -> None:
-    """Part (4), close the user turn and decode the node's result into variable ``name``."""
+    """Part (4), close the user turn and decode the node's result into variable ``name``.
+
+    Sampling settings not given here (temperature...) come from the program's ``run(...)``.
+    """
     s += prompts.node_task(description)
     s += sgl.user_end()
-    s += sgl.assistant(sgl.gen(name, max_tokens=max_tokens, temperature=temperature, ignore_eos=ignore_eos))
+    s += sgl.assistant(sgl.gen(name, max_tokens=max_tokens, ignore_eos=ignore_eos))
 
 
 @sgl.function
@@ -64,18 +69,17 @@ def plato_node(
     previous: Sequence[tuple[str, str]],
     description: str,
     max_tokens: int = 256,
-    temperature: float = 0.0,
 ):
     """One node as a whole program: question, rules, ``previous`` (description, result) pairs, sub-task."""
     open_node_prompt(s, question)
     for prev_description, prev_result in previous:
         append_result(s, prev_description, prev_result)
-    answer_node(s, description, max_tokens=max_tokens, temperature=temperature)
+    answer_node(s, description, max_tokens=max_tokens)
 
 
 @sgl.function
-def answer(s, question: str, instruction: str = "", max_tokens: int = 1024, temperature: float = 0.0):
+def answer(s, question: str, instruction: str = "", max_tokens: int = 1024):
     """A plain single-request answer (the autoregressive baseline; with an instruction, CoT)."""
     s += sgl.system(prompts.ASSISTANT_SYSTEM)
     s += sgl.user(f"{question}\n{instruction}" if instruction else question)
-    s += sgl.assistant(sgl.gen("answer", max_tokens=max_tokens, temperature=temperature))
+    s += sgl.assistant(sgl.gen("answer", max_tokens=max_tokens))
