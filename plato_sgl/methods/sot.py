@@ -1,0 +1,293 @@
+"""Skeleton-of-Thought (Ning et al., 2023, section 2.1) as SGLang frontend programs.
+
+Two stages, with the paper's prompt templates (Prompt 1 and Prompt 2):
+
+1. *Skeleton*: one request with two worked examples and the partial answer "1." for the model to
+   continue, decoded under :func:`skeleton_regex` (3..10 short numbered points, one per line), so
+   the points can be read off without guessing.
+2. *Point expanding*: every point is expanded at once, as forks of one live state that holds the
+   question and the skeleton. The prompt is cut right after "...the writing of point", so that
+   prefix is identical for all points; it is prefilled once (``fork(n)`` of a synced state sends it
+   with ``max_new_tokens=0``) before the branches start, and each branch adds only its own index,
+   closes the user turn and continues the partial answer "<index>. <point>".
+
+The answer is the points in order, each "<index>. <point> <expansion>". Points are reported as
+nodes without dependencies: SoT's parallel degree is the number of points (Plato paper section
+5.4) and its critical path is one node.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import regex
+import sglang as sgl
+
+from plato_sgl import prompts
+from plato_sgl.errors import PlatoError
+from plato_sgl.executor import is_sglang_runtime
+from plato_sgl.methods.autoregressive import plain_answer
+from plato_sgl.options import Options
+from plato_sgl.programs import LiveStates, drain, follow
+from plato_sgl.result import Call, Clock, NodeRecord, Result
+
+# -- the paper's prompts (Prompt 1 and Prompt 2, verbatim apart from line breaks) ------------------
+
+SKELETON_PROMPT = """\
+You're an organizer responsible for only giving the skeleton (not the full content) for answering \
+the question. Provide the skeleton in a list of points (numbered 1., 2., 3., etc.) to answer the \
+question. Instead of writing a full sentence, each skeleton point should be very short with only \
+3~5 words. Generally, the skeleton should have 3~10 points.
+
+Question:
+What are the typical types of Chinese dishes?
+Skeleton:
+1. Dumplings.
+2. Noodles.
+3. Dim Sum.
+4. Hot Pot.
+5. Wonton.
+6. Ma Po Tofu.
+7. Char Siu.
+8. Fried Rice.
+
+Question:
+What are some practical tips for individuals to reduce their carbon emissions?
+Skeleton:
+1. Energy conservation.
+2. Efficient transportation.
+3. Home energy efficiency.
+4. Reduce water consumption.
+5. Sustainable diet.
+6. Sustainable travel.
+
+Now, please provide the skeleton for the following question.
+{question}
+Skeleton:"""
+
+SKELETON_START = "1."  # the partial answer the model continues
+
+# Prompt 2, split where the point index first appears: everything before it is shared by all points.
+EXPAND_SHARED = """\
+You're responsible for continuing the writing of one and only one point in the overall answer to \
+the following question.
+
+{question}
+
+The skeleton of the answer is
+
+{skeleton}
+
+Continue and only continue the writing of point"""
+EXPAND_OWN = " {index}. Write it **very shortly** in 1~2 sentence and do not continue with other points!"
+
+# -- the skeleton grammar ---------------------------------------------------------------------------
+
+MIN_POINTS = 3
+MAX_POINTS = 10  # the paper's "3~10 points"
+POINT_MAX_CHARS = 60  # before the period; "3~5 words" with room to spare, and bounds a rambling line
+# A point starts with a non-space, holds no newline or period and ends with one period, as in the
+# paper's examples. Excluding "." inside the point is what makes small models close the line
+# (grammars/plan.json). No \s inside classes: xgrammar warns about non-ASCII in negated \s classes.
+_POINT = rf"[^ \t\n\r.][^\t\n\r.]{{0,{POINT_MAX_CHARS - 1}}}\."
+
+
+def skeleton_regex(max_points: int = MAX_POINTS) -> str:
+    """Regex for the skeleton after the partial answer "1.": 3..``max_points`` numbered points.
+
+    ``max_points`` is capped at 10; below 3 it is also the minimum. Numbers are literals written
+    in order, so the model cannot skip, repeat or reorder them; it may stop after any point from
+    the minimum on. Points nest as ``P1 P2 P3(?:P4(?:P5)?)?`` (xgrammar syntax only).
+    """
+    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1:
+        raise ValueError(f"max_points must be a positive integer, got {max_points!r}")
+    high = min(max_points, MAX_POINTS)
+    low = min(MIN_POINTS, high)
+    optional = ""
+    for index in range(high, low, -1):
+        optional = f"(?:\\n{index}\\. {_POINT}{optional})?"
+    required = " " + _POINT + "".join(f"\\n{index}\\. {_POINT}" for index in range(2, low + 1))
+    return required + optional
+
+
+_POINT_LINE = regex.compile(r"^\s*(\d+)\.\s*(\S.*?)\s*$")
+
+
+def parse_skeleton(skeleton: str, max_points: int = MAX_POINTS) -> list[tuple[int, str]]:
+    """The (index, point) pairs of a skeleton, numbered 1, 2, 3... in order, at most ``max_points``.
+
+    Tolerant, for backends that do not enforce the regex: lines that are not numbered points are
+    skipped, and reading stops at the first number out of sequence.
+    """
+    points: list[tuple[int, str]] = []
+    for line in skeleton.splitlines():
+        match = _POINT_LINE.match(line)
+        if not match:
+            continue
+        if int(match[1]) != len(points) + 1 or len(points) == max_points:
+            break
+        points.append((len(points) + 1, match[2]))
+    return points
+
+
+def compose_answer(points: list[tuple[int, str, str]]) -> str:
+    """The answer from (index, point, expansion) triples: one "<index>. <point> <expansion>" per line."""
+    return "\n".join(f"{index}. {point} {expansion.strip()}".rstrip() for index, point, expansion in points)
+
+
+# -- SGLang programs --------------------------------------------------------------------------------
+
+
+# Sampling settings (temperature...) are not program arguments: ``run(...)`` takes them itself and
+# every gen of the program, and of its forks, inherits them (see plato_sgl.programs).
+
+
+@sgl.function
+def skeleton(s, question: str, regex: str | None = None, max_tokens: int = 512):
+    """The skeleton request: Prompt 1, then the model continues the partial answer "1."."""
+    s += sgl.system(prompts.ASSISTANT_SYSTEM)
+    s += sgl.user(SKELETON_PROMPT.format(question=question))
+    s += sgl.assistant_begin()
+    s += SKELETON_START
+    s += sgl.gen("skeleton", regex=regex, max_tokens=max_tokens)
+
+
+@sgl.function
+def expand_prefix(s, question: str, skeleton: str):
+    """The part of Prompt 2 every point shares (question and skeleton); fork it, then ``expand_point``."""
+    s += sgl.system(prompts.ASSISTANT_SYSTEM)
+    s += sgl.user_begin()
+    s += EXPAND_SHARED.format(question=question, skeleton=skeleton)
+
+
+def expand_point(s, index: int, point: str, *, max_tokens: int = 256, ignore_eos: bool | None = None) -> None:
+    """The rest of Prompt 2 for one point; the model continues "<index>. <point>" into ``expansion``."""
+    s += EXPAND_OWN.format(index=index)
+    s += sgl.user_end()
+    s += sgl.assistant_begin()
+    s += f"{index}. {point}"
+    s += sgl.gen("expansion", max_tokens=max_tokens, ignore_eos=ignore_eos)
+
+
+# -- the method -------------------------------------------------------------------------------------
+
+
+class SoTRun:
+    """Answers one question with Skeleton-of-Thought. Use ``run_sot``; this holds the run's state."""
+
+    def __init__(self, question: str, backend: Any, options: Options):
+        self.question = question
+        self.backend = backend
+        self.options = options
+        self.clock = Clock()
+        self.result = Result(question=question, method="sot", options=options.to_dict())
+
+    def run(self) -> Result:
+        try:
+            points = self._skeleton()
+            if points:
+                self._expand(points)
+            else:
+                self._fallback()
+        except PlatoError as exc:
+            self.result.error = f"SoT failed: {exc}"
+            raise PlatoError(self.result.error, self.result) from exc
+        finally:
+            self.result.wall_time = self.clock.now()
+        return self.result
+
+    def _skeleton(self) -> list[tuple[int, str]]:
+        """Decode the skeleton (streamed, to time its first token); return its points."""
+        if self.options.plan_regex is not None:
+            pattern = self.options.plan_regex
+        else:
+            pattern = skeleton_regex(self.options.max_nodes)
+        call = Call(kind="skeleton", started_at=self.clock.now())
+        self.result.calls.append(call)
+        state = skeleton.run(
+            question=self.question,
+            regex=pattern if is_sglang_runtime(self.backend) else None,
+            max_tokens=self.options.plan_max_tokens,
+            temperature=self.options.temperature,  # run()'s sampling default, used by its gen
+            backend=self.backend,
+            stream=True,
+        )
+        out = follow(state, "skeleton", self.clock)
+        call.finished_at = out.finished_at
+        call.record_meta(out.meta)
+        self.result.plan = SKELETON_START + out.text
+        self.result.plan_first_token_at = out.first_token_at
+        self.result.plan_done_at = out.finished_at
+        return parse_skeleton(self.result.plan, min(self.options.max_nodes, MAX_POINTS))
+
+    def _expand(self, points: list[tuple[int, str]]) -> None:
+        """Fork one branch per point from the shared, prefilled prefix; wait for all of them."""
+        base = expand_prefix.run(
+            question=self.question,
+            skeleton=self.result.plan,
+            temperature=self.options.temperature,  # the branches' forks inherit it
+            backend=self.backend,
+            stream=True,
+        )
+        drain(base)
+        with LiveStates() as states:
+            shared = states.fork(base)[0]  # a live state: an ended one cannot fork(n > 1)
+            shared.text()  # sync, so fork(n > 1) prefills the shared prefix once before the branches
+            self._decode_points(points, states.fork(shared, len(points)))
+
+    def _decode_points(self, points: list[tuple[int, str]], branches: list) -> None:
+        """Expand every point in its own branch, all at once; wait for all of them."""
+        now = self.clock.now()
+        records = [
+            NodeRecord(id=index, description=point, parsed_at=self.result.plan_done_at, dispatched_at=now)
+            for index, point in points
+        ]
+        self.result.nodes = records
+        failures: list[BaseException] = []
+        threads = []
+        for record, branch in zip(records, branches):
+            expand_point(
+                branch,
+                record.id,
+                record.description,
+                max_tokens=self.options.node_max_tokens,
+                ignore_eos=self.options.ignore_eos,
+            )
+            thread = threading.Thread(
+                target=self._follow_point, args=(record, branch, failures), daemon=True, name=f"sot-point-{record.id}"
+            )
+            thread.start()
+            threads.append(thread)
+        for thread in threads:
+            thread.join(None if self.options.timeout is None else max(0.0, self.options.timeout - self.clock.now()))
+        self.result.answer = compose_answer([(r.id, r.description, r.result) for r in records if r.finished])
+        if failures:
+            raise PlatoError(f"a point expansion failed: {failures[0]}")
+        if any(thread.is_alive() for thread in threads):
+            raise PlatoError(f"timed out after {self.options.timeout:g} s")
+        self.result.critical_path = 1
+        self.result.parallel_degree = float(len(records))
+
+    def _follow_point(self, record: NodeRecord, branch, failures: list[BaseException]) -> None:
+        """Worker thread: time one branch and fill its record (it owns that record)."""
+        try:
+            out = follow(branch, "expansion", self.clock)
+        except Exception as exc:  # surfaced by _expand, never swallowed
+            failures.append(exc)
+            return
+        record.started_at, record.finished_at = out.first_token_at, out.finished_at
+        record.result = out.text
+        record.record_meta(out.meta)
+
+    def _fallback(self) -> None:
+        """No numbered point in the skeleton: answer plainly and say why, rather than answer nothing."""
+        self.result.fallback = "the skeleton had no numbered point; answered with a single plain request"
+        self.result.answer, call = plain_answer(self.question, self.backend, self.options, self.clock, kind="fallback")
+        self.result.calls.append(call)
+
+
+def run_sot(question: str, backend: Any, options: Options) -> Result:
+    """Answer ``question`` with Skeleton-of-Thought. ``options.plan_regex``, if set, replaces the
+    skeleton regex (it constrains the text after "1."; tests force a known skeleton with it)."""
+    return SoTRun(question, backend, options).run()

@@ -1,0 +1,157 @@
+"""Skeleton-of-Thought: the skeleton grammar and parser alone, then the method on the real server.
+
+Server tests force the skeleton with a literal regex (``plan_regex``) and let every point decode a
+fixed number of tokens (ignore_eos), so they check behaviour (concurrency, order, cache reuse),
+never speed or sense.
+"""
+
+from __future__ import annotations
+
+import pytest
+import regex
+from transformers import AutoTokenizer
+
+import plato_sgl
+from plato_sgl.grammar import literal_regex
+from plato_sgl.methods.sot import EXPAND_OWN, compose_answer, parse_skeleton, skeleton_regex
+
+QUESTION = "How do honey bees organize their colony?"
+FORCED = " Worker bees.\n2. Drone bees.\n3. The queen bee.\n4. Swarming in spring."  # after "1."
+POINTS = ["Worker bees.", "Drone bees.", "The queen bee.", "Swarming in spring."]
+NODE_TOKENS = 24
+
+
+def accepts(text: str, max_points: int = 10) -> bool:
+    return regex.fullmatch(skeleton_regex(max_points), text) is not None
+
+
+def numbered(*points: str) -> str:
+    """The skeleton text after "1.", as the model writes it."""
+    return " " + "\n".join(f"{i}. {p}" if i > 1 else p for i, p in enumerate(points, 1))
+
+
+# -- the skeleton grammar and parser (no server) -----------------------------------------------
+
+
+def test_the_regex_accepts_3_to_max_short_numbered_points() -> None:
+    assert accepts(FORCED)
+    assert accepts(numbered("Dumplings.", "Noodles.", "Dim Sum."))
+    assert accepts(numbered(*[f"Point {chr(65 + i)}." for i in range(10)]))
+    assert accepts(numbered("A.", "B.", "C.", "D."), max_points=4)
+    assert accepts(numbered("x" * 60 + ".", "Noodles.", "Dim Sum."))  # 60 characters and the period
+
+
+@pytest.mark.parametrize(
+    "text, max_points",
+    [
+        (numbered("Dumplings.", "Noodles."), 10),  # fewer than 3 points
+        (numbered(*[f"Point {chr(65 + i)}." for i in range(11)]), 20),  # capped at 10
+        (numbered("A.", "B.", "C.", "D.", "E."), 4),  # more than max_points
+        (" Dumplings.\n3. Noodles.\n2. Dim Sum.", 10),  # numbers out of order
+        (numbered("Dumplings", "Noodles.", "Dim Sum."), 10),  # a point without its period
+        (numbered("U.S. food.", "Noodles.", "Dim Sum."), 10),  # a period inside a point
+        (numbered(" Dumplings.", "Noodles.", "Dim Sum."), 10),  # a point starting with a space
+        (numbered("x" * 61 + ".", "Noodles.", "Dim Sum."), 10),  # a point longer than 60 chars
+        (FORCED + "\n", 10),  # a newline must start another point
+    ],
+)
+def test_the_regex_rejects_malformed_skeletons(text: str, max_points: int) -> None:
+    assert not accepts(text, max_points)
+
+
+def test_fewer_than_3_max_points_is_also_the_minimum() -> None:
+    assert accepts(numbered("A.", "B."), max_points=2)
+    assert not accepts(numbered("A."), max_points=2)
+    assert accepts(numbered("A."), max_points=1)
+
+
+def test_xgrammar_reads_the_regex_as_python_does() -> None:
+    xgr = pytest.importorskip("xgrammar")
+    vocab = [chr(c) for c in range(32, 127)] + ["\n", "é", "</s>"]
+    compiler = xgr.GrammarCompiler(xgr.TokenizerInfo(vocab, stop_token_ids=[len(vocab) - 1]), max_threads=1)
+    grammar = compiler.compile_regex(skeleton_regex(10))
+    for text, expected in [(FORCED, True), (numbered("A.", "B."), False), (numbered("A.", "B.", "C"), False)]:
+        matcher = xgr.GrammarMatcher(grammar)
+        assert (matcher.accept_string(text) and matcher.accept_token(len(vocab) - 1)) is expected, text
+
+
+def test_parse_skeleton_reads_numbered_points_in_order() -> None:
+    assert parse_skeleton("1." + FORCED) == list(enumerate(POINTS, 1))
+    messy = "Here it is:\n1. First.\n\n2.  Second point.  \n4. Skipped number.\n3. Too late."
+    assert parse_skeleton(messy) == [(1, "First."), (2, "Second point.")]
+    assert parse_skeleton("1. A.\n2. B.\n3. C.", max_points=2) == [(1, "A."), (2, "B.")]
+    assert parse_skeleton("No list at all.") == []
+
+
+def test_compose_answer_keeps_point_order() -> None:
+    answer = compose_answer([(1, "Workers.", " They forage.\n"), (2, "Drones.", "They mate.")])
+    assert answer == "1. Workers. They forage.\n2. Drones. They mate."
+
+
+# -- against the real server ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def forced(backend) -> plato_sgl.Result:
+    return plato_sgl.run(
+        QUESTION,
+        method="sot",
+        backend=backend,
+        plan_regex=literal_regex(FORCED),
+        node_max_tokens=NODE_TOKENS,
+        ignore_eos=True,
+    )
+
+
+def test_the_forced_skeleton_gives_one_node_per_point(forced) -> None:
+    assert forced.ok and forced.method == "sot"
+    assert forced.plan == "1." + FORCED
+    assert [(n.id, n.description, n.deps) for n in forced.nodes] == [(i, p, ()) for i, p in enumerate(POINTS, 1)]
+    assert all(n.finished and n.completion_tokens == NODE_TOKENS for n in forced.nodes)
+    assert forced.parallel_degree == len(POINTS) and forced.critical_path == 1
+    [skeleton] = forced.calls
+    assert skeleton.kind == "skeleton" and skeleton.completion_tokens > 0
+    assert skeleton.finished_at == forced.plan_done_at
+    assert skeleton.started_at < forced.plan_first_token_at <= forced.plan_done_at
+
+
+def test_points_are_expanded_concurrently(forced) -> None:
+    nodes = forced.nodes
+    assert len({n.dispatched_at for n in nodes}) == 1  # forked together
+    assert nodes[0].dispatched_at >= forced.plan_done_at
+    # every branch was decoding while every other one was: the decode intervals all overlap
+    assert max(n.started_at for n in nodes) < min(n.finished_at for n in nodes)
+
+
+def test_the_answer_is_the_points_in_order(forced) -> None:
+    expected = compose_answer([(n.id, n.description, n.result) for n in forced.nodes])
+    assert forced.answer == expected
+    positions = [forced.answer.index(f"{i}. {p}") for i, p in enumerate(POINTS, 1)]
+    assert positions == sorted(positions)
+
+
+def test_every_branch_reuses_the_cached_question_and_skeleton(forced, tiny_server) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_server.model_dir)
+    for node in forced.nodes:
+        # what follows the shared prefix: the point's own index, the turn change and its start
+        own = EXPAND_OWN.format(index=node.id) + "<|im_end|>\n<|im_start|>assistant\n" + f"{node.id}. {node.description}"
+        own_tokens = len(tokenizer(own, add_special_tokens=False).input_ids)
+        assert node.prompt_tokens - node.cached_tokens <= own_tokens + 2, node
+
+
+def test_the_default_regex_gives_3_to_max_points(backend) -> None:
+    result = plato_sgl.run(QUESTION, method="sot", backend=backend, max_nodes=4, plan_max_tokens=256, node_max_tokens=4)
+    assert result.ok and result.fallback is None
+    assert 3 <= len(result.nodes) <= 4
+    assert [n.id for n in result.nodes] == list(range(1, len(result.nodes) + 1))
+    assert regex.fullmatch(skeleton_regex(4), result.plan.removeprefix("1."))
+
+
+def test_the_temperature_reaches_the_skeleton_and_the_points(backend) -> None:
+    def sample() -> plato_sgl.Result:
+        settings = dict(max_nodes=3, plan_max_tokens=64, node_max_tokens=8, temperature=1.0)
+        return plato_sgl.run(QUESTION, method="sot", backend=backend, **settings)
+
+    first, second = sample(), sample()
+    assert first.plan != second.plan  # a random model at temperature 1 never repeats itself
+    assert [n.result for n in first.nodes] != [n.result for n in second.nodes]
