@@ -32,7 +32,7 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # noqa: F401 (re-exports for type checkers; __getattr__ loads them at run time)
     from plato_sgl.api import METHODS, run, run_batch
     from plato_sgl.errors import PlanFormatError, PlatoError, ServerError
     from plato_sgl.options import Options

@@ -33,19 +33,27 @@ from plato_sgl.result import Call, Clock, NodeRecord, Result
 
 @dataclass
 class _Event:
-    kind: str  # plan_token | node_parsed | plan_done | node_started | node_done
+    kind: str  # plan_token | node_parsed | plan_done | node_done
     at: float
     node: PlanNode | None = None
     node_id: int | None = None
     text: str | None = None
     meta: dict | None = None
     error: BaseException | None = None
+    started: float | None = None  # node_done: when its first token arrived
 
 
 def is_sglang_runtime(backend: Any) -> bool:
     """Whether ``backend`` is SGLang's own runtime: it alone enforces ``gen(regex=...)`` and lets a
     program prefill a prefix (OpenAI-style APIs, including SGLang's own /v1, do neither)."""
     return isinstance(getattr(backend, "endpoint", backend), RuntimeEndpoint)
+
+
+def _is_refusal(error: BaseException) -> bool:
+    """A streamed request the server answered with an error chunk: SGLang's client reads the chunk
+    as text and fails with KeyError('text') (follow() wraps that in a PlatoError)."""
+    cause = error.__cause__ if isinstance(error, PlatoError) else error
+    return isinstance(cause, KeyError) and cause.args == ("text",)
 
 
 class PlatoRun:
@@ -68,10 +76,18 @@ class PlatoRun:
         self.base = None  # node prompt parts (1)-(2), an ended state: fork it, never append to it
         self.context = None  # live state: base + finished results in finish order
         self._prefills: list[tuple[Call, Any]] = []
+        self.states = programs.LiveStates()  # every fork of this run, ended when it returns or fails
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def run(self) -> Result:
+        try:
+            with self.states:
+                return self._run()
+        finally:
+            self.result.wall_time = self.clock.now()
+
+    def _run(self) -> Result:
         deadline = self.options.timeout  # seconds on self.clock, which started with this run
         plan_state = programs.plan.run(
             question=self.question,
@@ -86,25 +102,22 @@ class PlatoRun:
         self.base = programs.node_prefix.run(
             question=self.question, temperature=self.options.temperature, backend=self.backend, stream=True  # forks inherit it
         )
+        programs.drain(self.base)  # run(stream=True) returns before the body queued its text
         if self.options.context == "global":
             self.context = self._grown_context(None)
-        try:
-            while not self._finished():
-                timeout = None if deadline is None else max(0.0, deadline - self.clock.now())
-                try:
-                    event = self.events.get(timeout=timeout)
-                except queue.Empty:
-                    raise self._fail(f"timed out after {self.options.timeout:g} s") from None
-                self._handle(event)
-                self._dispatch_ready()
-        finally:
-            self.result.wall_time = self.clock.now()
+        while not self._finished():
+            timeout = None if deadline is None else max(0.0, deadline - self.clock.now())
+            try:
+                event = self.events.get(timeout=timeout)
+            except queue.Empty:
+                raise self._fail(f"timed out after {self.options.timeout:g} s") from None
+            self._handle(event)
+            self._dispatch_ready()
         if not self.records:
             self._fallback()
         else:
-            self._compose()
+            self._record_nodes()
         self._collect_prefills()
-        self.result.wall_time = self.clock.now()
         return self.result
 
     def _all_dispatched(self) -> bool:
@@ -116,12 +129,12 @@ class PlatoRun:
     def _fail(self, why: str, cause: BaseException | None = None) -> PlatoError:
         done = len(self.finish_order)
         message = f"Plato failed: {why} ({done} of {len(self.records)} nodes finished)"
-        if cause is not None:
+        if isinstance(cause, PlatoError):
+            message += f": {cause}"
+        elif cause is not None:
             message += f": {type(cause).__name__}: {cause}"
         self.result.error = message
-        self.result.answer = prompts.compose_answer(
-            (r.description, r.result) for r in self.records.values() if r.finished
-        )
+        self._record_nodes(finished_only=True)
         return PlatoError(message, self.result)
 
     def _spawn(self, target, *args) -> None:
@@ -149,18 +162,12 @@ class PlatoRun:
         self.events.put(_Event("plan_done", self.clock.now(), text=self.parser.text, meta=meta, error=error))
 
     def _follow_node(self, node_id: int, state) -> None:
-        text, meta, error, first = None, None, None, True
         try:
-            for chunk in state.text_iter("result"):
-                if chunk and first:
-                    self.events.put(_Event("node_started", self.clock.now(), node_id=node_id))
-                    first = False
-            error = state.error()
-            if error is None:
-                text, meta = state["result"], state.get_meta_info("result")
-        except BaseException as exc:
-            error = exc
-        self.events.put(_Event("node_done", self.clock.now(), node_id=node_id, text=text, meta=meta, error=error))
+            out = programs.follow(state, "result", self.clock)
+        except BaseException as exc:  # surfaced to the scheduler, never swallowed
+            self.events.put(_Event("node_done", self.clock.now(), node_id=node_id, error=exc))
+            return
+        self.events.put(_Event("node_done", out.finished_at, node_id=node_id, text=out.text, meta=out.meta, started=out.first_token_at))
 
     # -- scheduler (calling thread) -------------------------------------------------------------
 
@@ -187,13 +194,16 @@ class PlatoRun:
                 if reason:  # the KeyError would only mislead
                     raise self._fail(f"the server refused the plan request: {reason}")
                 raise self._fail("the plan request failed", event.error)
-        elif event.kind == "node_started":
-            self.records[event.node_id].started_at = event.at
         elif event.kind == "node_done":
             record = self.records[event.node_id]
             if event.error is not None:
+                if _is_refusal(event.error):
+                    raise self._fail(
+                        f"the server refused node {record.id} ({record.description!r}); SGLang's streaming client "
+                        "hides the reason, usually the prompt plus node_max_tokens exceeding the model's context length"
+                    )
                 raise self._fail(f"node {record.id} ({record.description!r}) failed", event.error)
-            record.finished_at = event.at
+            record.started_at, record.finished_at = event.started, event.at
             record.result = event.text or ""
             record.record_meta(event.meta)
             self.finish_order.append(record.id)
@@ -207,7 +217,7 @@ class PlatoRun:
         dropping the reason; the same request without streaming returns it (the server refuses
         before computing anything, so this costs no decoding).
         """
-        if not (isinstance(error, KeyError) and error.args == ("text",)):
+        if not _is_refusal(error):
             return None
         probe = programs.plan.run(question=self.question, max_tokens=1, backend=self.backend)
         refusal = probe.error()
@@ -228,12 +238,12 @@ class PlatoRun:
         now = self.clock.now()
         if self.options.context == "global":
             self.context.text()  # sync, so fork(n > 1) sends the shared prefix once before the branches
-            branches = self.context.fork(len(ready))
+            branches = self.states.fork(self.context, len(ready))
             contexts = [tuple(self.finish_order)] * len(ready)
         else:
             branches, contexts = [], []
             for node in ready:
-                state = self.base.fork(1)[0]
+                state = self.states.fork(self.base)[0]
                 for dep in node.deps:
                     programs.append_result(state, self.records[dep].description, self.records[dep].result)
                 branches.append(state)
@@ -248,7 +258,7 @@ class PlatoRun:
     def _grown_context(self, finished: NodeRecord | None):
         """A live fork of the context with ``finished`` appended, its prefix prefilled right away."""
         source = self.base if finished is None else self.context
-        state = source.fork(1)[0]
+        state = self.states.fork(source)[0]
         if finished is not None:
             programs.append_result(state, finished.description, finished.result)
         if self.runtime:
@@ -264,10 +274,11 @@ class PlatoRun:
 
     # -- the answer -----------------------------------------------------------------------------
 
-    def _compose(self) -> None:
+    def _record_nodes(self, finished_only: bool = False) -> None:
+        """Put the nodes (in plan order), the answer composed from them and the DAG metrics in the Result."""
         records = [self.records[n.id] for n in self.plan_nodes]
         self.result.nodes = records
-        self.result.answer = prompts.compose_answer((r.description, r.result) for r in records)
+        self.result.answer = prompts.compose_answer((r.description, r.result) for r in records if r.finished or not finished_only)
         self.result.critical_path = critical_path(self.plan_nodes)
         self.result.parallel_degree = parallel_degree(self.plan_nodes)
 

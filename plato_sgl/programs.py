@@ -12,11 +12,14 @@ branches and RadixAttention reuses their shared prefix.
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import sglang as sgl
 
 from plato_sgl import prompts
+from plato_sgl.errors import PlatoError
+from plato_sgl.result import Clock
 
 
 @sgl.function
@@ -83,3 +86,70 @@ def answer(s, question: str, instruction: str = "", max_tokens: int = 1024):
     s += sgl.system(prompts.ASSISTANT_SYSTEM)
     s += sgl.user(f"{question}\n{instruction}" if instruction else question)
     s += sgl.assistant(sgl.gen("answer", max_tokens=max_tokens))
+
+
+# -- helpers for streamed program states (used by every method) ------------------------------------
+
+
+@dataclass
+class Followed:
+    """What one streamed ``gen`` produced, with the times its first token and its end arrived."""
+
+    text: str
+    meta: dict[str, Any]
+    first_token_at: float | None
+    finished_at: float
+
+
+def follow(state, name: str, clock: Clock) -> Followed:
+    """Block until ``gen(name)`` of a streaming ``state`` ends; raises PlatoError if it failed.
+
+    SGLang only prints a worker thread's exception, so ``state.error()`` is checked explicitly.
+    """
+    first = None
+    for chunk in state.text_iter(name):
+        if chunk and first is None:
+            first = clock.now()
+    error = state.error()
+    if error is not None:
+        raise PlatoError(f"request {name!r} failed: {type(error).__name__}: {error}") from error
+    return Followed(state[name], state.get_meta_info(name) or {}, first, clock.now())
+
+
+def drain(state) -> None:
+    """Wait until a ``run(stream=True)`` program has run to its end (its text is then complete).
+
+    ``run(stream=True)`` returns before the program body has even queued its text, so a ``fork``
+    right away could copy an empty state.
+    """
+    for _ in state.text_iter():
+        pass
+
+
+class LiveStates:
+    """Forks program states and ends every one of them when closed.
+
+    SGLang ends a state's worker thread only when the state is garbage-collected. A failed run's
+    exception keeps its states alive through the traceback, and their non-daemon workers would
+    then block the interpreter from exiting; so a run forks through this and closes it at the end.
+    A worker busy with a request ends once that request returns.
+    """
+
+    def __init__(self) -> None:
+        self._states: list = []
+
+    def fork(self, state, n: int = 1) -> list:
+        branches = list(state.fork(n).states)
+        self._states.extend(branches)
+        return branches
+
+    def close(self) -> None:
+        for state in self._states:
+            state.stream_executor.end()
+        self._states.clear()
+
+    def __enter__(self) -> "LiveStates":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
