@@ -114,12 +114,19 @@ def long_answer(s, question):
 
 
 def test_streaming_text_iter_yields_the_final_text(backend):
-    state = long_answer.run(question="Tell me a story.", backend=backend, stream=True)
+    # Greedy, so the random model's output is the same on every run; the frontend adds the chat
+    # template's stop string (<|im_end|>) even with ignore_eos, so the decode may end on it early.
+    state = long_answer.run(
+        question="Tell me a story.", backend=backend, stream=True, temperature=0
+    )
     chunks = list(state.text_iter("answer"))
     assert state.error() is None, state.error()
     assert len(chunks) >= 3
     assert "".join(chunks) == state["answer"]
-    assert state.get_meta_info("answer")["completion_tokens"] == 24
+    meta = state.get_meta_info("answer")
+    assert 3 <= meta["completion_tokens"] <= 24
+    if meta["completion_tokens"] < 24:
+        assert meta["finish_reason"]["type"] == "stop", meta["finish_reason"]
 
 
 @pytest.mark.smoke
