@@ -86,7 +86,12 @@ def run_many(
     """
     if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
         raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
-    prepared = [(_check_question(t.question), *_prepare(t.method, backend, t.options)) for t in tasks]
+    prepared = []
+    for number, task in enumerate(tasks, 1):
+        try:
+            prepared.append((_check_question(task.question), *_prepare(task.method, backend, task.options)))
+        except ValueError as exc:
+            raise ValueError(f"question {number} of {len(tasks)}: {exc}") from None
     done = threading.Lock()
 
     def one(index: int) -> Result:

@@ -49,13 +49,6 @@ def is_sglang_runtime(backend: Any) -> bool:
     return isinstance(getattr(backend, "endpoint", backend), RuntimeEndpoint)
 
 
-def _is_refusal(error: BaseException) -> bool:
-    """A streamed request the server answered with an error chunk: SGLang's client reads the chunk
-    as text and fails with KeyError('text') (follow() wraps that in a PlatoError)."""
-    cause = error.__cause__ if isinstance(error, PlatoError) else error
-    return isinstance(cause, KeyError) and cause.args == ("text",)
-
-
 class PlatoRun:
     """Answers one question with Plato. Use ``run_plato``; this class holds the run's mutable state."""
 
@@ -155,7 +148,7 @@ class PlatoRun:
                     self.events.put(_Event("node_parsed", self.clock.now(), node=node))
             for node in self.parser.close():
                 self.events.put(_Event("node_parsed", self.clock.now(), node=node))
-            error = state.error()  # SGLang only prints a worker thread's exception; fetch it
+            error = programs.stream_error(state, "plan")  # SGLang only prints a worker thread's exception
             meta = state.get_meta_info("plan")
         except BaseException as exc:  # surfaced to the scheduler, never swallowed
             error = exc
@@ -190,18 +183,10 @@ class PlatoRun:
             plan_call.finished_at = event.at
             plan_call.record_meta(event.meta)
             if event.error is not None:
-                reason = self._refusal_reason(event.error)
-                if reason:  # the KeyError would only mislead
-                    raise self._fail(f"the server refused the plan request: {reason}")
                 raise self._fail("the plan request failed", event.error)
         elif event.kind == "node_done":
             record = self.records[event.node_id]
             if event.error is not None:
-                if _is_refusal(event.error):
-                    raise self._fail(
-                        f"the server refused node {record.id} ({record.description!r}); SGLang's streaming client "
-                        "hides the reason, usually the prompt plus node_max_tokens exceeding the model's context length"
-                    )
                 raise self._fail(f"node {record.id} ({record.description!r}) failed", event.error)
             record.started_at, record.finished_at = event.started, event.at
             record.result = event.text or ""
@@ -209,25 +194,6 @@ class PlatoRun:
             self.finish_order.append(record.id)
             if self.options.context == "global" and not self._all_dispatched():
                 self.context = self._grown_context(record)
-
-    def _refusal_reason(self, error: BaseException) -> str | None:
-        """The server's reason for refusing a streamed request, e.g. a prompt longer than the context.
-
-        SGLang's streaming client reads an error chunk as text and fails with KeyError('text'),
-        dropping the reason; the same request without streaming returns it (the server refuses
-        before computing anything, so this costs no decoding).
-        """
-        if not _is_refusal(error):
-            return None
-        probe = programs.plan.run(question=self.question, max_tokens=1, backend=self.backend)
-        refusal = probe.error()
-        if refusal is None:
-            return None
-        detail = refusal.args[0] if refusal.args else refusal
-        if isinstance(detail, dict):
-            detail = detail.get("error", detail)
-            detail = detail.get("message", detail) if isinstance(detail, dict) else detail
-        return str(detail)
 
     def _dispatch_ready(self) -> None:
         if not self.options.pipeline and not self.plan_done:

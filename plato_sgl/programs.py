@@ -110,10 +110,43 @@ def follow(state, name: str, clock: Clock) -> Followed:
     for chunk in state.text_iter(name):
         if chunk and first is None:
             first = clock.now()
-    error = state.error()
+    error = stream_error(state, name)
     if error is not None:
-        raise PlatoError(f"request {name!r} failed: {type(error).__name__}: {error}") from error
+        raise error
     return Followed(state[name], state.get_meta_info(name) or {}, first, clock.now())
+
+
+def stream_error(state, name: str) -> PlatoError | None:
+    """Why ``gen(name)`` of a finished streaming ``state`` failed, in plain words (None if it did not).
+
+    When the server refuses a streamed request (e.g. a prompt longer than the context), SGLang's
+    streaming client reads the error chunk as text and fails with KeyError('text'), dropping the
+    reason. The same prompt sent once more without streaming, for one token, gets the reason back;
+    the server refuses before computing anything, so asking costs no decoding.
+    """
+    error = state.error()
+    if error is None:
+        return None
+    if not (isinstance(error, KeyError) and error.args == ("text",)):
+        return PlatoError(f"request {name!r} failed: {type(error).__name__}: {error}")
+    probe = _probe.run(prompt=state.text(), backend=state.stream_executor.backend)
+    refusal = probe.error()
+    if refusal is None:
+        reason = ("SGLang's streaming client hides the reason, and the prompt alone fits, so most likely the "
+                  "prompt plus the request's max_tokens exceeds the model's context length")
+    else:
+        reason = refusal.args[0] if refusal.args else refusal
+        if isinstance(reason, dict):  # the server's JSON error
+            reason = reason.get("error", reason)
+            reason = reason.get("message", reason) if isinstance(reason, dict) else reason
+    return PlatoError(f"the server refused request {name!r}: {reason}")
+
+
+@sgl.function
+def _probe(s, prompt: str):
+    """The exact text of a refused request, for one token: the server's reply names why it refused."""
+    s += prompt
+    s += sgl.gen("probe", max_tokens=1)
 
 
 def drain(state) -> None:

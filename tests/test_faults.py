@@ -78,7 +78,7 @@ def test_server_killed_while_nodes_decode(victim):
 
 def test_a_node_the_server_refuses_is_named(backend):
     # 5000 new tokens cannot fit the tiny model's 4096-token context: the server refuses the node
-    with pytest.raises(plato_sgl.PlatoError, match=r"refused node 1 .*context length"):
+    with pytest.raises(plato_sgl.PlatoError, match=r"node 1 .*refused request .*context length"):
         plato_sgl.run("A question with an impossible node", backend=backend, plan_regex=literal_regex(PLAN), node_max_tokens=5000)
 
 

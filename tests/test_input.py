@@ -1,0 +1,91 @@
+"""What users type: bad input is refused before any request, odd text reaches the model intact,
+and a question longer than the model's context is refused in plain words."""
+
+from __future__ import annotations
+
+import pytest
+from transformers import AutoTokenizer
+
+import plato_sgl
+from plato_sgl import prompts
+
+
+class NoRequests:
+    """Stands in for a backend where a request must never be made: any use fails loudly."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"a request was attempted (backend.{name}) before the input was validated")
+
+
+@pytest.mark.parametrize(
+    "question, options, message",
+    [
+        ("", {}, "the question is empty"),
+        ("  \n\t ", {}, "the question is empty"),
+        (None, {}, "must be a string, got NoneType"),
+        (b"bytes", {}, "must be a string, got bytes"),
+        (["a list"], {}, "must be a string, got list"),
+        ("ok?", {"method": "beam"}, "unknown method 'beam'"),
+        ("ok?", {"max_nodes": 0}, "max_nodes must be a positive integer, got 0"),
+        ("ok?", {"node_max_tokens": -5}, "node_max_tokens must be a positive integer, got -5"),
+        ("ok?", {"plan_max_tokens": 2.5}, "plan_max_tokens must be a positive integer"),
+        ("ok?", {"max_tokens": True}, "max_tokens must be a positive integer"),
+        ("ok?", {"temperature": -1}, "temperature must be a number from 0 to 2"),
+        ("ok?", {"timeout": 0}, "timeout"),
+        ("ok?", {"context": "everything"}, "context"),
+        ("ok?", {"max_node": 3}, r"unknown option\(s\): max_node;"),
+    ],
+)
+def test_bad_input_is_refused_before_any_request(question, options, message):
+    with pytest.raises(ValueError, match=message):
+        plato_sgl.run(question, backend=NoRequests(), **options)
+
+
+def test_run_batch_checks_every_question_before_the_first_request():
+    with pytest.raises(ValueError, match="question 3 of 3: the question is empty"):
+        plato_sgl.run_batch(["fine", "also fine", " "], backend=NoRequests(), progress_bar=False)
+
+
+ODD_QUESTIONS = {
+    "accents and CJK": "Qu'est-ce qu'un café crème ? 咖啡和茶有什么区别？",
+    "emoji": "Which is better for a picnic 🧺: 🍉 or 🍇? 🤔",
+    "right-to-left": "ما هي فوائد القراءة؟ ומה היתרונות של כתיבה?",
+    "quotes": 'He said "plan" and she said \'execute\' — `code` too',
+    "brackets": "Explain [1,2] vs (3) vs {4} and the line 1. Do it.[] in a plan",
+    "newlines": "First line.\nSecond line.\n\n  Indented third line?",
+}
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_server):
+    return AutoTokenizer.from_pretrained(tiny_server.model_dir)
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("question", ODD_QUESTIONS.values(), ids=ODD_QUESTIONS.keys())
+def test_odd_text_reaches_the_model_intact(backend, tokenizer, question):
+    # The server counts exactly the tokens of the chat-templated question: nothing was lost or escaped.
+    messages = [{"role": "system", "content": prompts.ASSISTANT_SYSTEM}, {"role": "user", "content": question}]
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    expected = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    plain = plato_sgl.run(question, method="ar", backend=backend, max_tokens=4)
+    assert plain.question == question
+    assert plain.calls[0].prompt_tokens == expected
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("question", ODD_QUESTIONS.values(), ids=ODD_QUESTIONS.keys())
+def test_plato_answers_odd_text(backend, question):
+    result = plato_sgl.run(question, backend=backend, max_nodes=2, plan_max_tokens=64, node_max_tokens=4)
+    assert result.ok, result.error
+    assert result.question == question
+    assert result.nodes or result.fallback
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("method", ["plato", "ar", "sot", "pasta"])
+def test_a_question_longer_than_the_context_is_refused_in_plain_words(backend, method):
+    question = "Why is the sky blue? " * 800  # about 5000 tokens; the tiny model's context is 4096
+    with pytest.raises(plato_sgl.PlatoError, match=r"longer than the model's context length") as caught:
+        plato_sgl.run(question, method=method, backend=backend, max_tokens=4, plan_max_tokens=8, node_max_tokens=4)
+    assert caught.value.result is not None and caught.value.result.error
