@@ -37,11 +37,22 @@ def _check_question(question: Any) -> str:
     return question
 
 
-def _prepare(method: str, backend: Any, options: dict[str, Any]) -> tuple[MethodFn, Any, Options]:
-    """Validate everything that can be checked before a request is sent."""
+def check_method(method: str, options: dict[str, Any]) -> Options:
+    """Validate a method name and its options without any backend (raises ValueError naming the problem)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
-    opts = Options.from_kwargs(**options)
+    return Options.from_kwargs(**options)
+
+
+def check(question: Any, method: str = "plato", **options: Any) -> Options:
+    """Everything ``run`` checks before a request, with no backend needed: e.g. before a server starts."""
+    _check_question(question)
+    return check_method(method, options)
+
+
+def _prepare(method: str, backend: Any, options: dict[str, Any]) -> tuple[MethodFn, Any, Options]:
+    """Validate everything that can be checked before a request is sent."""
+    opts = check_method(method, options)
     backend = backend or global_config.default_backend
     if backend is None:
         raise ValueError(
@@ -75,14 +86,14 @@ def run_many(
     num_threads: int = 8,
     progress_bar: bool = True,
     on_result: Callable[[int, Result], None] | None = None,
-    before_each: Callable[[int], None] | None = None,
 ) -> list[Result]:
     """Run ``tasks``, ``num_threads`` at a time; Results come back in task order.
 
     Every task is validated before the first request. A task that fails does not stop the
     others: its Result carries the error (and whatever finished before the failure).
-    ``on_result(index, result)`` is called as each task finishes, e.g. to save it at once;
-    ``before_each(index)`` just before a task starts (e.g. to flush the server's cache).
+    ``on_result(index, result)`` is called as each task finishes, e.g. to save it at once.
+    On Ctrl-C, tasks not yet started are cancelled and the interrupt propagates at once (a task in
+    flight ends when its server goes away); nothing waits for a question to finish.
     """
     if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
         raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
@@ -96,8 +107,6 @@ def run_many(
 
     def one(index: int) -> Result:
         question, fn, task_backend, opts = prepared[index]
-        if before_each is not None:
-            before_each(index)
         try:
             result = fn(question, task_backend, opts)
         except PlatoError as exc:
@@ -107,9 +116,12 @@ def run_many(
                 on_result(index, result)
         return result
 
-    with ThreadPoolExecutor(max_workers=num_threads) as pool:
+    pool = ThreadPoolExecutor(max_workers=num_threads)
+    try:
         results = pool.map(one, range(len(tasks)))
         return list(tqdm(results, total=len(tasks), disable=not progress_bar, unit="q"))
+    finally:  # after an interrupt, don't wait for the tasks in flight: cancel the rest and go
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def run_batch(

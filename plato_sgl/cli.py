@@ -77,8 +77,10 @@ def _t(value: float | None) -> str:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     import plato_sgl
+    from plato_sgl.api import check
     from plato_sgl.serving import open_backend
 
+    check(args.question, args.method, **_options(args))  # bad input is refused before a server starts
     with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template) as backend:
         result = plato_sgl.run(args.question, method=args.method, backend=backend, **_options(args))
     if args.json:
@@ -205,10 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from plato_sgl.errors import PlatoError
+    from plato_sgl.serving import sigterm_as_interrupt
 
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with sigterm_as_interrupt():  # `kill` stops a server started for the command, as Ctrl-C does
+            return args.func(args)
     except (PlatoError, ValueError) as exc:
         print(f"plato-sgl: error: {exc}", file=sys.stderr)
         return 1

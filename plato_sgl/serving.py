@@ -374,14 +374,22 @@ def serve_forever(
     **server_options,
 ) -> None:
     """Serve ``model`` until Ctrl-C (or SIGTERM), printing the URL and how to use it; then stop."""
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        with LocalServer(model, port=port, threads=threads, **server_options) as server:
+        with sigterm_as_interrupt(), LocalServer(model, port=port, threads=threads, **server_options) as server:
             print(_usage(server), flush=True)
             code = server.process.wait()
             raise ServerError(f"the SGLang server exited with code {code}.\n{server._log_quote()}")
     except KeyboardInterrupt:
         print("\nplato-sgl: server stopped.", flush=True)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (``kill``) like Ctrl-C inside the block, so a server started there is stopped,
+    not orphaned. Main thread only; the previous handler is restored on the way out."""
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        yield
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -1,17 +1,22 @@
 """Shared fixtures: one real SGLang server on the tiny model per test session, always stopped.
 
-``tiny_server``/``backend`` start lazily with the first test that asks for them; ``smollm_server``
-(a real small instruct model) only with the smoke tests. Tests that use any of them are marked
+``tiny_server``/``backend`` start lazily with the first test that asks for them; ``openai_backend``
+reaches the same server through its OpenAI-compatible ``/v1``; ``smollm_server`` and ``judge_server``
+(real small instruct models) only with the smoke tests. Tests that use any of them are marked
 ``server`` automatically, so ``pytest -m "not server"`` runs the quick tests alone.
 """
 
 from __future__ import annotations
 
+import openai
 import pytest
+import sglang as sgl
+import tiktoken
+from sglang.lang.chat_template import get_chat_template
 
 from plato_sgl.serving import LocalServer
 
-_SERVER_FIXTURES = {"tiny_server", "backend", "smollm_server"}
+_SERVER_FIXTURES = {"tiny_server", "backend", "openai_backend", "smollm_server", "judge_server"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -44,3 +49,57 @@ def smollm_server():
     """A LocalServer on SmolLM2-135M-Instruct (built from its PyPI wheel on first use)."""
     with LocalServer("smollm2-135m") as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def judge_server():
+    """A LocalServer on Qwen2.5-Coder-0.5B-Instruct, the judge of the judge sanity test (tests/test_judge.py)."""
+    with LocalServer("qwen2.5-coder-0.5b") as server:
+        yield server
+
+
+def _offline_cl100k() -> None:
+    """``sgl.OpenAI`` loads tiktoken's cl100k_base in its constructor, only to build a logit bias for
+    integer ``gen(dtype=int)``/``select`` on OpenAI's own models, which plato-sgl never uses. tiktoken
+    downloads that file, and this machine is offline; when the real file cannot be had, register a
+    byte-level stand-in under the same name. Nothing here tokenizes text sent to the server."""
+    try:
+        tiktoken.get_encoding("cl100k_base")
+    except Exception:  # no network: tiktoken raises whatever requests raised
+        stand_in = tiktoken.Encoding(
+            name="cl100k_base",
+            pat_str=r"""\S+|\s+""",
+            mergeable_ranks={bytes([i]): i for i in range(256)},
+            special_tokens={"<|endoftext|>": 256},
+        )
+        tiktoken.registry.ENCODINGS["cl100k_base"] = stand_in
+
+
+@pytest.fixture(scope="session")
+def openai_backend(tiny_server):
+    """An ``sgl.OpenAI`` backend on the tiny server's own ``/v1`` endpoint: OpenAI-style, so
+    ``gen(regex=...)`` is not enforced (the random model writes whatever it writes)."""
+    _offline_cl100k()
+    base_url = f"{tiny_server.url}/v1"
+    [model] = [m.id for m in openai.OpenAI(base_url=base_url, api_key="none").models.list()]
+    return sgl.OpenAI(model, base_url=base_url, api_key="none", chat_template=get_chat_template("chatml"))
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tiny_server):
+    """The tiny model's own tokenizer, to count what the server should have received."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_server.model_dir)
+
+
+@pytest.fixture(scope="session")
+def chat_tokens(tokenizer):
+    """How many prompt tokens the server should count for a system + user chat (ChatML, generation prompt)."""
+
+    def count(user: str, system: str) -> int:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return count

@@ -8,7 +8,6 @@ speed.
 from __future__ import annotations
 
 import pytest
-from transformers import AutoTokenizer
 
 import plato_sgl
 from plato_sgl import prompts
@@ -41,11 +40,6 @@ def plato(backend, topic: str, plan: str = DIAMOND, **options) -> plato_sgl.Resu
 @pytest.fixture(scope="module")
 def pipelined(backend):
     return plato(backend, "pipelined")
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tiny_server):
-    return AutoTokenizer.from_pretrained(tiny_server.model_dir)
 
 
 def test_the_forced_plan_is_decoded_and_every_node_answered(pipelined):

@@ -4,7 +4,6 @@ and a question longer than the model's context is refused in plain words."""
 from __future__ import annotations
 
 import pytest
-from transformers import AutoTokenizer
 
 import plato_sgl
 from plato_sgl import prompts
@@ -56,18 +55,11 @@ ODD_QUESTIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def tokenizer(tiny_server):
-    return AutoTokenizer.from_pretrained(tiny_server.model_dir)
-
-
 @pytest.mark.server
 @pytest.mark.parametrize("question", ODD_QUESTIONS.values(), ids=ODD_QUESTIONS.keys())
-def test_odd_text_reaches_the_model_intact(backend, tokenizer, question):
+def test_odd_text_reaches_the_model_intact(backend, chat_tokens, question):
     # The server counts exactly the tokens of the chat-templated question: nothing was lost or escaped.
-    messages = [{"role": "system", "content": prompts.ASSISTANT_SYSTEM}, {"role": "user", "content": question}]
-    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    expected = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    expected = chat_tokens(question, prompts.ASSISTANT_SYSTEM)
     plain = plato_sgl.run(question, method="ar", backend=backend, max_tokens=4)
     assert plain.question == question
     assert plain.calls[0].prompt_tokens == expected

@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import psutil
 import pytest
 import torch
 
+from plato_sgl.bench import load_rows
 from plato_sgl.cpu_shim.sgl_kernel import assign_req_to_token_pool_cpu, copy_all_layer_kv_cache_cpu
 from plato_sgl.errors import PlatoError, ServerError
 from plato_sgl.serving import LocalServer, connect, free_port, open_backend
@@ -85,6 +87,46 @@ def test_ctrl_c_stops_the_server(tmp_path):
         child.kill()
     assert still_running(tree) == []
     assert group_members(server_pid) == []
+
+
+def _server_of(command: subprocess.Popen, timeout: float = 300) -> psutil.Process:
+    """The SGLang server a CLI command started, once it is up (its log says so)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert command.poll() is None, "the command ended before its server was seen"
+        for child in psutil.Process(command.pid).children(recursive=True):
+            if "sglang.launch_server" in " ".join(child.cmdline()):
+                return child
+        time.sleep(0.5)
+    raise AssertionError("no server process appeared")
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_an_interrupted_bench_stops_its_server_at_once(tmp_path, sig):
+    # A long bench on a server it started: interrupted mid-run, it must not wait for the question in
+    # flight, and must leave no server behind (SIGTERM included: a server in its own session would
+    # otherwise outlive the command).
+    out = tmp_path / "run"
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "plato_sgl.cli", "bench", "--model", "tiny-random", "--methods", "plato", "--out", str(out),
+         "--node-max-tokens", "256", "--plan-max-tokens", "512"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        server = _server_of(bench)
+        tree = process_tree(server.pid)
+        while not (out / "plato.jsonl").exists():  # at least one answer saved: the run is under way
+            assert bench.poll() is None, bench.stdout.read()
+            time.sleep(0.2)
+        bench.send_signal(sig)
+        output = bench.communicate(timeout=120)[0]
+    finally:
+        bench.kill()
+    assert bench.returncode == 130, output
+    assert "plato-sgl: interrupted" in output
+    assert still_running(tree) == [] and group_members(server.pid) == []
+    assert load_rows(out)["plato"]  # what finished before the interrupt is on disk
 
 
 @pytest.mark.server

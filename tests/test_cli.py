@@ -1,0 +1,75 @@
+"""``plato-sgl ask`` against the real tiny server: what a person sees, and how bad input is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from plato_sgl.cli import main
+from plato_sgl.serving import free_port
+
+SMALL = ["--max-nodes", "3", "--plan-max-tokens", "48", "--node-max-tokens", "6", "--max-tokens", "8"]
+
+
+def ask(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["ask", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.server
+def test_ask_verbose_prints_the_answer_the_plan_the_nodes_and_the_timings(tiny_server, capsys):
+    code, out, err = ask(capsys, "How do bees make honey?", "--url", tiny_server.url, "-v", *SMALL)
+    assert code == 0, err
+    answer, details = out.split("\nPlan:\n", 1)
+    assert answer.strip()
+    assert "node deps" in details and "description" in details  # the per-node table's header
+    assert "plan: first token" in details and "parallel degree" in details
+    assert "total:" in details and "generated tokens" in details
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("method", ["ar", "sot"])
+def test_ask_json_gives_the_whole_result_of_the_chosen_method(tiny_server, capsys, method):
+    code, out, err = ask(capsys, "Name a colour.", "--url", tiny_server.url, "--method", method, "--json", *SMALL)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["method"] == method and data["error"] is None
+    assert data["completion_tokens"] > 0 and data["answer"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["   "], "the question is empty"),
+        (["Why?", "--method", "beam"], "unknown method 'beam'"),
+        (["Why?", "--max-nodes", "0"], "max_nodes must be a positive integer"),
+    ],
+)
+def test_ask_refuses_bad_input_before_connecting(capsys, args, message):
+    # The URL has no server behind it: input is checked first, so the error is about the input.
+    code, out, err = ask(capsys, *args, "--url", f"http://127.0.0.1:{free_port()}")
+    assert code == 1 and not out
+    assert err.startswith("plato-sgl: error: ") and message in err
+
+
+def test_ask_names_an_unreachable_server(capsys):
+    url = f"http://127.0.0.1:{free_port()}"
+    code, out, err = ask(capsys, "Why?", "--url", url)
+    assert code == 1 and not out
+    assert f"cannot reach an SGLang server at {url}" in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--methods", "ar,beam"], "unknown method 'beam'"),
+        (["--methods", "plato", "--node-max-tokens", "-1"], "node_max_tokens must be a positive integer"),
+    ],
+)
+def test_bench_refuses_bad_methods_and_options_before_connecting(capsys, tmp_path, args, message):
+    code = main(["bench", "--out", str(tmp_path / "run"), *args, "--url", f"http://127.0.0.1:{free_port()}"])
+    _, err = capsys.readouterr()
+    assert code == 1 and message in err
+    assert not (tmp_path / "run").exists()
