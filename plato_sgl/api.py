@@ -28,6 +28,9 @@ METHODS: dict[str, MethodFn] = {
     "pasta": run_pasta,
 }
 
+# Seconds past ``timeout`` before a question is abandoned: a method's own deadline fires first.
+TIMEOUT_GRACE = 1.0
+
 
 def _check_question(question: Any) -> str:
     if not isinstance(question, str):
@@ -67,7 +70,34 @@ def run(question: str, *, method: str = "plato", backend: Any = None, **options:
     any SGLang script. Options: see ``plato_sgl.options.Options``. Raises PlatoError (with the
     partial Result attached) when the server fails."""
     fn, backend, opts = _prepare(method, backend, options)
-    return fn(_check_question(question), backend, opts)
+    return _answer(fn, method, _check_question(question), backend, opts)
+
+
+def _answer(fn: MethodFn, method: str, question: str, backend: Any, opts: Options) -> Result:
+    """Answer in a daemon thread and wait for it, at most ``opts.timeout`` plus a short grace.
+
+    Daemon, because every SGLang thread the question starts inherits that: a request still waiting
+    on a hung server then never keeps the program from exiting. The wait is the deadline for what a
+    method waits on without one (a plain answer, a skeleton); a method that enforces the deadline
+    itself (Plato, SoT, PASTA) raises first, with its partial Result.
+    """
+    outcome: list[Result | BaseException] = []
+
+    def work() -> None:
+        try:
+            outcome.append(fn(question, backend, opts))
+        except BaseException as exc:  # raised again in the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work, daemon=True, name=f"plato-{method}")
+    worker.start()
+    worker.join(None if opts.timeout is None else opts.timeout + TIMEOUT_GRACE)
+    if not outcome:
+        why = f"{method} timed out after {opts.timeout:g} s: the server did not answer in time"
+        raise PlatoError(why, Result(question=question, method=method, error=why, options=opts.to_dict()))
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
 @dataclass(frozen=True)
@@ -108,7 +138,7 @@ def run_many(
     def one(index: int) -> Result:
         question, fn, task_backend, opts = prepared[index]
         try:
-            result = fn(question, task_backend, opts)
+            result = _answer(fn, tasks[index].method, question, task_backend, opts)
         except PlatoError as exc:
             result = exc.result or Result(question=question, method=tasks[index].method, error=str(exc), options=opts.to_dict())
         if on_result is not None:
@@ -119,7 +149,9 @@ def run_many(
     pool = ThreadPoolExecutor(max_workers=num_threads)
     try:
         results = pool.map(one, range(len(tasks)))
-        return list(tqdm(results, total=len(tasks), disable=not progress_bar, unit="q"))
+        if progress_bar:  # even a disabled tqdm starts its monitor thread, which outlives the batch
+            results = tqdm(results, total=len(tasks), unit="q")
+        return list(results)
     finally:  # after an interrupt, don't wait for the tasks in flight: cancel the rest and go
         pool.shutdown(wait=False, cancel_futures=True)
 

@@ -107,9 +107,13 @@ def follow(state, name: str, clock: Clock) -> Followed:
     SGLang only prints a worker thread's exception, so ``state.error()`` is checked explicitly.
     """
     first = None
-    for chunk in state.text_iter(name):
-        if chunk and first is None:
-            first = clock.now()
+    try:
+        for chunk in state.text_iter(name):
+            if chunk and first is None:
+                first = clock.now()
+    except KeyError:  # text_iter's way of saying the request failed before ``name`` got any text
+        if state.error() is None:
+            raise
     error = stream_error(state, name)
     if error is not None:
         raise error

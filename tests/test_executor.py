@@ -122,7 +122,7 @@ def test_run_batch_returns_one_result_per_question_in_order(backend):
         plan_regex=literal_regex(plan), node_max_tokens=8, ignore_eos=True,
     )
     assert [r.question for r in results] == questions
-    assert all(r.error is None and len(r.nodes) == 2 for r in results)
+    assert all(r.error is None and len(r.nodes) == 2 for r in results), [(r.error, r.fallback, r.plan) for r in results]
 
 
 def test_free_plan_under_the_grammar_is_a_valid_dag(backend):

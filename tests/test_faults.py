@@ -1,11 +1,15 @@
 """Real faults injected into real SGLang servers: killed while planning, killed while nodes decode,
-hung past the per-question timeout. Each case must end in one PlatoError naming what failed, with
-the finished work attached, quickly, and with no thread left behind."""
+killed in the middle of a batch, hung past the per-question timeout. Each case must end in one
+PlatoError naming what failed (a batch: in the failed questions' Results), with the finished work
+attached, quickly, and with no thread left behind or keeping the program from exiting."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -82,16 +86,89 @@ def test_a_node_the_server_refuses_is_named(backend):
         plato_sgl.run("A question with an impossible node", backend=backend, plan_regex=literal_regex(PLAN), node_max_tokens=5000)
 
 
-def test_a_hung_server_hits_the_question_timeout(victim):
-    backend = victim.endpoint()
+def test_a_hung_server_hits_the_question_timeout_of_every_method(victim):
+    backend, existing = victim.endpoint(), set(threading.enumerate())
     freezer = _signal_server_after(victim, 1.0, signal.SIGSTOP)  # the server stops answering, connections stay open
-    started = time.monotonic()
     try:
-        with pytest.raises(plato_sgl.PlatoError, match="timed out after 5 s") as caught:
-            plato_sgl.run("A question for a frozen server", backend=backend, plan_regex=literal_regex(PLAN),
-                          node_max_tokens=2000, ignore_eos=True, timeout=5)
-        assert time.monotonic() - started < 8
-        assert caught.value.result.error
+        for method, options in [("plato", dict(plan_regex=literal_regex(PLAN), node_max_tokens=2000, ignore_eos=True)),
+                                ("ar", {}), ("sot", {}), ("pasta", {})]:
+            started = time.monotonic()
+            with pytest.raises(plato_sgl.PlatoError, match="timed out after 3 s") as caught:
+                plato_sgl.run(f"A question for a frozen server ({method})", method=method, backend=backend, timeout=3, **options)
+            assert time.monotonic() - started < 3 + 4, method
+            assert caught.value.result.error, method
+        waiting = [t for t in threading.enumerate() if t not in existing and t is not freezer]
+        assert waiting and all(t.daemon for t in waiting), waiting  # still waiting, but never keeping Python from exiting
     finally:
         freezer.join()
-        os.killpg(os.getpgid(victim.process.pid), signal.SIGCONT)
+        os.killpg(os.getpgid(victim.process.pid), signal.SIGKILL)  # its connections close...
+    assert _threads_settle(len(existing)) == len(existing)  # ...and every thread that waited on it ends
+
+
+EXIT_AFTER_TIMEOUTS = """
+import sys
+import plato_sgl
+from plato_sgl.serving import connect
+
+backend = connect(sys.argv[1])
+print("connected", flush=True)
+sys.stdin.readline()  # meanwhile the test freezes the server
+for method in ("plato", "ar"):
+    try:
+        plato_sgl.run("A question for a frozen server", method=method, backend=backend, timeout=2)
+    except plato_sgl.PlatoError as exc:
+        print(exc, flush=True)
+"""
+
+
+def test_a_program_exits_after_timing_out_on_a_hung_server(victim):
+    child = subprocess.Popen([sys.executable, "-c", EXIT_AFTER_TIMEOUTS, victim.url], text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    group = os.getpgid(victim.process.pid)
+    try:
+        assert child.stdout.readline() == "connected\n"
+        os.killpg(group, signal.SIGSTOP)
+        output = child.communicate("go\n", timeout=120)[0]  # TimeoutExpired if a thread kept it alive
+    finally:
+        child.kill()
+        os.killpg(group, signal.SIGCONT)
+    assert child.returncode == 0
+    assert output.count("timed out after 2 s") == 2, output
+
+
+def _kill_on_request(server: LocalServer, text: str, stop: threading.Event) -> threading.Thread:
+    """SIGKILL ``server`` as soon as its request log shows a request containing ``text`` arriving."""
+
+    def watch():
+        while not stop.wait(0.05):
+            log = server.log_path.read_text(errors="replace")
+            if any(text in line for line in log.splitlines() if "Receive:" in line):
+                os.killpg(os.getpgid(server.process.pid), signal.SIGKILL)
+                return
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
+def test_run_batch_keeps_going_when_the_server_dies_partway():
+    questions = [f"How many legs has animal number {i}? (batch question {i})" for i in range(5)]
+    stop = threading.Event()
+    with LocalServer("tiny-random", extra_args=["--log-requests", "--log-requests-level", "3"]) as server:
+        backend, before = server.endpoint(), threading.active_count()
+        killer = _kill_on_request(server, "(batch question 2)", stop)  # one at a time: 0 and 1 are done by then
+        try:
+            results = plato_sgl.run_batch(questions, backend=backend, num_threads=1, progress_bar=False,
+                                          plan_regex=literal_regex(PLAN), node_max_tokens=8, ignore_eos=True)
+        finally:
+            stop.set()
+            killer.join()
+    assert [r.question for r in results] == questions
+    for finished in results[:2]:  # intact
+        assert finished.ok and finished.plan == PLAN
+        assert [n.id for n in finished.nodes] == [1, 2, 3]
+        assert all(n.finished and n.completion_tokens == 8 and n.result.strip() in finished.answer for n in finished.nodes)
+    assert re.search(r"plan request failed|node \d \('\w+'\) failed", results[2].error)  # in flight when it died
+    for later in results[3:]:  # the server was dead or dying when they started
+        assert re.search(r"the plan request failed.*Connection (refused|reset|aborted)", later.error), later.error
+    assert _threads_settle(before) == before, [(t.name, t.daemon) for t in threading.enumerate()]

@@ -1,0 +1,76 @@
+"""Limits on a real server: a plan that keeps going is stopped at ``max_nodes`` lines (by the grammar
+on SGLang's runtime, by the scheduler on a backend without regex) or at ``plan_max_tokens``, and
+the question is still answered from the nodes that were kept."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+import plato_sgl
+from plato_sgl import prompts
+from plato_sgl.grammar import literal_regex
+
+pytestmark = pytest.mark.server
+
+RUNAWAY = "".join(f"{i}. Step {i} of a plan that goes on and on.[]\n" for i in range(1, 9))
+
+
+def _kept(result: plato_sgl.Result, count: int) -> None:
+    """``result`` answered from its first ``count`` plan lines, each node finished."""
+    assert result.ok, result.error
+    assert not result.fallback
+    assert [n.id for n in result.nodes] == list(range(1, count + 1))
+    assert all(n.finished for n in result.nodes)
+    assert result.answer == prompts.compose_answer((n.description, n.result) for n in result.nodes)
+
+
+def test_the_grammar_stops_a_plan_at_max_nodes_lines(backend):
+    # Greedy, the tiny model writes three plan lines when it may; allowed two, it must stop there.
+    question = "How should a town prepare for a heat wave?"
+    free = plato_sgl.run(question, backend=backend, max_nodes=10, plan_max_tokens=200, node_max_tokens=4)
+    assert free.ok and len(free.nodes) > 2, "precondition: the model writes more than two lines"
+    capped = plato_sgl.run(question, backend=backend, max_nodes=2, plan_max_tokens=200, node_max_tokens=4)
+    _kept(capped, 2)
+    assert capped.plan.count("\n") == 2 and not capped.repairs  # the grammar ended it: nothing to drop
+
+
+def test_a_plan_cut_by_plan_max_tokens_is_answered_from_its_complete_lines(backend):
+    result = plato_sgl.run("A question whose plan runs out of tokens", backend=backend,
+                           plan_regex=literal_regex(RUNAWAY), plan_max_tokens=40, node_max_tokens=4)
+    assert result.calls[0].kind == "plan" and result.calls[0].completion_tokens == 40
+    assert RUNAWAY.startswith(result.plan) and result.plan != RUNAWAY
+    complete = result.plan.count("]")
+    assert 1 <= complete < 8
+    _kept(result, complete)
+    cut_line = [] if result.plan.endswith(("]", "\n")) else [result.plan.splitlines()[-1]]
+    assert result.repairs == [f"line {complete + 1}: dropped incomplete last line {line!r}" for line in cut_line]
+
+
+class _PlanForcingClient:
+    """An OpenAI client whose plan request alone carries SGLang's ``regex`` extension field.
+
+    Not a fake: the real server decodes a plan that never stops (the tiny model cannot write one by
+    itself), and ``sgl.OpenAI`` streams it back as from any OpenAI-style API, so Plato parses it
+    tolerantly and has no grammar to stop it at ``max_nodes``.
+    """
+
+    def __init__(self, client: Any, regex: str):
+        self._client, self._regex = client, regex
+        self.chat = self.completions = self  # sgl.OpenAI calls client.chat.completions.create(...)
+
+    def create(self, *, messages: list[dict], **kwargs: Any) -> Any:
+        if messages and messages[0].get("content") == prompts.PLAN_SYSTEM:
+            kwargs["extra_body"] = {"regex": self._regex}
+        return self._client.chat.completions.create(messages=messages, **kwargs)
+
+
+def test_a_runaway_plan_without_regex_stops_at_max_nodes_and_still_answers(openai_backend):
+    backend = copy.copy(openai_backend)  # the session's backend stays as it is
+    backend.client = _PlanForcingClient(openai_backend.client, literal_regex(RUNAWAY))
+    result = plato_sgl.run("A question whose plan never ends", backend=backend, max_nodes=3, plan_max_tokens=400, node_max_tokens=8)
+    assert result.plan == RUNAWAY  # the server wrote all eight lines...
+    _kept(result, 3)  # ...the scheduler kept three, and answered from them
+    assert result.repairs == [f"dropped plan line {i} ('Step {i} of a plan that goes on and on'): more than max_nodes=3" for i in range(4, 9)]
