@@ -130,7 +130,7 @@ def run_bench(
         raise ValueError(f"{out} already holds results: pass --resume to continue that run, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     for variant in variants:
-        _drop_torn_tail(out / f"{variant.name}.jsonl")
+        drop_torn_tail(out / f"{variant.name}.jsonl")
     todo = pending(questions, variants, saved)
     record = {**(environment or {}), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "questions": len(questions),
               "variants": [v.__dict__ for v in variants], "to_run": len(todo), "resumed": bool(saved)}
@@ -166,7 +166,7 @@ def _flush_cache(backend: Any) -> None:
         flush()
 
 
-def _drop_torn_tail(path: Path) -> None:
+def drop_torn_tail(path: Path) -> None:
     """Cut an incomplete last line (a write interrupted by a kill) so appends start on a new line."""
     if not path.exists():
         return
@@ -175,13 +175,19 @@ def _drop_torn_tail(path: Path) -> None:
         path.write_bytes(data[: data.rfind(b"\n") + 1])
 
 
+def model_name(backend: Any) -> str:
+    """The served model's name. OpenAI-style backends keep it in ``model_name`` (the
+    ``get_model_name`` they inherit raises NotImplementedError); SGLang's runtime asks the server."""
+    endpoint = getattr(backend, "endpoint", backend)
+    return getattr(endpoint, "model_name", None) or endpoint.get_model_name()
+
+
 def describe_backend(backend: Any, **extra: Any) -> dict[str, Any]:
     """What the results were measured on: server, model, versions, device."""
     info: dict[str, Any] = {"sglang": sglang.__version__, "plato_sgl": version("plato-sgl"), **extra}
     endpoint = getattr(backend, "endpoint", backend)
     info["url"] = getattr(endpoint, "base_url", None)
-    get_model = getattr(endpoint, "get_model_name", None)
-    info["model"] = get_model() if get_model else None
+    info["model"] = model_name(backend)
     try:
         server = endpoint.get_server_info()
         info["device"] = server.get("device")

@@ -3,8 +3,10 @@
 Each (question, pair of methods) is judged twice, answers swapped (evaluation.combine). Every
 judgement is appended to ``judgements.jsonl`` under a key of (question, answer A, answer B, judge,
 prompt format), so a re-run is free and an interrupted run resumes. On SGLang's own runtime the
-judgement is decoded under a regex that ends in a verdict; elsewhere (OpenAI-style APIs) an
-unparseable judgement is retried once and then recorded as an error, never as a tie.
+judge writes an explanation (enforced, and ended where it likes) and then a verdict under a regex,
+so there always is one; elsewhere (OpenAI-style APIs) an unparseable judgement is retried once and
+then recorded as an error, never as a tie. A judgement whose request fails (the judge server went
+away) is not recorded, and the next run retries it.
 """
 
 from __future__ import annotations
@@ -17,22 +19,32 @@ from typing import Any, Sequence
 
 import sglang as sgl
 
-from plato_sgl.bench import JUDGEMENTS_FILE, load_rows
+from plato_sgl.bench import JUDGEMENTS_FILE, drop_torn_tail, load_rows, model_name
+from plato_sgl.errors import PlatoError
 from plato_sgl.evaluation import Tally, combine, judge_prompt, parse_verdict, tally
 from plato_sgl.executor import is_sglang_runtime
 
-# Explanation, then the verdict: what the pair-v2 prompt asks for, enforced. Every token is at
-# least one character, so with JUDGE_MAX_TOKENS > 600 + 5 the verdict is always reached.
-VERDICT_REGEX = r"[^\[\]]{1,600}\[\[(A|B|C)\]\]"
+# Explanation, then the verdict: what the pair-v2 prompt asks for, enforced on SGLang's runtime in
+# two steps. The explanation (no brackets: left alone, Qwen2.5-Coder-1.5B writes a bare verdict and
+# no reasoning) ends at the judge's end of turn or JUDGE_MAX_TOKENS; then the verdict is decoded.
+# One regex over both would forbid the end of turn until a verdict: that judge then rambled on to
+# the length cap, where the forced verdict was a near-random letter (often [[C]], a tie).
+EXPLANATION_REGEX = r"[^\[\]]+"
+VERDICT_REGEX = r"\[\[(A|B|C)\]\]"
 JUDGE_MAX_TOKENS = 640
 
 
 @sgl.function
-def judge_pair(s, system: str, prompt: str, regex: str | None = None, max_tokens: int = JUDGE_MAX_TOKENS):
-    """Ask the judge to compare two answers; its text (with the verdict) lands in ``judgement``."""
+def judge_pair(s, system: str, prompt: str, constrained: bool = False, max_tokens: int = JUDGE_MAX_TOKENS):
+    """Ask the judge to compare two answers; its text lands in ``judgement``. ``constrained`` (SGLang's
+    runtime only): the text is an explanation, and the ``verdict`` follows under VERDICT_REGEX."""
     s += sgl.system(system)
     s += sgl.user(prompt)
-    s += sgl.assistant(sgl.gen("judgement", regex=regex, max_tokens=max_tokens, temperature=0.0))
+    if not constrained:
+        s += sgl.assistant(sgl.gen("judgement", max_tokens=max_tokens, temperature=0.0))
+    else:
+        s += sgl.assistant(sgl.gen("judgement", regex=EXPLANATION_REGEX, max_tokens=max_tokens, temperature=0.0)
+                           + sgl.gen("verdict", regex=VERDICT_REGEX, max_tokens=8, temperature=0.0))
 
 
 @dataclass
@@ -67,12 +79,6 @@ def load_judgements(folder: str | Path) -> dict[str, Judgement]:
     return judgements
 
 
-def judge_name(backend: Any) -> str:
-    endpoint = getattr(backend, "endpoint", backend)
-    get_model = getattr(endpoint, "get_model_name", None)
-    return get_model() if get_model else getattr(endpoint, "model_name", type(endpoint).__name__)
-
-
 def run_judge(
     folder: str | Path,
     pairs: Sequence[tuple[str, str]],
@@ -87,12 +93,12 @@ def run_judge(
     folder = Path(folder)
     rows = load_rows(folder)
     prompt = judge_prompt(prompt_name)
-    judge = judge_name(backend)
-    regex = VERDICT_REGEX if is_sglang_runtime(backend) else None
+    judge = model_name(backend)  # part of every cache key
+    constrained = is_sglang_runtime(backend)
     cached = load_judgements(folder)
 
     wanted: list[Judgement] = []
-    calls: dict[str, dict[str, str]] = {}
+    calls: dict[str, dict[str, Any]] = {}
     for first, second in pairs:
         for method in (first, second):
             if method not in rows:
@@ -104,24 +110,47 @@ def run_judge(
             for order, (a, b) in (("ab", (first, second)), ("ba", (second, first))):
                 key = cache_key(question, answers[a], answers[b], judge, prompt_name)
                 if key not in cached and key not in calls:
-                    calls[key] = {"system": prompt.system, "prompt": prompt.render(question, answers[a], answers[b]), "regex": regex}
+                    calls[key] = {"prompt": prompt.render(question, answers[a], answers[b]), "constrained": constrained}
                     wanted.append(Judgement(key, qid, f"{first}:{second}", order, judge, None, ""))
 
-    with (folder / JUDGEMENTS_FILE).open("a", encoding="utf-8") as f:
+    # The system prompt bound, not passed: SGLang then prefills it once before each batch (its
+    # precache by tracing), where the batch's requests would each prefill it again.
+    program = judge_pair.bind(system=prompt.system)
+    path = folder / JUDGEMENTS_FILE
+    drop_torn_tail(path)  # else the first new judgement is glued to an interrupted run's torn line, and lost
+    with path.open("a", encoding="utf-8") as f:
         for attempt in (1, 2):  # the second pass retries judgements without a verdict, once
             todo = [j for j in wanted if j.verdict is None]
+            failed: dict[str, str] = {}  # key -> the server's error: not saved, the next run retries it
             for start in range(0, len(todo), chunk):
                 batch = todo[start : start + chunk]
-                states = judge_pair.run_batch([calls[j.key] for j in batch], backend=backend, num_threads=num_threads,
-                                              progress_bar=progress_bar and len(todo) > chunk)
-                for judgement, state in zip(batch, states):
-                    error = state.error()
-                    judgement.text = f"error: {error}" if error else state["judgement"]
-                    judgement.verdict = None if error else parse_verdict(judgement.text)
-                    if judgement.verdict is not None or attempt == 2:
+                failed.update(_ask(program, batch, calls, backend, constrained, num_threads=num_threads,
+                                   progress_bar=progress_bar and len(todo) > chunk))
+                for judgement in batch:
+                    if judgement.key not in failed and (judgement.verdict is not None or attempt == 2):
                         f.write(json.dumps(asdict(judgement), ensure_ascii=False) + "\n")
                         f.flush()
+    if failed:
+        raise PlatoError(f"{len(failed)} of {len(wanted)} judgements failed at the server (first: {next(iter(failed.values()))}); "
+                         f"the other judgements are saved in {path}: run the judge again to retry the failed ones")
     return outcomes(folder, pairs, judge, prompt_name)
+
+
+def _ask(program: Any, batch: list[Judgement], calls: dict[str, dict[str, Any]], backend: Any, constrained: bool,
+         **run_options: Any) -> dict[str, str]:
+    """Judge one batch: fills in each judgement's text and verdict; returns the errors of failed requests by key."""
+    try:
+        states = program.run_batch([calls[j.key] for j in batch], backend=backend, **run_options)
+    except (OSError, RuntimeError) as exc:  # SGLang's precache request, sent from this thread, failed
+        return {j.key: str(exc) for j in batch}
+    errors = {}
+    for judgement, state in zip(batch, states):
+        if state.error():
+            errors[judgement.key] = str(state.error())
+            continue
+        judgement.text = state["judgement"] + (state["verdict"] if constrained else "")
+        judgement.verdict = parse_verdict(judgement.text)
+    return errors
 
 
 def outcomes(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str | None = None, prompt_name: str = "pair-v2") -> dict[tuple[str, str], dict[str, str]]:

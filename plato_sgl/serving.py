@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # sglang imports torch: load it only when a backend is made
     import sglang as sgl
 
 LOG_TAIL_LINES = 20
+CPU_WATCHDOG_SECONDS = 1800
 _STOP_GRACE_SECONDS = 12.0
 
 
@@ -180,6 +181,9 @@ class LocalServer:
                 "--sampling-backend", "pytorch",
                 "--grammar-backend", "xgrammar",
                 "--sleep-on-idle",  # otherwise the idle scheduler keeps a core at 100%
+                # A slow CPU is not a hung one: on a busy 2-core machine one prefill batch of the
+                # 1.5B model took longer than SGLang's default 300 s watchdog, which then killed it.
+                "--watchdog-timeout", str(CPU_WATCHDOG_SECONDS),
             ]
         return command + list(self.extra_args)
 

@@ -53,8 +53,9 @@ def smollm_server():
 
 @pytest.fixture(scope="session")
 def judge_server():
-    """A LocalServer on Qwen2.5-Coder-0.5B-Instruct, the judge of the judge sanity test (tests/test_judge.py)."""
-    with LocalServer("qwen2.5-coder-0.5b") as server:
+    """A LocalServer on Qwen2.5-Coder-1.5B-Instruct (the strongest local model), the judge of the
+    judge sanity test (tests/test_judge.py)."""
+    with LocalServer("qwen2.5-coder-1.5b") as server:
         yield server
 
 

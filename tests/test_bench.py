@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plato_sgl.bench import Row, Variant, _drop_torn_tail, load_rows, pending, variants_for
+from plato_sgl.bench import Row, Variant, drop_torn_tail, load_rows, pending, variants_for
 from plato_sgl.datasets import Question, load_questions
 from plato_sgl.report import write_report
 from plato_sgl.result import Call, NodeRecord, Result
@@ -60,7 +60,7 @@ def test_a_torn_last_line_is_skipped_and_cut_before_appending(tmp_path):
     path = tmp_path / "ar.jsonl"
     path.write_text(path.read_text() + '{"question_id": "2", "categ')
     assert list(load_rows(tmp_path)["ar"]) == ["1"]
-    _drop_torn_tail(path)
+    drop_torn_tail(path)
     assert path.read_text().endswith("}\n") and len(path.read_text().splitlines()) == 1
 
 
