@@ -40,11 +40,11 @@ def judge_pair(s, system: str, prompt: str, constrained: bool = False, max_token
     runtime only): the text is an explanation, and the ``verdict`` follows under VERDICT_REGEX."""
     s += sgl.system(system)
     s += sgl.user(prompt)
-    if not constrained:
-        s += sgl.assistant(sgl.gen("judgement", max_tokens=max_tokens, temperature=0.0))
-    else:
-        s += sgl.assistant(sgl.gen("judgement", regex=EXPLANATION_REGEX, max_tokens=max_tokens, temperature=0.0)
-                           + sgl.gen("verdict", regex=VERDICT_REGEX, max_tokens=8, temperature=0.0))
+    s += sgl.assistant_begin()
+    s += sgl.gen("judgement", regex=EXPLANATION_REGEX if constrained else None, max_tokens=max_tokens, temperature=0.0)
+    if constrained:
+        s += sgl.gen("verdict", regex=VERDICT_REGEX, max_tokens=8, temperature=0.0)
+    s += sgl.assistant_end()
 
 
 @dataclass

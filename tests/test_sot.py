@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 import regex
-from transformers import AutoTokenizer
 
 import plato_sgl
 from plato_sgl.grammar import literal_regex
@@ -130,8 +129,7 @@ def test_the_answer_is_the_points_in_order(forced) -> None:
     assert positions == sorted(positions)
 
 
-def test_every_branch_reuses_the_cached_question_and_skeleton(forced, tiny_server) -> None:
-    tokenizer = AutoTokenizer.from_pretrained(tiny_server.model_dir)
+def test_every_branch_reuses_the_cached_question_and_skeleton(forced, tokenizer) -> None:
     for node in forced.nodes:
         # what follows the shared prefix: the point's own index, the turn change and its start
         own = EXPAND_OWN.format(index=node.id) + "<|im_end|>\n<|im_start|>assistant\n" + f"{node.id}. {node.description}"
