@@ -153,26 +153,25 @@ def _ask(program: Any, batch: list[Judgement], calls: dict[str, dict[str, Any]],
     return errors
 
 
-def outcomes(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str | None = None, prompt_name: str = "pair-v2") -> dict[tuple[str, str], dict[str, str]]:
-    """Per pair, per question: win/tie/loss for the first method, or 'error' (a judgement had no verdict).
+def outcomes(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str, prompt_name: str = "pair-v2") -> dict[tuple[str, str], dict[str, str]]:
+    """Per pair, per question: win/tie/loss for the first method by ``judge``, or 'error' (a judgement had no verdict).
 
-    Uses the cached judgements of the current answers (an answer re-run since is judged again).
+    Uses the cached judgements of the current answers (an answer re-run since is judged again). One
+    judge at a time: the verdicts of two judges on a question are not one outcome.
     """
     folder = Path(folder)
     rows = load_rows(folder)
     judgements = load_judgements(folder)
-    judges = {j.judge for j in judgements.values()} if judge is None else {judge}
     result: dict[tuple[str, str], dict[str, str]] = {}
     for first, second in pairs:
         per_question = {}
         for qid in sorted(set(rows.get(first, {})) & set(rows.get(second, {}))):
             question = rows[first][qid].question.text
             a, b = rows[first][qid].result.answer, rows[second][qid].result.answer
-            for name in judges:
-                ab = judgements.get(cache_key(question, a, b, name, prompt_name))
-                ba = judgements.get(cache_key(question, b, a, name, prompt_name))
-                if ab and ba:
-                    per_question[qid] = "error" if None in (ab.verdict, ba.verdict) else combine(ab.verdict, ba.verdict)
+            ab = judgements.get(cache_key(question, a, b, judge, prompt_name))
+            ba = judgements.get(cache_key(question, b, a, judge, prompt_name))
+            if ab and ba:
+                per_question[qid] = "error" if None in (ab.verdict, ba.verdict) else combine(ab.verdict, ba.verdict)
         if per_question:
             result[(first, second)] = per_question
     return result

@@ -203,21 +203,33 @@ def environment_lines(folder: Path) -> list[str]:
 
 
 def quality_section(rows: Rows, folder: Path) -> list[str]:
-    """Net win rates from the judgements cached in ``folder`` (Table 1 and Figure 4 shapes)."""
-    from plato_sgl.judge import load_judgements, outcomes, tallies
+    """Net win rates from the judgements cached in ``folder`` (Table 1 and Figure 4 shapes), a table
+    and a plot per judge when a folder was judged by several."""
+    from plato_sgl.judge import load_judgements
 
     judgements = load_judgements(folder)
-    if not judgements:
-        return []
+    judges = sorted({j.judge for j in judgements.values()})
     pairs = sorted({tuple(j.pair.split(":", 1)) for j in judgements.values()})
-    per_pair = outcomes(folder, pairs)
+    lines = []
+    for n, judge in enumerate(judges):
+        plot = "win_rates.png" if len(judges) == 1 else f"win_rates_{n + 1}.png"
+        lines += judge_lines(folder, judge, pairs, plot)
+    if lines:
+        lines = ["## Answer quality (pairwise judge, both answer orders)",
+                 "FastChat pair-v2 prompt. A win (loss) needs the same preference in both orders; any "
+                 "disagreement, e.g. position bias, counts as a tie. Net win rate = (wins - losses) / questions.", "", *lines]
+    return lines
+
+
+def judge_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]], plot: str) -> list[str]:
+    """One judge's win/tie/loss table, net win rates per category and plot (saved as ``plot``)."""
+    from plato_sgl.judge import outcomes, tallies
+
+    per_pair = outcomes(folder, pairs, judge)
     counts = tallies(folder, per_pair)
     if not counts:
         return []
-    judges = ", ".join(sorted({j.judge for j in judgements.values()}))
-    lines = ["## Answer quality (pairwise judge, both answer orders)",
-             f"Judge: `{judges}`, FastChat pair-v2 prompt. A win (loss) needs the same preference in both "
-             "orders; any disagreement, e.g. position bias, counts as a tie. Net win rate = (wins - losses) / questions.", ""]
+    lines = [f"Judge: `{judge}`", ""]
     body = []
     for pair, by_category in counts.items():
         t, errors = by_category["all"], sum(1 for o in per_pair[pair].values() if o == "error")
@@ -228,9 +240,8 @@ def quality_section(rows: Rows, folder: Path) -> list[str]:
         header = ["category", *(f"{a} vs {b}" for a, b in counts)]
         body = [[c, *(_fmt(by.get(c).net_win_rate, ".0%") if by.get(c) else "-" for by in counts.values())] for c in categories]
         lines += ["Net win rate per category:", "", _table(header, body), ""]
-    plot_win_rates(counts, folder / "win_rates.png")
-    lines += ["![wins, ties and losses per pair](win_rates.png)", ""]
-    return lines
+    plot_win_rates(counts, folder / plot)
+    return lines + [f"![wins, ties and losses per pair]({plot})", ""]
 
 
 def plot_win_rates(counts: dict, path: Path) -> None:

@@ -20,17 +20,18 @@ import json
 import re
 import shutil
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from plato_sgl.bench import JUDGEMENTS_FILE, Row
+from plato_sgl.bench import JUDGEMENTS_FILE, Row, load_rows
 from plato_sgl.cli import main
 from plato_sgl.datasets import Question
 from plato_sgl.errors import PlatoError
 from plato_sgl.evaluation import combine, tally
-from plato_sgl.judge import VERDICT_REGEX, Judgement, run_judge
+from plato_sgl.judge import VERDICT_REGEX, Judgement, cache_key, run_judge
 from plato_sgl.result import Result
 from plato_sgl.serving import LocalServer
 
@@ -185,6 +186,31 @@ def test_the_report_has_net_win_rates_and_their_plot(judged, judged_copy, capsys
     assert re.search(r"^\| math \| -?\d+% \| -?\d+% \|$", report, re.M)
     assert "![wins, ties and losses per pair](win_rates.png)" in report
     assert (judged_copy / "win_rates.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_folder_judged_by_two_judges_reports_each_on_its_own(judged, judged_copy):
+    first_judge = judgement_lines(judged_copy)[0].judge
+    rows = load_rows(judged_copy)
+    with (judged_copy / JUDGEMENTS_FILE).open("a", encoding="utf-8") as f:  # a second judge: the first method wins everywhere
+        for a, b in PAIRS:
+            for q in sorted(JUDGED):
+                question, answers = Q[q].text, {m: rows[m][q].result.answer for m in (a, b)}
+                for order, (x, y), verdict in (("ab", (a, b), "A"), ("ba", (b, a), "B")):
+                    key = cache_key(question, answers[x], answers[y], "second-judge", "pair-v2")
+                    f.write(json.dumps(asdict(Judgement(key, q, f"{a}:{b}", order, "second-judge", verdict, f"[[{verdict}]]"))) + "\n")
+    assert main(["report", str(judged_copy)]) == 0
+    report = (judged_copy / "report.md").read_text()
+    sections = dict(re.findall(r"^Judge: `(.+?)`\n(.*?)(?=^Judge: |\Z)", report, re.M | re.S))
+    assert set(sections) == {first_judge, "second-judge"}
+    first, second = sections[first_judge], sections["second-judge"]
+    for (a, b), per_question in judged[1].items():  # the first judge's counts, unchanged by the second's
+        t = tally(per_question.values())
+        assert f"| {a} vs {b} | {t.wins} | {t.ties} | {t.losses} | 0 | {t.net_win_rate:.0%} |" in first
+        assert f"| {a} vs {b} | 3 | 0 | 0 | 0 | 100% |" in second
+    plots = [re.findall(r"\]\((win_rates\S*\.png)\)", section) for section in (first, second)]
+    assert sorted(plots) == [["win_rates_1.png"], ["win_rates_2.png"]]  # a plot each, neither overwrites the other
+    plots = [p for (p,) in plots]
+    assert all((judged_copy / p).read_bytes()[:4] == b"\x89PNG" for p in plots)
 
 
 SANITY = {
