@@ -176,10 +176,12 @@ def drop_torn_tail(path: Path) -> None:
 
 
 def model_name(backend: Any) -> str:
-    """The served model's name. OpenAI-style backends keep it in ``model_name`` (the
-    ``get_model_name`` they inherit raises NotImplementedError); SGLang's runtime asks the server."""
+    """The served model's name (``--served-model-name``, by default its path). OpenAI-style backends
+    keep it in ``model_name`` (the ``get_model_name`` they inherit raises NotImplementedError);
+    SGLang's runtime reports it in ``model_info`` (its ``get_model_name`` is the model's path)."""
     endpoint = getattr(backend, "endpoint", backend)
-    return getattr(endpoint, "model_name", None) or endpoint.get_model_name()
+    info = getattr(endpoint, "model_info", None) or {}
+    return getattr(endpoint, "model_name", None) or info.get("served_model_name") or endpoint.get_model_name()
 
 
 def describe_backend(backend: Any, **extra: Any) -> dict[str, Any]:

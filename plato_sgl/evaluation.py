@@ -59,6 +59,13 @@ def combine(first_order: str, swapped_order: str) -> str:
     return "tie"
 
 
+def first_position_share(verdicts: Iterable[str | None]) -> tuple[int, int]:
+    """(times the answer shown first was preferred, judgements that preferred either answer).
+    Every pair is judged in both orders, so an unbiased judge prefers the first answer half the time."""
+    decided = [v for v in verdicts if v in ("A", "B")]
+    return decided.count("A"), len(decided)
+
+
 @dataclass(frozen=True)
 class Tally:
     wins: int = 0

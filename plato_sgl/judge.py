@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import sglang as sgl
+from tqdm import tqdm
 
 from plato_sgl.bench import JUDGEMENTS_FILE, drop_torn_tail, load_rows, model_name
 from plato_sgl.errors import PlatoError
@@ -86,10 +88,10 @@ def run_judge(
     *,
     prompt_name: str = "pair-v2",
     num_threads: int = 4,
-    chunk: int = 16,
     progress_bar: bool = True,
 ) -> dict[tuple[str, str], dict[str, str]]:
-    """Judge every pair on every question both methods answered; returns outcomes per pair per question."""
+    """Judge every pair on every question both methods answered, ``num_threads`` judgements at a
+    time, each saved as it finishes; returns outcomes per pair per question."""
     folder = Path(folder)
     rows = load_rows(folder)
     prompt = judge_prompt(prompt_name)
@@ -110,59 +112,62 @@ def run_judge(
             for order, (a, b) in (("ab", (first, second)), ("ba", (second, first))):
                 key = cache_key(question, answers[a], answers[b], judge, prompt_name)
                 if key not in cached and key not in calls:
-                    calls[key] = {"prompt": prompt.render(question, answers[a], answers[b]), "constrained": constrained}
+                    calls[key] = {"system": prompt.system, "prompt": prompt.render(question, answers[a], answers[b]),
+                                  "constrained": constrained}
                     wanted.append(Judgement(key, qid, f"{first}:{second}", order, judge, None, ""))
 
-    # The system prompt bound, not passed: SGLang then prefills it once before each batch (its
-    # precache by tracing), where the batch's requests would each prefill it again.
-    program = judge_pair.bind(system=prompt.system)
     path = folder / JUDGEMENTS_FILE
     drop_torn_tail(path)  # else the first new judgement is glued to an interrupted run's torn line, and lost
-    with path.open("a", encoding="utf-8") as f:
-        for attempt in (1, 2):  # the second pass retries judgements without a verdict, once
-            todo = [j for j in wanted if j.verdict is None]
-            failed: dict[str, str] = {}  # key -> the server's error: not saved, the next run retries it
-            for start in range(0, len(todo), chunk):
-                batch = todo[start : start + chunk]
-                failed.update(_ask(program, batch, calls, backend, constrained, num_threads=num_threads,
-                                   progress_bar=progress_bar and len(todo) > chunk))
-                for judgement in batch:
-                    if judgement.key not in failed and (judgement.verdict is not None or attempt == 2):
-                        f.write(json.dumps(asdict(judgement), ensure_ascii=False) + "\n")
-                        f.flush()
+    failed: dict[str, str] = {}  # key -> the server's error: not saved, the next run retries it
+    pool = ThreadPoolExecutor(max_workers=num_threads)
+    try:
+        with path.open("a", encoding="utf-8") as f:
+            futures = [pool.submit(_ask, judgement, calls[judgement.key], backend, constrained) for judgement in wanted]
+            done = as_completed(futures)
+            if progress_bar and futures:  # even a disabled tqdm starts its monitor thread, which outlives the run
+                done = tqdm(done, total=len(futures), unit="judgement")
+            for future in done:  # each judgement saved as it finishes: an interrupt loses none
+                judgement, error = future.result()
+                if error is not None:
+                    failed[judgement.key] = error
+                    continue
+                f.write(json.dumps(asdict(judgement), ensure_ascii=False) + "\n")
+                f.flush()
+    finally:  # after an interrupt, don't wait for the judgements in flight: cancel the rest and go
+        pool.shutdown(wait=False, cancel_futures=True)
     if failed:
         raise PlatoError(f"{len(failed)} of {len(wanted)} judgements failed at the server (first: {next(iter(failed.values()))}); "
                          f"the other judgements are saved in {path}: run the judge again to retry the failed ones")
     return outcomes(folder, pairs, judge, prompt_name)
 
 
-def _ask(program: Any, batch: list[Judgement], calls: dict[str, dict[str, Any]], backend: Any, constrained: bool,
-         **run_options: Any) -> dict[str, str]:
-    """Judge one batch: fills in each judgement's text and verdict; returns the errors of failed requests by key."""
-    try:
-        states = program.run_batch([calls[j.key] for j in batch], backend=backend, **run_options)
-    except (OSError, RuntimeError) as exc:  # SGLang's precache request, sent from this thread, failed
-        return {j.key: str(exc) for j in batch}
-    errors = {}
-    for judgement, state in zip(batch, states):
-        if state.error():
-            errors[judgement.key] = str(state.error())
-            continue
+def _ask(judgement: Judgement, call: dict[str, Any], backend: Any, constrained: bool) -> tuple[Judgement, str | None]:
+    """Ask the judge, and once more if its text holds no verdict; fills in ``judgement``'s text and
+    verdict. Returns it with the server's error if a request failed (then nothing is filled in)."""
+    for _ in range(2):
+        try:
+            state = judge_pair.run(**call, backend=backend)
+            error = state.error()
+        except (OSError, RuntimeError) as exc:  # a request sent from this thread, e.g. to a server gone away
+            error = exc
+        if error:
+            return judgement, str(error)
         judgement.text = state["judgement"] + (state["verdict"] if constrained else "")
         judgement.verdict = parse_verdict(judgement.text)
-    return errors
+        if judgement.verdict is not None:
+            break
+    return judgement, None
 
 
-def outcomes(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str, prompt_name: str = "pair-v2") -> dict[tuple[str, str], dict[str, str]]:
-    """Per pair, per question: win/tie/loss for the first method by ``judge``, or 'error' (a judgement had no verdict).
-
-    Uses the cached judgements of the current answers (an answer re-run since is judged again). One
-    judge at a time: the verdicts of two judges on a question are not one outcome.
-    """
+def current_judgements(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str,
+                       prompt_name: str = "pair-v2") -> dict[tuple[str, str], dict[str, tuple[Judgement, Judgement]]]:
+    """Per pair, per question: ``judge``'s two judgements (order ab, order ba) of the current answers,
+    where both are cached (an answer re-run since is judged again). One judge at a time: the
+    verdicts of two judges on a question are not one outcome."""
     folder = Path(folder)
     rows = load_rows(folder)
     judgements = load_judgements(folder)
-    result: dict[tuple[str, str], dict[str, str]] = {}
+    result: dict[tuple[str, str], dict[str, tuple[Judgement, Judgement]]] = {}
     for first, second in pairs:
         per_question = {}
         for qid in sorted(set(rows.get(first, {})) & set(rows.get(second, {}))):
@@ -171,10 +176,18 @@ def outcomes(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str, p
             ab = judgements.get(cache_key(question, a, b, judge, prompt_name))
             ba = judgements.get(cache_key(question, b, a, judge, prompt_name))
             if ab and ba:
-                per_question[qid] = "error" if None in (ab.verdict, ba.verdict) else combine(ab.verdict, ba.verdict)
+                per_question[qid] = (ab, ba)
         if per_question:
             result[(first, second)] = per_question
     return result
+
+
+def outcomes(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str, prompt_name: str = "pair-v2") -> dict[tuple[str, str], dict[str, str]]:
+    """Per pair, per question: win/tie/loss for the first method by ``judge``, or 'error' (a judgement had no verdict)."""
+    return {
+        pair: {qid: "error" if None in (ab.verdict, ba.verdict) else combine(ab.verdict, ba.verdict) for qid, (ab, ba) in per_question.items()}
+        for pair, per_question in current_judgements(folder, pairs, judge, prompt_name).items()
+    }
 
 
 def tallies(folder: str | Path, pair_outcomes: dict[tuple[str, str], dict[str, str]]) -> dict[tuple[str, str], dict[str, Tally]]:

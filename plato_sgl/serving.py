@@ -174,6 +174,8 @@ class LocalServer:
             "--port", str(self.port),
             "--max-total-tokens", str(self.max_total_tokens),
         ]
+        if self.model in models.MODELS:  # answer under the registry name, not the cache folder's path
+            command += ["--served-model-name", self.model]
         if on_cpu:
             command += [
                 "--device", "cpu",

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from plato_sgl.evaluation import combine, final_number, is_correct, judge_prompt, parse_verdict, reference_number, tally
+from plato_sgl.evaluation import combine, final_number, first_position_share, is_correct, judge_prompt, parse_verdict, reference_number, tally
 
 
 def test_pair_v2_prompt_is_fastchats():
@@ -43,6 +43,11 @@ def test_net_win_rate():
     assert (t.wins, t.ties, t.losses, t.questions) == (3, 1, 1, 5)
     assert t.net_win_rate == pytest.approx(0.4)
     assert tally([]).net_win_rate == 0.0
+
+
+def test_first_position_share_counts_only_judgements_with_a_preference():
+    assert first_position_share(["A", "A", "B", "tie", None, "A"]) == (3, 4)
+    assert first_position_share(["tie", None]) == (0, 0)
 
 
 @pytest.mark.parametrize("text, number", [

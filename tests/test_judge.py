@@ -19,6 +19,8 @@ import copy
 import json
 import re
 import shutil
+import threading
+import time
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -146,16 +148,41 @@ def test_a_changed_answer_is_judged_again(judged_copy, tiny_server):
     assert outcomes[("plato", "ar")]["2"] == combine(by_order["ab"], by_order["ba"])
 
 
+def test_each_judgement_is_saved_as_it_finishes(tiny_server, tmp_path):
+    """One judgement is held back at the client; the others must be on disk before it is let go,
+    so an interrupted run keeps every judgement that finished."""
+    folder = save_benchmark(tmp_path / "run")
+    backend, release = tiny_server.endpoint(), threading.Event()
+    held = copy.copy(backend)
+
+    def generate(s, *args, **kwargs):  # hold question 1 with plato's answer shown first
+        text = s.text_
+        if "plato's answer to question 1." in text and text.index("plato's answer to question 1.") < text.index("ar's answer to question 1."):
+            release.wait(600)
+        return backend.generate(s, *args, **kwargs)
+
+    held.generate = generate
+    runner = threading.Thread(target=run_judge, args=(folder, PAIRS[:1], held), kwargs={"progress_bar": False})
+    runner.start()
+    try:
+        deadline = time.monotonic() + 300
+        while len(lines := judgement_lines(folder) if (folder / JUDGEMENTS_FILE).exists() else []) < 5 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert sorted((j.question_id, j.order) for j in lines) == sorted(
+            (q, o) for q in JUDGED for o in ("ab", "ba") if (q, o) != ("1", "ab"))
+    finally:
+        release.set()
+        runner.join()
+    assert len(judgement_lines(folder)) == 6
+
+
 def test_failed_requests_are_not_cached_and_the_next_run_retries_them(tiny_server, tmp_path):
     folder = save_benchmark(tmp_path / "run")
     with LocalServer("tiny-random") as doomed:
         gone = doomed.endpoint()
-    # The judge server went away (stopped above): every request is refused. In batches of one the
-    # judge request fails in SGLang's worker thread; in larger ones already the precache of the
-    # system prompt, in the caller's thread.
-    for chunk in (1, 16):
-        with pytest.raises(PlatoError, match="6 of 6 judgements failed at the server .* run the judge again"):
-            run_judge(folder, PAIRS[:1], gone, chunk=chunk, progress_bar=False)
+    # The judge server went away (stopped above): every request is refused.
+    with pytest.raises(PlatoError, match="6 of 6 judgements failed at the server .* run the judge again"):
+        run_judge(folder, PAIRS[:1], gone, progress_bar=False)
     assert (folder / JUDGEMENTS_FILE).read_text() == ""
     outcomes, requests = judge_counting(folder, tiny_server.endpoint(), PAIRS[:1])
     assert requests == 6 * PER_JUDGEMENT and len(judgement_lines(folder)) == 6
@@ -182,6 +209,9 @@ def test_the_report_has_net_win_rates_and_their_plot(judged, judged_copy, capsys
     for (a, b), per_question in judged[1].items():
         t = tally(per_question.values())
         assert f"| {a} vs {b} | {t.wins} | {t.ties} | {t.losses} | 0 | {t.net_win_rate:.0%} |" in report
+    verdicts = [j.verdict for j in judgement_lines(judged_copy)]
+    first, decided = verdicts.count("A"), verdicts.count("A") + verdicts.count("B")
+    assert f"preferred the answer shown first in {first} of the {decided} judgements that preferred one" in report
     assert "Net win rate per category:" in report
     assert re.search(r"^\| math \| -?\d+% \| -?\d+% \|$", report, re.M)
     assert "![wins, ties and losses per pair](win_rates.png)" in report
@@ -200,13 +230,14 @@ def test_a_folder_judged_by_two_judges_reports_each_on_its_own(judged, judged_co
                     f.write(json.dumps(asdict(Judgement(key, q, f"{a}:{b}", order, "second-judge", verdict, f"[[{verdict}]]"))) + "\n")
     assert main(["report", str(judged_copy)]) == 0
     report = (judged_copy / "report.md").read_text()
-    sections = dict(re.findall(r"^Judge: `(.+?)`\n(.*?)(?=^Judge: |\Z)", report, re.M | re.S))
+    sections = dict(re.findall(r"^Judge: `(.+?)`(.*?)(?=^Judge: |\Z)", report, re.M | re.S))
     assert set(sections) == {first_judge, "second-judge"}
     first, second = sections[first_judge], sections["second-judge"]
     for (a, b), per_question in judged[1].items():  # the first judge's counts, unchanged by the second's
         t = tally(per_question.values())
         assert f"| {a} vs {b} | {t.wins} | {t.ties} | {t.losses} | 0 | {t.net_win_rate:.0%} |" in first
         assert f"| {a} vs {b} | 3 | 0 | 0 | 0 | 100% |" in second
+    assert "preferred the answer shown first in 6 of the 12 judgements that preferred one (50%" in second
     plots = [re.findall(r"\]\((win_rates\S*\.png)\)", section) for section in (first, second)]
     assert sorted(plots) == [["win_rates_1.png"], ["win_rates_2.png"]]  # a plot each, neither overwrites the other
     plots = [p for (p,) in plots]

@@ -14,7 +14,7 @@ import psutil
 import pytest
 import torch
 
-from plato_sgl.bench import load_rows
+from plato_sgl.bench import load_rows, model_name
 from plato_sgl.cpu_shim.sgl_kernel import assign_req_to_token_pool_cpu, copy_all_layer_kv_cache_cpu
 from plato_sgl.errors import PlatoError, ServerError
 from plato_sgl.serving import LocalServer, connect, free_port, open_backend
@@ -206,6 +206,14 @@ def test_server_errors_are_plato_errors():
 def test_connect_uses_the_chosen_chat_template(tiny_server):
     assert connect(tiny_server.url).chat_template.name == "chatml"
     assert connect(tiny_server.url + "/", chat_template="llama-2-chat").chat_template.name == "llama-2-chat"
+
+
+@pytest.mark.server
+def test_a_registry_model_is_served_under_its_name(tiny_server):
+    """Its name, not the machine's cache path, labels results and keys the judge's cache."""
+    endpoint = tiny_server.endpoint()
+    assert model_name(endpoint) == "tiny-random"
+    assert endpoint.get_model_name() == str(tiny_server.model_dir)  # SGLang's own answer: the path
 
 
 # ---------------------------------------------------------------- the CPU sgl_kernel stand-in
