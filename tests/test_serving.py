@@ -9,14 +9,17 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 import torch
 
-from plato_sgl.bench import load_rows, model_name
+from plato_sgl.bench import JUDGEMENTS_FILE, Row, load_rows, model_name
 from plato_sgl.cpu_shim.sgl_kernel import assign_req_to_token_pool_cpu, copy_all_layer_kv_cache_cpu
+from plato_sgl.datasets import Question
 from plato_sgl.errors import PlatoError, ServerError
+from plato_sgl.result import Result
 from plato_sgl.serving import LocalServer, connect, free_port, open_backend
 
 
@@ -101,6 +104,27 @@ def _server_of(command: subprocess.Popen, timeout: float = 300) -> psutil.Proces
     raise AssertionError("no server process appeared")
 
 
+def interrupt_stops_its_server_at_once(args: list[str], saved: Path, sig: int) -> None:
+    """Run ``plato-sgl ARGS`` (it starts a server), send ``sig`` once ``saved`` has a line, and check
+    it ends at once with 130, leaves no server behind and keeps what it saved."""
+    command = subprocess.Popen([sys.executable, "-m", "plato_sgl.cli", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        server = _server_of(command)
+        tree = process_tree(server.pid)
+        while not (saved.exists() and saved.read_text().strip()):  # some work saved: the run is under way
+            assert command.poll() is None, command.stdout.read()
+            time.sleep(0.2)
+        command.send_signal(sig)
+        output = command.communicate(timeout=120)[0]
+    finally:
+        command.kill()
+    assert command.returncode == 130, output
+    assert "plato-sgl: interrupted" in output
+    assert still_running(tree) == [] and group_members(server.pid) == []
+    assert saved.read_text().strip()  # what finished before the interrupt is still on disk
+
+
 @pytest.mark.server
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_an_interrupted_bench_stops_its_server_at_once(tmp_path, sig):
@@ -108,25 +132,24 @@ def test_an_interrupted_bench_stops_its_server_at_once(tmp_path, sig):
     # flight, and must leave no server behind (SIGTERM included: a server in its own session would
     # otherwise outlive the command).
     out = tmp_path / "run"
-    bench = subprocess.Popen(
-        [sys.executable, "-m", "plato_sgl.cli", "bench", "--model", "tiny-random", "--methods", "plato", "--out", str(out),
-         "--node-max-tokens", "256", "--plan-max-tokens", "512"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        server = _server_of(bench)
-        tree = process_tree(server.pid)
-        while not (out / "plato.jsonl").exists():  # at least one answer saved: the run is under way
-            assert bench.poll() is None, bench.stdout.read()
-            time.sleep(0.2)
-        bench.send_signal(sig)
-        output = bench.communicate(timeout=120)[0]
-    finally:
-        bench.kill()
-    assert bench.returncode == 130, output
-    assert "plato-sgl: interrupted" in output
-    assert still_running(tree) == [] and group_members(server.pid) == []
-    assert load_rows(out)["plato"]  # what finished before the interrupt is on disk
+    interrupt_stops_its_server_at_once(["bench", "--model", "tiny-random", "--methods", "plato", "--out", str(out),
+                                        "--node-max-tokens", "256", "--plan-max-tokens", "512"], out / "plato.jsonl", sig)
+    assert load_rows(out)["plato"]
+
+
+@pytest.mark.server
+def test_a_killed_judge_stops_its_server_at_once(tmp_path):
+    # Judging a folder with its own judge server: SIGTERM must not wait for the judgements in flight
+    # (SGLang's run_batch did, for minutes with a real judge), and saved judgements stay.
+    out = tmp_path / "run"
+    out.mkdir()
+    for method in ("plato", "ar"):
+        with (out / f"{method}.jsonl").open("w", encoding="utf-8") as f:
+            for n in range(12):
+                question = Question(str(n), f"Question number {n}?")
+                f.write(Row(question, method, Result(question.text, method, answer=f"{method} answers {n}.")).to_json() + "\n")
+    interrupt_stops_its_server_at_once(["judge", str(out), "--pairs", "plato:ar", "--judge-model", "tiny-random"],
+                                       out / JUDGEMENTS_FILE, signal.SIGTERM)
 
 
 @pytest.mark.server
