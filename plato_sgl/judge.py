@@ -145,13 +145,9 @@ def _ask(judgement: Judgement, call: dict[str, Any], backend: Any, constrained: 
     """Ask the judge, and once more if its text holds no verdict; fills in ``judgement``'s text and
     verdict. Returns it with the server's error if a request failed (then nothing is filled in)."""
     for _ in range(2):
-        try:
-            state = judge_pair.run(**call, backend=backend)
-            error = state.error()
-        except (OSError, RuntimeError) as exc:  # a request sent from this thread, e.g. to a server gone away
-            error = exc
-        if error:
-            return judgement, str(error)
+        state = judge_pair.run(**call, backend=backend)  # SGLang sends the requests from its own thread
+        if state.error():
+            return judgement, str(state.error())
         judgement.text = state["judgement"] + (state["verdict"] if constrained else "")
         judgement.verdict = parse_verdict(judgement.text)
         if judgement.verdict is not None:
