@@ -41,6 +41,12 @@ def still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
     return alive
 
 
+def default_ctrl_c() -> None:
+    """Popen's preexec_fn: Ctrl-C as in a terminal. A shell's background job (``cmd &``) runs with
+    SIGINT ignored, its children inherit that, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def group_members(pgid: int) -> list[int]:
     """Pids of running processes in process group ``pgid`` (the server's own group)."""
     members = []
@@ -79,7 +85,7 @@ def test_ctrl_c_stops_the_server(tmp_path):
                 print(server.process.pid, flush=True)
                 time.sleep(600)
         """)],
-        stdout=subprocess.PIPE, text=True, cwd=tmp_path,
+        stdout=subprocess.PIPE, text=True, cwd=tmp_path, preexec_fn=default_ctrl_c,
     )
     try:
         server_pid = int(child.stdout.readline())
@@ -108,7 +114,7 @@ def interrupt_stops_its_server_at_once(args: list[str], saved: Path, sig: int) -
     """Run ``plato-sgl ARGS`` (it starts a server), send ``sig`` once ``saved`` has a line, and check
     it ends at once with 130, leaves no server behind and keeps what it saved."""
     command = subprocess.Popen([sys.executable, "-m", "plato_sgl.cli", *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_ctrl_c)
     try:
         server = _server_of(command)
         tree = process_tree(server.pid)
