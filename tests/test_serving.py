@@ -47,6 +47,19 @@ def default_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.fixture
+def reap():
+    """Call it with a server's pid: that server's process group is killed at teardown, after the
+    test's own checks, so a failed test leaves no server behind either."""
+    groups: list[int] = []
+    yield groups.append
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:  # gone already, as a passing test leaves it
+            pass
+
+
 def group_members(pgid: int) -> list[int]:
     """Pids of running processes in process group ``pgid`` (the server's own group)."""
     members = []
@@ -76,7 +89,7 @@ def test_exception_in_with_block_stops_the_whole_tree():
 
 
 @pytest.mark.server
-def test_ctrl_c_stops_the_server(tmp_path):
+def test_ctrl_c_stops_the_server(tmp_path, reap):
     child = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent("""
             import time
@@ -89,6 +102,7 @@ def test_ctrl_c_stops_the_server(tmp_path):
     )
     try:
         server_pid = int(child.stdout.readline())
+        reap(server_pid)
         tree = process_tree(server_pid)
         child.send_signal(signal.SIGINT)
         child.wait(timeout=60)
@@ -110,13 +124,14 @@ def _server_of(command: subprocess.Popen, timeout: float = 300) -> psutil.Proces
     raise AssertionError("no server process appeared")
 
 
-def interrupt_stops_its_server_at_once(args: list[str], saved: Path, sig: int) -> None:
+def interrupt_stops_its_server_at_once(args: list[str], saved: Path, sig: int, reap) -> None:
     """Run ``plato-sgl ARGS`` (it starts a server), send ``sig`` once ``saved`` has a line, and check
     it ends at once with 130, leaves no server behind and keeps what it saved."""
     command = subprocess.Popen([sys.executable, "-m", "plato_sgl.cli", *args],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_ctrl_c)
     try:
         server = _server_of(command)
+        reap(server.pid)
         tree = process_tree(server.pid)
         while not (saved.exists() and saved.read_text().strip()):  # some work saved: the run is under way
             assert command.poll() is None, command.stdout.read()
@@ -133,18 +148,18 @@ def interrupt_stops_its_server_at_once(args: list[str], saved: Path, sig: int) -
 
 @pytest.mark.server
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
-def test_an_interrupted_bench_stops_its_server_at_once(tmp_path, sig):
+def test_an_interrupted_bench_stops_its_server_at_once(tmp_path, sig, reap):
     # A long bench on a server it started: interrupted mid-run, it must not wait for the question in
     # flight, and must leave no server behind (SIGTERM included: a server in its own session would
     # otherwise outlive the command).
     out = tmp_path / "run"
     interrupt_stops_its_server_at_once(["bench", "--model", "tiny-random", "--methods", "plato", "--out", str(out),
-                                        "--node-max-tokens", "256", "--plan-max-tokens", "512"], out / "plato.jsonl", sig)
+                                        "--node-max-tokens", "256", "--plan-max-tokens", "512"], out / "plato.jsonl", sig, reap)
     assert load_rows(out)["plato"]
 
 
 @pytest.mark.server
-def test_a_killed_judge_stops_its_server_at_once(tmp_path):
+def test_a_killed_judge_stops_its_server_at_once(tmp_path, reap):
     # Judging a folder with its own judge server: SIGTERM must not wait for the judgements in flight
     # (SGLang's run_batch did, for minutes with a real judge), and saved judgements stay.
     out = tmp_path / "run"
@@ -155,7 +170,7 @@ def test_a_killed_judge_stops_its_server_at_once(tmp_path):
                 question = Question(str(n), f"Question number {n}?")
                 f.write(Row(question, method, Result(question.text, method, answer=f"{method} answers {n}.")).to_json() + "\n")
     interrupt_stops_its_server_at_once(["judge", str(out), "--pairs", "plato:ar", "--judge-model", "tiny-random"],
-                                       out / JUDGEMENTS_FILE, signal.SIGTERM)
+                                       out / JUDGEMENTS_FILE, signal.SIGTERM, reap)
 
 
 @pytest.mark.server
