@@ -180,9 +180,14 @@ def current_judgements(folder: str | Path, pairs: Sequence[tuple[str, str]], jud
 
 def outcomes(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str, prompt_name: str = "pair-v2") -> dict[tuple[str, str], dict[str, str]]:
     """Per pair, per question: win/tie/loss for the first method by ``judge``, or 'error' (a judgement had no verdict)."""
+    return outcomes_of(current_judgements(folder, pairs, judge, prompt_name))
+
+
+def outcomes_of(current: dict[tuple[str, str], dict[str, tuple[Judgement, Judgement]]]) -> dict[tuple[str, str], dict[str, str]]:
+    """``outcomes`` from what ``current_judgements`` returned."""
     return {
         pair: {qid: "error" if None in (ab.verdict, ba.verdict) else combine(ab.verdict, ba.verdict) for qid, (ab, ba) in per_question.items()}
-        for pair, per_question in current_judgements(folder, pairs, judge, prompt_name).items()
+        for pair, per_question in current.items()
     }
 
 

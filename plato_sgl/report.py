@@ -224,14 +224,14 @@ def quality_section(rows: Rows, folder: Path) -> list[str]:
 def judge_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]], plot: str) -> list[str]:
     """One judge's win/tie/loss table, net win rates per category and plot (saved as ``plot``)."""
     from plato_sgl.evaluation import first_position_share
-    from plato_sgl.judge import current_judgements, outcomes, tallies
+    from plato_sgl.judge import current_judgements, outcomes_of, tallies
 
-    per_pair = outcomes(folder, pairs, judge)
+    current = current_judgements(folder, pairs, judge)
+    per_pair = outcomes_of(current)
     counts = tallies(folder, per_pair)
     if not counts:
         return []
-    first, decided = first_position_share(j.verdict for per in current_judgements(folder, pairs, judge).values()
-                                          for both in per.values() for j in both)
+    first, decided = first_position_share(j.verdict for per in current.values() for both in per.values() for j in both)
     lines = [f"Judge: `{judge}`. Position bias: it preferred the answer shown first in {first} of the {decided} "
              f"judgements that preferred one ({_fmt(first / decided if decided else None, '.0%')}; 50% is none).", ""]
     body = []
