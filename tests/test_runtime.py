@@ -110,22 +110,24 @@ def test_chat_template_matches_the_tokenizer(tiny_server, backend, messages):
 def long_answer(s, question):
     s += sgl.system(SYSTEM)
     s += sgl.user(question)
-    s += sgl.assistant(sgl.gen("answer", max_tokens=24, ignore_eos=True))
+    s += sgl.assistant(sgl.gen("answer", max_tokens=64, ignore_eos=True))
 
 
 def test_streaming_text_iter_yields_the_final_text(backend):
     # Greedy, so the random model's output is the same on every run; the frontend adds the chat
     # template's stop string (<|im_end|>) even with ignore_eos, so the decode may end on it early.
+    # The server merges the tokens a slow reader has not fetched yet into one chunk (2 chunks of 24
+    # tokens were seen on a loaded machine), so the check is "more than one chunk" over 64 tokens.
     state = long_answer.run(
         question="Tell me a story.", backend=backend, stream=True, temperature=0
     )
     chunks = list(state.text_iter("answer"))
     assert state.error() is None, state.error()
-    assert len(chunks) >= 3
+    assert len(chunks) >= 2, chunks
     assert "".join(chunks) == state["answer"]
     meta = state.get_meta_info("answer")
-    assert 3 <= meta["completion_tokens"] <= 24
-    if meta["completion_tokens"] < 24:
+    assert 3 <= meta["completion_tokens"] <= 64
+    if meta["completion_tokens"] < 64:
         assert meta["finish_reason"]["type"] == "stop", meta["finish_reason"]
 
 
