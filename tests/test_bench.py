@@ -96,11 +96,26 @@ def test_report_tables_and_plots(tmp_path):
         save(tmp_path, "ar", q, result("ar", 100, 4.0))
         save(tmp_path, "plato", q, result("plato", 100, 2.0))
         save(tmp_path, "plato-plan-first", q, result("plato-plan-first", 100, 2.5))
+        deps_context = result("plato-deps-context", 100, 2.0)
+        flat = q.id == "4"  # a plan without dependencies: the dependency-only context has nothing to add
+        deps_context.nodes[1].prompt_tokens, deps_context.nodes[1].deps = (0, ()) if flat else (40, (1,))
+        save(tmp_path, "plato-deps-context", q, deps_context)
+    for q in QUESTIONS[1:]:
+        extra = result("plato", 100, 2.0)
+        extra.nodes[1].prompt_tokens = 60
+        save(tmp_path, "plato", q, extra)
     save(tmp_path, "plato", QUESTIONS[0], result("plato", 100, 2.0, error="timed out"))
+    environment = {"model": "/cache/tiny", "url": "http://a", "device": "cpu", "command": "bench", "started": "t0"}
+    (tmp_path / "environment.jsonl").write_text(
+        json.dumps(environment) + "\n" + json.dumps({**environment, "model": "tiny", "url": "http://b", "command": "bench --resume"}) + "\n")
     report = write_report(tmp_path).read_text()
     assert "| plato | 3 (1 failed) | 50.00 | 2.00x |" in report  # speed-up on the 3 questions both answered
-    assert "| generic | 2.00x | 1.60x |" in report and "| math | 2.00x | 1.60x |" in report
+    assert "| generic | 2.00x | 2.00x | 1.60x |" in report and "| math | 2.00x | 2.00x | 1.60x |" in report
     assert "| pipelining: latency (s) | 3 | 2.5 | 2.0 | 20% |" in report
+    assert "| global context: extra prefill (tokens) | 3 | 26.7 | 60.0 | -125% |" in report
+    assert "| global context, plans with dependencies | 2 | 40.0 | 60.0 | -50% |" in report
+    assert "- model: `/cache/tiny` / `tiny` (differs between invocations)" in report
+    assert "- url: `http://a`\n" in report and "- command: `bench`\n" in report and "- device: `cpu`\n" in report
     for png in ("speedup_by_category.png", "timeline.png", "dag.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
 
