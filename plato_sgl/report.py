@@ -212,8 +212,9 @@ def environment_lines(folder: Path) -> list[str]:
     lines = []
     for key in ("model", "url", "device", "sglang", "plato_sgl", "concurrency", "dataset", "options", "command"):
         values = [first.get(key)]
-        if key not in ("url", "command"):  # a new port and --resume every time
-            values += [r.get(key) for r in records[1:] if r.get(key) not in values]
+        for record in records[1:] if key not in ("url", "command") else ():  # a new port and --resume every time
+            if record.get(key) not in values:
+                values.append(record.get(key))
         shown = " / ".join(f"`{v}`" for v in values if v is not None)
         if shown:
             lines.append(f"- {key}: {shown}" + (" (differs between invocations)" if len(values) > 1 else ""))

@@ -107,7 +107,7 @@ def test_report_tables_and_plots(tmp_path):
     save(tmp_path, "plato", QUESTIONS[0], result("plato", 100, 2.0, error="timed out"))
     environment = {"model": "/cache/tiny", "url": "http://a", "device": "cpu", "command": "bench", "started": "t0"}
     (tmp_path / "environment.jsonl").write_text(
-        json.dumps(environment) + "\n" + json.dumps({**environment, "model": "tiny", "url": "http://b", "command": "bench --resume"}) + "\n")
+        "".join(json.dumps({**environment, **later}) + "\n" for later in ({}, {"model": "tiny", "url": "http://b", "command": "bench --resume"}, {"model": "tiny"})))
     report = write_report(tmp_path).read_text()
     assert "| plato | 3 (1 failed) | 50.00 | 2.00x |" in report  # speed-up on the 3 questions both answered
     assert "| generic | 2.00x | 2.00x | 1.60x |" in report and "| math | 2.00x | 2.00x | 1.60x |" in report
