@@ -114,7 +114,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_judge(args: argparse.Namespace) -> int:
-    from plato_sgl.judge import run_judge, tallies
+    from plato_sgl.judge import judge_pool_tokens, run_judge, tallies
     from plato_sgl.report import write_report
     from plato_sgl.serving import open_backend
 
@@ -130,8 +130,9 @@ def cmd_judge(args: argparse.Namespace) -> int:
         backend_cm = nullcontext(sgl.OpenAI(args.judge_openai_model, base_url=args.judge_url,
                                              api_key=os.environ.get("OPENAI_API_KEY", "none")))
     else:
+        local = {} if args.judge_url else {"max_total_tokens": judge_pool_tokens(args.num_threads)}
         backend_cm = open_backend(model=args.judge_model if not args.judge_url else None, url=args.judge_url,
-                                  chat_template=args.chat_template)
+                                  chat_template=args.chat_template, **local)
     with backend_cm as backend:
         outcomes = run_judge(args.folder, pairs, backend, num_threads=args.num_threads)
     for (first, second), by_category in tallies(args.folder, outcomes).items():

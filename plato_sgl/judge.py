@@ -34,6 +34,15 @@ from plato_sgl.executor import is_sglang_runtime
 EXPLANATION_REGEX = r"[^\[\]]+"
 VERDICT_REGEX = r"\[\[(A|B|C)\]\]"
 JUDGE_MAX_TOKENS = 640
+# A judge call holds the question and two whole answers (up to about 4,400 tokens with Plato's
+# long answers on Vicuna-80) and the explanation. A local judge's KV pool fits ``num_threads`` calls
+# so that they decode as one batch: in the servers' default 8192 tokens two fit and the rest queued.
+JUDGE_CALL_TOKENS = 4480 + JUDGE_MAX_TOKENS
+
+
+def judge_pool_tokens(num_threads: int) -> int:
+    """KV-pool tokens (``--max-total-tokens``) for a local judge server running ``num_threads`` calls."""
+    return max(8192, num_threads * JUDGE_CALL_TOKENS)
 
 
 @sgl.function

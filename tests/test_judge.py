@@ -33,7 +33,7 @@ from plato_sgl.cli import main
 from plato_sgl.datasets import Question
 from plato_sgl.errors import PlatoError
 from plato_sgl.evaluation import combine, tally
-from plato_sgl.judge import VERDICT_REGEX, Judgement, cache_key, run_judge
+from plato_sgl.judge import JUDGE_CALL_TOKENS, VERDICT_REGEX, Judgement, cache_key, judge_pool_tokens, run_judge
 from plato_sgl.result import Result
 from plato_sgl.serving import LocalServer
 
@@ -99,6 +99,11 @@ def judged(tiny_server, tmp_path_factory) -> tuple[Path, dict, int]:
 def judged_copy(judged, tmp_path) -> Path:
     """A private copy of the judged folder, for tests that change it."""
     return Path(shutil.copytree(judged[0], tmp_path / "run"))
+
+
+def test_a_local_judge_pool_fits_every_call_in_flight():
+    assert judge_pool_tokens(1) == 8192  # the servers' default is the floor
+    assert judge_pool_tokens(4) == 4 * JUDGE_CALL_TOKENS > 4 * 4400
 
 
 def test_each_pair_is_judged_in_both_orders_with_a_verdict(judged):

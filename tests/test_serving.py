@@ -20,6 +20,7 @@ from plato_sgl.cpu_shim.sgl_kernel import assign_req_to_token_pool_cpu, copy_all
 from plato_sgl.datasets import Question
 from plato_sgl.errors import PlatoError, ServerError
 from plato_sgl.result import Result
+from plato_sgl.judge import judge_pool_tokens
 from plato_sgl.serving import LocalServer, connect, free_port, open_backend
 
 
@@ -124,15 +125,17 @@ def _server_of(command: subprocess.Popen, timeout: float = 300) -> psutil.Proces
     raise AssertionError("no server process appeared")
 
 
-def interrupt_stops_its_server_at_once(args: list[str], saved: Path, sig: int, reap) -> None:
+def interrupt_stops_its_server_at_once(args: list[str], saved: Path, sig: int, reap) -> list[str]:
     """Run ``plato-sgl ARGS`` (it starts a server), send ``sig`` once ``saved`` has a line, and check
-    it ends at once with 130, leaves no server behind and keeps what it saved."""
+    it ends at once with 130, leaves no server behind and keeps what it saved. Returns the server's
+    command line."""
     command = subprocess.Popen([sys.executable, "-m", "plato_sgl.cli", *args],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_ctrl_c)
     try:
         server = _server_of(command)
         reap(server.pid)
         tree = process_tree(server.pid)
+        server_command = server.cmdline()
         while not (saved.exists() and saved.read_text().strip()):  # some work saved: the run is under way
             assert command.poll() is None, command.stdout.read()
             time.sleep(0.2)
@@ -144,6 +147,7 @@ def interrupt_stops_its_server_at_once(args: list[str], saved: Path, sig: int, r
     assert "plato-sgl: interrupted" in output
     assert still_running(tree) == [] and group_members(server.pid) == []
     assert saved.read_text().strip()  # what finished before the interrupt is still on disk
+    return server_command
 
 
 @pytest.mark.server
@@ -169,8 +173,11 @@ def test_a_killed_judge_stops_its_server_at_once(tmp_path, reap):
             for n in range(12):
                 question = Question(str(n), f"Question number {n}?")
                 f.write(Row(question, method, Result(question.text, method, answer=f"{method} answers {n}.")).to_json() + "\n")
-    interrupt_stops_its_server_at_once(["judge", str(out), "--pairs", "plato:ar", "--judge-model", "tiny-random"],
-                                       out / JUDGEMENTS_FILE, signal.SIGTERM, reap)
+    server_command = interrupt_stops_its_server_at_once(
+        ["judge", str(out), "--pairs", "plato:ar", "--judge-model", "tiny-random", "--num-threads", "3"],
+        out / JUDGEMENTS_FILE, signal.SIGTERM, reap)
+    # its KV pool fits the 3 judge calls at once (long answers: several thousand tokens each)
+    assert server_command[server_command.index("--max-total-tokens") + 1] == str(judge_pool_tokens(3))
 
 
 @pytest.mark.server
