@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import sglang
 
 from plato_sgl.api import Task, check_method, run_many
+from plato_sgl.backends import model_name
 from plato_sgl.datasets import Question
 from plato_sgl.result import Result
 
@@ -173,15 +174,6 @@ def drop_torn_tail(path: Path) -> None:
     data = path.read_bytes()
     if data and not data.endswith(b"\n"):
         path.write_bytes(data[: data.rfind(b"\n") + 1])
-
-
-def model_name(backend: Any) -> str:
-    """The served model's name (``--served-model-name``, by default its path). OpenAI-style backends
-    keep it in ``model_name`` (the ``get_model_name`` they inherit raises NotImplementedError);
-    SGLang's runtime reports it in ``model_info`` (its ``get_model_name`` is the model's path)."""
-    endpoint = getattr(backend, "endpoint", backend)
-    info = getattr(endpoint, "model_info", None) or {}
-    return getattr(endpoint, "model_name", None) or info.get("served_model_name") or endpoint.get_model_name()
 
 
 def describe_backend(backend: Any, **extra: Any) -> dict[str, Any]:

@@ -21,10 +21,10 @@ from typing import Any, Sequence
 import sglang as sgl
 from tqdm import tqdm
 
-from plato_sgl.bench import JUDGEMENTS_FILE, drop_torn_tail, load_rows, model_name
+from plato_sgl.backends import is_sglang_runtime, model_name
+from plato_sgl.bench import JUDGEMENTS_FILE, drop_torn_tail, load_rows
 from plato_sgl.errors import PlatoError
 from plato_sgl.evaluation import Tally, combine, judge_prompt, parse_verdict, tally
-from plato_sgl.executor import is_sglang_runtime
 
 # Explanation, then the verdict: what the pair-v2 prompt asks for, enforced on SGLang's runtime in
 # two steps. The explanation (no brackets: left alone, Qwen2.5-Coder-1.5B writes a bare verdict and

@@ -15,7 +15,8 @@ import psutil
 import pytest
 import torch
 
-from plato_sgl.bench import JUDGEMENTS_FILE, Row, load_rows, model_name
+from plato_sgl.backends import model_name
+from plato_sgl.bench import JUDGEMENTS_FILE, Row, load_rows
 from plato_sgl.cpu_shim.sgl_kernel import assign_req_to_token_pool_cpu, copy_all_layer_kv_cache_cpu
 from plato_sgl.datasets import Question
 from plato_sgl.errors import PlatoError, ServerError

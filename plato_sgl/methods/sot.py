@@ -26,7 +26,7 @@ import sglang as sgl
 
 from plato_sgl import prompts
 from plato_sgl.errors import PlatoError
-from plato_sgl.executor import is_sglang_runtime
+from plato_sgl.backends import is_sglang_runtime
 from plato_sgl.methods.autoregressive import plain_answer
 from plato_sgl.options import Options
 from plato_sgl.programs import LiveStates, drain, follow
