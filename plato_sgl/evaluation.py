@@ -87,19 +87,60 @@ def tally(outcomes: Iterable[str]) -> Tally:
     return Tally(outcomes.count("win"), outcomes.count("tie"), outcomes.count("loss"))
 
 
-_NUMBER = regex.compile(r"-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+")
+# A number: thousands commas, decimals, an optional "$" and a sign. The sign counts only when it is
+# attached to the digits and does not follow a word character, a digit or a closing bracket, so a
+# dash between numbers ("5-10", "16-3") or a list dash ("- 42 apples") is not a minus.
+_NUMBER = regex.compile(
+    r"(?P<sign>(?<![\w)\].])[-\N{MINUS SIGN}](?=\$?\d|\.\d))?\$?"
+    r"(?P<digits>(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|\.\d+)"
+)
+# An explicit final answer: "the answer is N", "Answer: N", "**Final answer:** N", "#### N", "\boxed{N}".
+_ANSWER = regex.compile(
+    r"\\boxed\{(?P<boxed>[^{}]*)\}"
+    r"|####(?=(?P<hashes>[^\n]*))"
+    r"|\banswer\b(?:[ \t]*\**)?(?:[ \t]+(?:is|was|would[ \t]+be|will[ \t]+be)\b|[ \t]*[:=])(?=(?P<said>[^\n]*))",
+    regex.IGNORECASE,
+)
+# Where a stated answer ends: a sentence end or a comma that is not inside a number.
+_SPAN_END = regex.compile(r"[.!?;](?!\d)|,(?!\d{3})")
+
+
+def _to_decimal(match: regex.Match) -> Decimal | None:
+    try:
+        value = Decimal(match["digits"].replace(",", ""))
+    except InvalidOperation:
+        return None
+    return -value if match["sign"] else value
+
+
+def _stated_number(span: str) -> Decimal | None:
+    """The number a stated answer gives: its first number, or, when the statement is a calculation
+    ("5 + 7 = 12"), the first number after its last "=" ."""
+    _, eq, result = span.rpartition("=")
+    match = _NUMBER.search(result if eq else span)
+    return _to_decimal(match) if match else None
 
 
 def final_number(text: str) -> Decimal | None:
-    """The last number in ``text`` (thousands commas, signs, decimals and $ handled), or None."""
-    matches = _NUMBER.findall(text or "")
-    if not matches:
-        return None
-    raw = matches[-1].replace(",", "").replace("$", "").replace(" ", "")
-    try:
-        return Decimal(raw)
-    except InvalidOperation:
-        return None
+    """The answer's final number, or None.
+
+    An explicit final answer wins: the last of "the answer is N" / "Answer: N" (up to the end of
+    that sentence), "#### N" (that line) and "\\boxed{N}", so a number restated or explained after
+    it does not count. Without one, the last number in ``text``. Numbers may carry thousands
+    commas, decimals, "$" and a minus sign (only one attached to the digits: "5-10" ends in 10,
+    "- 42 apples" is 42); units, "%" and markdown around them are ignored.
+    """
+    text = text or ""
+    for marker in reversed(list(_ANSWER.finditer(text))):
+        span = marker["boxed"] if marker["boxed"] is not None else marker["hashes"] if marker["hashes"] is not None else marker["said"]
+        if marker["said"] is not None:
+            end = _SPAN_END.search(span)
+            span = span[: end.start()] if end else span
+        number = _stated_number(span)
+        if number is not None:
+            return number
+    matches = list(_NUMBER.finditer(text))
+    return _to_decimal(matches[-1]) if matches else None
 
 
 def reference_number(solution: str) -> Decimal | None:

@@ -64,6 +64,40 @@ def test_final_number(text, number):
     assert final_number(text) == (None if number is None else Decimal(number))
 
 
+@pytest.mark.parametrize("text, number", [
+    # a dash is a minus only when attached to the digits and not after a word character or digit
+    ("- 42 apples", "42"),
+    ("Between 5-10 minutes", "10"),
+    ("16-3-4 = 9", "9"),
+    ("-3", "-3"),
+    ("it is -3 degrees", "-3"),
+    ("x = -3", "-3"),
+    ("The balance went to -$1,234.50", "-1234.50"),
+    ("f(2)-1", "1"),
+    ("(4)-1", "1"),
+    ("\N{MINUS SIGN}7 below zero", "-7"),
+    ("1,2345", "2345"),  # not a thousands group: no "1,234" then "5"
+    # an explicit final answer wins over the last number
+    ("The answer is 42. Check: 6 * 7 = 42, and 7 is prime.", "42"),
+    ("So the answer is 18 dollars, from 9 pairs at $2 each", "18"),
+    ("Janet keeps 3 eggs.\n#### 18\nShe sells 9 of 16 eggs.", "18"),
+    ("We get $\\boxed{72}$ because 8 * 9 = 72 uses 2 numbers", "72"),
+    ("**Answer:** 25% of the 80 students", "25"),
+    ("**Final answer**: **$1,234.50**, about 1 thousand", "1234.50"),
+    ("The answer is 5 + 7 = 12, so 2 bags", "12"),
+    ("The answer is -3, since 2 - 5 = -3 and 4 more", "-3"),
+    ("The answer is 2.5 km. Each lap is 0.5 km", "2.5"),
+    ("Answer: 3.\nStep 2 gave 4 instead", "3"),
+    ("The answer is 5. Wait, 6 is wrong too. The answer is 7 after all, not 8", "7"),  # the last statement
+    ("The answer is below.\nShe has 4 apples", "4"),  # a marker without a number is skipped
+    ("The answers to part 1 and 2 are 3 and 4", "4"),  # "answers" is not a marker
+    ("It costs **42**.", "42"),
+    ("Speed: 60 km/h", "60"),
+])
+def test_final_number_on_tricky_answers(text, number):
+    assert final_number(text) == Decimal(number)
+
+
 def test_gsm8k_correctness():
     solution = "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\nShe makes 9 * 2 = $<<9*2=18>>18.\n#### 18"
     assert reference_number(solution) == 18
