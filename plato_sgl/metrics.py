@@ -7,8 +7,9 @@ Definitions (Plato paper §5.1, §5.4, §5.5):
 - inference efficiency: throughput / parallel degree;
 - extra prefill tokens: prompt - cached tokens over the node-side requests (nodes and the context
   prefills that serve them; the plan and single answers are not "extra");
-- scheduling efficiency: the makespan an ideal scheduler would reach with the same measured node
-  durations and the same plan-streaming times, divided by the measured node-phase makespan.
+- scheduling efficiency: the node phase's makespan if every node had been decoding from the moment
+  it could start (its plan line parsed, its dependencies done), taking its measured decoding time,
+  divided by the measured makespan (see ``scheduling_efficiency``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from statistics import mean
 from typing import Iterable, Sequence
 
-from plato_sgl.result import Result
+from plato_sgl.result import NodeRecord, Result
 
 NODE_SIDE_CALLS = ("context",)
 
@@ -75,24 +76,44 @@ def first_dispatch(result: Result) -> float | None:
     return min(times) if times else None
 
 
-def scheduling_efficiency(result: Result) -> float | None:
-    """Ideal node-phase makespan / measured makespan (1.0: the scheduler added no waiting).
+def node_decode_time(node: NodeRecord) -> float:
+    """Seconds ``node`` spent decoding: first output token to finish (measured in its real batch).
+    Without a first-token time (a backend that does not stream), dispatch to finish."""
+    start = node.started_at if node.started_at is not None else node.dispatched_at
+    return node.finished_at - start
 
-    Ideal: every node starts as soon as its line is parsed and its dependencies' ideal finishes
-    are past, and takes its own measured duration (dispatch to finish). Both makespans run from
-    the first parsed line to the last finish.
+
+def scheduling_efficiency(result: Result) -> float | None:
+    """How close the node phase came to its bound: ideal makespan / measured makespan, in (0, 1].
+
+    Ideal: each node starts decoding the moment it could, ``max(parsed_at, ideal finish of every
+    dependency)``, and takes its measured decoding time (first token to finish, so a node that
+    decoded in a batch keeps its batched, slower time: batching is neither credited nor charged
+    twice). The ideal end is the latest ideal finish. Both makespans are the node phase: from the
+    first parsed plan line (nothing can be dispatched before it; the plan's prefill and first line
+    are the same in both) to the last node's finish.
+
+    Everything between "could start" and "first token" counts against the schedule: dispatch
+    waiting for the whole plan (pipelining off), dispatch lag, the context sync before a fork,
+    queueing behind other requests and the node's own prefill, but only where it lies on the
+    critical path. So 1.0 needs every critical node decoding as soon as it was ready; no real run
+    reaches it, since prefill is never free. (The ideal once used dispatch-to-finish times; then any
+    scheduler that dispatches ready nodes at once scored 1.00 by construction.)
+    None when a node lacks its parse, dispatch or finish time (no nodes, errors, fallbacks).
     """
     nodes = {n.id: n for n in result.nodes}
     if not nodes or any(n.parsed_at is None or n.dispatched_at is None or n.finished_at is None for n in nodes.values()):
         return None
     ideal_finish: dict[int, float] = {}
-    for node in sorted(nodes.values(), key=lambda n: n.id):  # deps always point to smaller ids
+    for node in sorted(nodes.values(), key=lambda n: n.id):  # dependencies point to smaller ids (plan.py)
         ready = max([node.parsed_at, *(ideal_finish[d] for d in node.deps if d in ideal_finish)])
-        ideal_finish[node.id] = ready + (node.finished_at - node.dispatched_at)
+        ideal_finish[node.id] = ready + node_decode_time(node)
     start = min(n.parsed_at for n in nodes.values())
     measured = max(n.finished_at for n in nodes.values()) - start
     ideal = max(ideal_finish.values()) - start
-    return ideal / measured if measured > 0 else None
+    if measured <= 0:
+        return None
+    return min(1.0, ideal / measured)  # above 1 only through clock noise between threads
 
 
 def mean_of(values: Iterable[float | None]) -> float | None:

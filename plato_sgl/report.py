@@ -17,6 +17,12 @@ from plato_sgl.bench import ENVIRONMENT_FILE, Row, load_rows
 from plato_sgl.result import Result
 
 BASELINE = "ar"
+SCHEDULING_NOTE = (
+    "Scheduling efficiency = ideal / measured node-phase makespan (first plan line parsed to last node done), "
+    "the ideal having each node decode, for its measured decoding time, from the moment its plan line was "
+    "parsed and its dependencies were done; 1.00: nothing on the critical path waited for dispatch or a first "
+    "token (`plato_sgl.metrics.scheduling_efficiency`)."
+)
 Rows = dict[str, dict[str, Row]]
 
 
@@ -308,7 +314,8 @@ def write_report(folder: str | Path) -> Path:
     rows = load_rows(folder)
     if not rows:
         raise ValueError(f"{folder} holds no benchmark results (*.jsonl)")
-    sections = ["# plato-sgl benchmark report", *environment_lines(folder), "", "## Overall", overall_table(rows), ""]
+    sections = ["# plato-sgl benchmark report", *environment_lines(folder), "", "## Overall", overall_table(rows), "",
+                SCHEDULING_NOTE, ""]
     speedups = category_speedups(rows)
     if speedups:
         plot_category_speedups(speedups, folder / "speedup_by_category.png")

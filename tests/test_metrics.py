@@ -55,25 +55,61 @@ def test_prefill_time_share_and_latencies():
     assert metrics.prefill_time_share(Result(question="q", method="ar")) is None
 
 
-def test_scheduling_efficiency_is_one_when_nothing_waits():
-    # 1 and 2 parsed at 0 and 1, each dispatched at once; 3 needs both and starts when 2 ends
+def test_scheduling_efficiency_is_one_for_a_perfect_schedule():
+    # 1 and 2 parsed at 0 and 1 and decoding at once; 3 needs both and decodes from the moment 2 ends.
+    # 1 and 2 decode in one batch: their measured (slower, batched) times are the ideal's times too.
     result = Result(question="q", method="plato", nodes=[
-        node(1, parsed=0.0, dispatched=0.0, finished=2.0),
-        node(2, parsed=1.0, dispatched=1.0, finished=4.0),
-        node(3, deps=(1, 2), parsed=1.5, dispatched=4.0, finished=5.0),
+        node(1, parsed=0.0, dispatched=0.0, started=0.0, finished=2.0),
+        node(2, parsed=1.0, dispatched=1.0, started=1.0, finished=4.0),
+        node(3, deps=(1, 2), parsed=1.5, dispatched=4.0, started=4.0, finished=5.0),
     ])
     assert metrics.scheduling_efficiency(result) == pytest.approx(1.0)
 
 
-def test_scheduling_efficiency_sees_waiting_added_by_the_scheduler():
-    # plan-then-execute: node 1 was parsed at 0 but only dispatched at 4 (when the plan ended)
+def test_scheduling_efficiency_drops_when_a_ready_node_waits_for_dispatch():
+    # node 2 could start at 2 (its line was parsed at 1, node 1 ended at 2) but was dispatched at 10
     result = Result(question="q", method="plato", nodes=[
-        node(1, parsed=0.0, dispatched=4.0, finished=6.0),
-        node(2, deps=(1,), parsed=1.0, dispatched=6.0, finished=8.0),
+        node(1, parsed=0.0, dispatched=0.0, started=0.0, finished=2.0),
+        node(2, deps=(1,), parsed=1.0, dispatched=10.0, started=10.0, finished=12.0),
     ])
-    # ideal: 1 runs 0-2, 2 runs 2-4 -> makespan 4; measured 0-8 -> 8
+    # ideal: 1 runs 0-2, 2 runs 2-4 -> 4; measured 0-12
+    assert metrics.scheduling_efficiency(result) == pytest.approx(4 / 12)
+
+
+def test_scheduling_efficiency_of_plan_then_execute_is_below_one():
+    # node 1 was parsed at 0 but only dispatched at 4, when the plan ended
+    result = Result(question="q", method="plato", plan_done_at=4.0, nodes=[
+        node(1, parsed=0.0, dispatched=4.0, started=4.0, finished=6.0),
+        node(2, deps=(1,), parsed=1.0, dispatched=6.0, started=6.0, finished=8.0),
+    ])
+    # ideal: 1 runs 0-2, 2 runs 2-4 -> 4; measured 0-8
     assert metrics.scheduling_efficiency(result) == pytest.approx(0.5)
     assert metrics.scheduling_efficiency(Result(question="q", method="ar")) is None
+
+
+def test_scheduling_efficiency_counts_waiting_for_the_first_token_on_the_critical_path():
+    # dispatched the moment they were ready, yet node 2 had its first token 3 s later (queued
+    # behind a context prefill, say): a greedy dispatcher does not make the schedule ideal
+    result = Result(question="q", method="plato", nodes=[
+        node(1, parsed=0.0, dispatched=0.0, started=0.0, finished=2.0),
+        node(2, deps=(1,), parsed=1.0, dispatched=2.0, started=5.0, finished=7.0),
+    ])
+    # ideal: 1 decodes 0-2, 2 decodes 2-4 -> 4; measured 0-7
+    assert metrics.scheduling_efficiency(result) == pytest.approx(4 / 7)
+    # the same wait off the critical path costs nothing: 3 still ends before 2 would have
+    result.nodes.append(node(3, parsed=1.0, dispatched=1.0, started=3.5, finished=4.0))
+    assert metrics.scheduling_efficiency(result) == pytest.approx(4 / 7)
+
+
+def test_scheduling_efficiency_without_first_token_times_counts_from_dispatch():
+    # a backend that reports no first token (started_at None): the node decodes from its dispatch
+    result = Result(question="q", method="sot", nodes=[
+        node(1, parsed=0.0, dispatched=1.0, started=None, finished=3.0),
+        node(2, parsed=0.0, dispatched=1.0, started=None, finished=4.0),
+    ])
+    assert metrics.scheduling_efficiency(result) == pytest.approx(3 / 4)
+    result.nodes[0].finished_at = None  # an unfinished node: nothing to measure
+    assert metrics.scheduling_efficiency(result) is None
 
 
 def test_mean_of_skips_missing_values():
