@@ -2,19 +2,44 @@
 model's name, and (for the runtime) the chat template its prompts are rendered with.
 
 The lowest layer that knows about backends: methods, the benchmark and the judge ask here rather
-than inspecting backend classes themselves.
+than inspecting backend classes themselves. It is also the one place that speaks plain HTTP to an
+SGLang server (:func:`server_model_info`, the template probe); SGLang's frontend does the rest.
+
+**Chat template detection.** SGLang's frontend renders ``sgl.system/user/assistant`` with one of its
+own chat templates (``sglang.lang.chat_template``: ``chatml``, ``llama-3-instruct``, ``mistral``,
+...), chosen by the client, while the server knows the model's real template. A wrong choice is
+silent: the model just gets prompts in a format it was not trained on. :func:`detect_chat_template`
+therefore renders a probe conversation (system + user + the assistant's turn opened) with each
+candidate template, asks the server to tokenize that text and to tokenize the same conversation
+with its own chat template (``/tokenize``), and takes the first candidate whose token ids are
+identical. Candidates are the templates SGLang's own matching functions pick from the model's
+name and path, then every registered template. Servers without ``/tokenize`` are compared by
+token counts instead (``/v1/chat/completions`` ``usage.prompt_tokens`` against ``/generate``'s
+``prompt_tokens``), a weaker check. No match is a :class:`~plato_sgl.errors.ServerError` that
+names the model and how to choose a template.
+
+SGLang itself is imported only when needed (it imports torch, seconds): the HTTP helpers do not.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, Sequence
 
-from sglang.lang.backend.runtime_endpoint import RuntimeEndpoint
+from plato_sgl.errors import ServerError
+
+# The conversation the chat template probe renders: the shape of every plato-sgl prompt (a system
+# message, a user message, then the assistant's turn opened for generation).
+PROBE_MESSAGES: tuple[dict[str, str], ...] = (
+    {"role": "system", "content": "You are a careful assistant. Answer in one sentence."},
+    {"role": "user", "content": "Which planet is closest to the sun, and how long is its year?"},
+)
 
 
 def is_sglang_runtime(backend: Any) -> bool:
     """Whether ``backend`` is SGLang's own runtime: it alone enforces ``gen(regex=...)`` and lets a
     program prefill a prefix (OpenAI-style APIs, including SGLang's own /v1, do neither)."""
+    from sglang.lang.backend.runtime_endpoint import RuntimeEndpoint
+
     return isinstance(getattr(backend, "endpoint", backend), RuntimeEndpoint)
 
 
@@ -25,3 +50,214 @@ def model_name(backend: Any) -> str:
     endpoint = getattr(backend, "endpoint", backend)
     info = getattr(endpoint, "model_info", None) or {}
     return getattr(endpoint, "model_name", None) or info.get("served_model_name") or endpoint.get_model_name()
+
+
+def chat_template_of(backend: Any) -> str | None:
+    """The name of the SGLang chat template ``backend`` renders prompts with (None if it has none)."""
+    endpoint = getattr(backend, "endpoint", backend)
+    return getattr(getattr(endpoint, "chat_template", None), "name", None)
+
+
+# ---------------------------------------------------------------- chat templates (pure)
+
+
+def chat_template_names() -> list[str]:
+    """Every chat template SGLang's frontend has, in its registration order."""
+    from sglang.lang.chat_template import chat_template_registry
+
+    return list(chat_template_registry)
+
+
+def check_chat_template_name(name: str) -> str:
+    """``name`` if SGLang's frontend has a chat template of that name; else ValueError listing them."""
+    names = chat_template_names()
+    if name not in names:
+        raise ValueError(f"unknown chat template {name!r}; SGLang's chat templates are: {', '.join(names)}")
+    return name
+
+
+def candidate_templates(*model_names: str | None) -> list[str]:
+    """Chat template names to try for a model, most likely first, each once.
+
+    First the templates SGLang's own matching functions pick from each name (served name, model
+    path, tokenizer path; e.g. ``Meta-Llama-3-8B-Instruct`` gives ``llama-3-instruct``), then every
+    registered template. A guess from the name alone is not trusted: :func:`detect_chat_template`
+    verifies each candidate against the server.
+    """
+    from sglang.lang.chat_template import matching_function_registry
+
+    guessed = [match(name) for name in model_names if name for match in matching_function_registry]
+    registered = chat_template_names()
+    return list(dict.fromkeys(n for n in [*guessed, *registered] if n in registered))
+
+
+def render_chat(template: Any, messages: Iterable[dict[str, str]] = PROBE_MESSAGES) -> str:
+    """The text SGLang's frontend sends for ``messages`` followed by an opened assistant turn, as
+    ``s += sgl.system(...); s += sgl.user(...); s += sgl.assistant(sgl.gen(...))`` writes it.
+
+    ``template`` is a template name or an ``sglang.lang.chat_template.ChatTemplate``. The first
+    message must be a system message (otherwise the frontend would insert the default one).
+    """
+    if isinstance(template, str):
+        from sglang.lang.chat_template import get_chat_template
+
+        template = get_chat_template(check_chat_template_name(template))
+    text, history = "", []
+    for message in messages:
+        prefix, suffix = template.get_prefix_and_suffix(message["role"], history)
+        text += prefix + message["content"] + suffix
+        history.append(message)
+    prefix, _ = template.get_prefix_and_suffix("assistant", history)
+    return text + prefix
+
+
+def first_match(candidates: Sequence[str], rendered: Sequence[Any], served: Any) -> str | None:
+    """The first candidate whose rendering (token ids, or a count) equals the server's own, or None."""
+    for name, tokens in zip(candidates, rendered, strict=True):
+        if tokens == served:
+            return name
+    return None
+
+
+# ---------------------------------------------------------------- talking to the server
+
+
+def server_model_info(url: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The server's ``/model_info`` (model path, served name, tokenizer path, ...).
+
+    Also the reachability check: every failure becomes a ServerError naming the URL and the cause.
+    """
+    response = _request("GET", url, "/model_info", timeout=timeout)
+    if response.status_code != 200:
+        raise ServerError(
+            f"the server at {url} answered HTTP {response.status_code} to /model_info: "
+            "it is not an SGLang server, or it is not ready yet"
+        )
+    return response.json()
+
+
+def detect_chat_template(
+    url: str, *, timeout: float = 30.0, info: dict[str, Any] | None = None, via: str | None = None
+) -> str:
+    """The SGLang chat template whose prompts the server at ``url`` tokenizes exactly as it
+    tokenizes the same conversation with its model's own chat template (see the module notes).
+
+    ``info`` is the server's ``/model_info`` when already fetched. ``via`` chooses the comparison:
+    ``"tokenize"`` (token ids from ``/tokenize``), ``"counts"`` (prompt token counts from
+    ``/v1/chat/completions`` and ``/generate``) or None: ``"tokenize"`` when the server has it.
+    Raises ServerError when no template matches or the server cannot render a chat at all.
+    """
+    url = url.rstrip("/")
+    info = info if info is not None else server_model_info(url, timeout)
+    model = info.get("served_model_name") or info.get("model_path") or "(unnamed)"
+    candidates = candidate_templates(info.get("served_model_name"), info.get("model_path"), info.get("tokenizer_path"))
+    texts = [render_chat(name) for name in candidates]
+    if via not in (None, "tokenize", "counts"):
+        raise ValueError(f"via must be 'tokenize', 'counts' or None, not {via!r}")
+    served = None
+    if via in (None, "tokenize"):
+        served = _tokenize(url, {"messages": list(PROBE_MESSAGES)}, model, timeout, missing_ok=via is None)
+        via = "counts" if served is None else "tokenize"
+    if via == "tokenize":
+        rendered = _tokenize(url, {"prompt": texts}, model, timeout)
+    else:
+        served = _chat_prompt_tokens(url, model, timeout)
+        rendered = _generate_prompt_tokens(url, texts, model, timeout)
+    match = first_match(candidates, rendered, served)
+    if match is None:
+        raise ServerError(_no_template_message(url, model, len(candidates), via, served))
+    return match
+
+
+def _no_template_message(url: str, model: str, tried: int, via: str, served: Any) -> str:
+    compared = "token ids (/tokenize)" if via == "tokenize" else "prompt token counts"
+    seen = ""
+    if via == "tokenize":
+        text = _detokenize(url, served)
+        if text is not None:
+            seen = f" The server's own chat template writes a system + user conversation as {text!r}."
+    return (
+        f"the chat template of model {model!r} at {url} matches none of SGLang's {tried} chat templates "
+        f"(compared by {compared} of a system + user conversation), so plato-sgl cannot render its "
+        f"prompts correctly.{seen} If one of SGLang's templates is right for this model, choose it "
+        f"explicitly: connect(url, chat_template=NAME), open_backend(url=..., chat_template=NAME) or "
+        f"--chat-template NAME on the command line (NAME one of: {', '.join(chat_template_names())})."
+    )
+
+
+def _tokenize(url: str, payload: dict[str, Any], model: str, timeout: float, missing_ok: bool = False) -> Any:
+    """``/tokenize``'s token ids: one list for ``messages`` (the server's own chat template with a
+    generation prompt, as for a chat completion), a list per text for ``prompt`` (encoded as
+    ``/generate`` encodes the frontend's text: special tokens such as a BOS added). None, with
+    ``missing_ok``, from a server without ``/tokenize`` (it answers 404)."""
+    response = _request("POST", url, "/tokenize", json=payload, timeout=timeout)
+    if missing_ok and response.status_code in (404, 405):
+        return None
+    if response.status_code != 200:
+        raise _cannot_render(url, model, "/tokenize", response)
+    return response.json()["tokens"]
+
+
+def _chat_prompt_tokens(url: str, model: str, timeout: float) -> int:
+    payload = {"model": model, "messages": list(PROBE_MESSAGES), "max_tokens": 1, "temperature": 0}
+    response = _request("POST", url, "/v1/chat/completions", json=payload, timeout=timeout)
+    if response.status_code != 200:
+        raise _cannot_render(url, model, "/v1/chat/completions", response)
+    return response.json()["usage"]["prompt_tokens"]
+
+
+def _generate_prompt_tokens(url: str, texts: list[str], model: str, timeout: float) -> list[int]:
+    payload = {"text": texts, "sampling_params": {"max_new_tokens": 0}}
+    response = _request("POST", url, "/generate", json=payload, timeout=timeout)
+    if response.status_code != 200:
+        raise ServerError(f"the server at {url} refused the chat template probe on /generate: {_body(response)}")
+    return [item["meta_info"]["prompt_tokens"] for item in response.json()]
+
+
+def _detokenize(url: str, tokens: list[int]) -> str | None:
+    try:
+        response = _request("POST", url, "/detokenize", json={"tokens": tokens, "skip_special_tokens": False}, timeout=10.0)
+    except ServerError:
+        return None
+    return response.json().get("text") if response.status_code == 200 else None
+
+
+def _cannot_render(url: str, model: str, path: str, response: Any) -> ServerError:
+    return ServerError(
+        f"the server at {url} could not render a chat with model {model!r}'s own chat template "
+        f"({path} answered HTTP {response.status_code}: {_body(response)}), so its chat template "
+        "cannot be detected. Choose one of SGLang's explicitly: connect(url, chat_template=NAME) or "
+        f"--chat-template NAME on the command line (NAME one of: {', '.join(chat_template_names())})."
+    )
+
+
+def _body(response: Any, limit: int = 300) -> str:
+    text = response.text.strip()
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _request(method: str, url: str, path: str, *, timeout: float, json: Any = None) -> Any:
+    """One HTTP request to the server; connection failures become ServerErrors naming url and cause."""
+    import requests
+
+    try:
+        return requests.request(method, url + path, json=json, timeout=timeout)
+    except requests.exceptions.InvalidURL as exc:
+        raise ServerError(f"{url!r} is not a valid server URL ({exc})") from None
+    except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
+        raise ServerError(f"{url!r} is not a valid server URL: it must start with http:// or https://") from None
+    except requests.exceptions.Timeout:
+        raise ServerError(f"the SGLang server at {url} did not answer {path} within {timeout:g} s") from None
+    except requests.exceptions.ConnectionError as exc:
+        raise ServerError(f"cannot reach an SGLang server at {url}: {_connection_cause(exc)}") from None
+
+
+def _connection_cause(exc: Exception) -> str:
+    text = str(exc)
+    if "Connection refused" in text:
+        return "connection refused (nothing is listening on that port; is the server running?)"
+    if "Name or service not known" in text or "getaddrinfo" in text or "resolve" in text:
+        return "the host name could not be resolved"
+    if "No route to host" in text or "Network is unreachable" in text:
+        return "the host is unreachable"
+    return "the connection failed"

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import sglang
 
 from plato_sgl.api import Task, check_method, run_many
-from plato_sgl.backends import model_name
+from plato_sgl.backends import chat_template_of, model_name
 from plato_sgl.datasets import Question
 from plato_sgl.result import Result
 
@@ -182,6 +182,7 @@ def describe_backend(backend: Any, **extra: Any) -> dict[str, Any]:
     endpoint = getattr(backend, "endpoint", backend)
     info["url"] = getattr(endpoint, "base_url", None)
     info["model"] = model_name(backend)
+    info["chat_template"] = chat_template_of(backend)
     try:
         server = endpoint.get_server_info()
         info["device"] = server.get("device")

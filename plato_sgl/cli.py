@@ -15,6 +15,10 @@ from plato_sgl.result import Result
 DEFAULT_MODEL_ENV = "PLATO_SGL_MODEL"
 # The demo's model, chosen by time-to-answer and answer sense on a 2-core CPU (README, "Models").
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+CHAT_TEMPLATE_HELP = (
+    "SGLang chat template to render prompts with, e.g. chatml, llama-3-instruct, mistral "
+    "(default: the served model's own, detected and verified against the server)"
+)
 
 
 def _add_backend_args(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +29,7 @@ def _add_backend_args(parser: argparse.ArgumentParser) -> None:
         help="registry name or model folder; a local SGLang server is started for the run (default: %(default)s)",
     )
     where.add_argument("--url", help="use a running SGLang server instead, e.g. http://127.0.0.1:30000")
-    parser.add_argument("--chat-template", default="chatml", help="SGLang chat template name (default: %(default)s)")
+    parser.add_argument("--chat-template", metavar="NAME", help=CHAT_TEMPLATE_HELP)
 
 
 def _add_option_args(parser: argparse.ArgumentParser) -> None:
@@ -191,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     judge_where.add_argument("--judge-model", help="registry name or folder of a judge model to serve locally")
     judge_where.add_argument("--judge-url", help="a running SGLang server, or with --judge-openai-model an OpenAI-compatible /v1 URL")
     judge.add_argument("--judge-openai-model", help="model name at an OpenAI-compatible endpoint (--judge-url); key from OPENAI_API_KEY")
-    judge.add_argument("--chat-template", default="chatml")
+    judge.add_argument("--chat-template", metavar="NAME", help=CHAT_TEMPLATE_HELP)
     judge.add_argument("--num-threads", type=int, default=4)
     judge.set_defaults(func=cmd_judge)
 

