@@ -10,10 +10,11 @@ from typing import Any, Callable, Iterable, Sequence
 from sglang.lang.global_config import global_config
 from tqdm import tqdm
 
-from plato_sgl.errors import PlatoError
-from plato_sgl.executor import run_plato
+from plato_sgl.cancel import for_question
+from plato_sgl.errors import PlatoError, PlatoTimeout
 from plato_sgl.methods.autoregressive import run_ar, run_cot
 from plato_sgl.methods.pasta import run_pasta
+from plato_sgl.methods.plato import run_plato
 from plato_sgl.methods.sot import run_sot
 from plato_sgl.options import Options
 from plato_sgl.result import Result
@@ -74,30 +75,45 @@ def run(question: str, *, method: str = "plato", backend: Any = None, **options:
 
 
 def _answer(fn: MethodFn, method: str, question: str, backend: Any, opts: Options) -> Result:
-    """Answer in a daemon thread and wait for it, at most ``opts.timeout`` plus a short grace.
+    """Answer in a daemon thread on the question's own endpoint, and wait for it.
 
     Daemon, because every SGLang thread the question starts inherits that: a request still waiting
-    on a hung server then never keeps the program from exiting. The wait is the deadline for what a
-    method waits on without one (a plain answer, a skeleton); a method that enforces the deadline
-    itself (Plato, SoT, PASTA) raises first, with its partial Result.
+    on a hung server then never keeps the program from exiting. Every method enforces
+    ``opts.timeout`` itself and raises PlatoTimeout with its partial Result; the wait here, a
+    second longer, is only a backstop, and says so. When the question fails, times out or is
+    interrupted, its requests still running on the server are aborted (``plato_sgl.cancel``).
     """
+    scoped = for_question(backend)
     outcome: list[Result | BaseException] = []
 
     def work() -> None:
         try:
-            outcome.append(fn(question, backend, opts))
+            outcome.append(fn(question, scoped, opts))
         except BaseException as exc:  # raised again in the caller's thread
             outcome.append(exc)
 
     worker = threading.Thread(target=work, daemon=True, name=f"plato-{method}")
     worker.start()
-    worker.join(None if opts.timeout is None else opts.timeout + TIMEOUT_GRACE)
+    try:
+        worker.join(None if opts.timeout is None else opts.timeout + TIMEOUT_GRACE)
+    except BaseException:  # Ctrl-C while waiting: stop the question's requests on the server too
+        _cancel(scoped)
+        raise
     if not outcome:
-        why = f"{method} timed out after {opts.timeout:g} s: the server did not answer in time"
-        raise PlatoError(why, Result(question=question, method=method, error=why, options=opts.to_dict()))
+        _cancel(scoped)
+        why = (f"{method} timed out after {opts.timeout:g} s: its own deadline did not fire, "
+               f"so plato-sgl stopped waiting {TIMEOUT_GRACE:g} s later")
+        raise PlatoTimeout(why, Result(question=question, method=method, error=why, options=opts.to_dict()))
     if isinstance(outcome[0], BaseException):
+        _cancel(scoped)
         raise outcome[0]
     return outcome[0]
+
+
+def _cancel(backend: Any) -> None:
+    cancel = getattr(backend, "cancel", None)
+    if cancel is not None:
+        cancel()
 
 
 @dataclass(frozen=True)

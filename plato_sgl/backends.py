@@ -252,6 +252,31 @@ def _request(method: str, url: str, path: str, *, timeout: float, json: Any = No
         raise ServerError(f"cannot reach an SGLang server at {url}: {_connection_cause(exc)}") from None
 
 
+ABORT_TIMEOUT = 5.0  # seconds for one /abort_request (a frozen server never answers)
+
+
+def abort_requests(url: str, rids: Sequence[str], api_key: str | None = None) -> None:
+    """``POST /abort_request`` for each request id; best effort: a dead or frozen server is not an
+    error here (it is decoding nothing, or it will fail the requests itself)."""
+    import requests
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    for rid in rids:
+        try:
+            requests.post(f"{url}/abort_request", json={"rid": rid}, headers=headers, timeout=ABORT_TIMEOUT)
+        except requests.RequestException:
+            return
+
+
+def server_load(url: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The server's load from ``/v1/loads`` (first data-parallel rank): ``num_running_reqs``,
+    ``num_waiting_reqs``, token usage..."""
+    response = _request("GET", url, "/v1/loads?include=core", timeout=timeout)
+    if response.status_code != 200:
+        raise ServerError(f"the server at {url} answered HTTP {response.status_code} to /v1/loads: {_body(response)}")
+    return (response.json().get("loads") or [{}])[0]
+
+
 def _connection_cause(exc: Exception) -> str:
     text = str(exc)
     if "Connection refused" in text:

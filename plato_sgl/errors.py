@@ -19,3 +19,7 @@ class ServerError(PlatoError):
 
 class PlanFormatError(PlatoError, ValueError):
     """A plan line that must be well-formed (decoded under the plan regex) is not."""
+
+
+class PlatoTimeout(PlatoError, TimeoutError):
+    """A question ran past its ``timeout``; ``result`` holds what was done by then."""

@@ -1,7 +1,7 @@
 """Streaming plan parser: turn plan text, fed in arbitrary chunks, into PlanNodes as lines complete.
 
 Strict mode (default) reads text decoded under ``plan_regex``: a node is emitted the moment its
-closing ``]`` arrives, so the executor can dispatch it before the newline (paper section 4.2.1),
+closing ``]`` arrives, so the scheduler can dispatch it before the newline (paper section 4.2.1),
 and a complete line that breaks the format raises PlanFormatError. Tolerant mode reads text decoded
 without the regex (other backends, other models): it emits a node when its line ends, reads common
 variants of the format, repairs what it can, skips what is not a plan line, records every repair
@@ -102,7 +102,8 @@ class PlanParser:
         return "".join(self._chunks)
 
     def feed(self, chunk: str) -> list[PlanNode]:
-        """Take the next piece of plan text; return the nodes whose line it completed."""
+        """Take the next piece of plan text; return the nodes whose line it completed (a node that a
+        repeated line merged into comes back again, revised)."""
         self._chunks.append(chunk)
         return self._feed_tolerant(chunk) if self.tolerant else self._feed_strict(chunk)
 
@@ -172,7 +173,7 @@ class PlanParser:
         return emitted
 
     def _accept_loose(self, raw: str) -> list[PlanNode]:
-        """Read one complete line, repair it, add or merge its node; return it if it is new."""
+        """Read one complete line, repair it, add or merge its node; return the new or merged node."""
         if not raw.strip():
             return []
         where = f"line {self._line_number}"
@@ -187,7 +188,7 @@ class PlanParser:
         index = next((i for i, n in enumerate(self.nodes) if n.id == read.id), None)
         if index is not None:
             self._merge(where, index, read)
-            return []
+            return [self.nodes[index]]  # the scheduler takes the merge while the node is still waiting
         node = PlanNode(read.id, read.description, self._filter_deps(where, read, ()))
         self.nodes.append(node)
         return [node]

@@ -5,7 +5,7 @@ arguments with those names itself, so pass them to ``run(...)``, where every ``g
 
 Whole programs are ``@sgl.function``s (``plan``, ``node_prefix``, ``plato_node``, ``answer``). The
 node prompt is also offered in pieces (``open_node_prompt``, ``append_result``, ``answer_node``)
-that act on any program state: the executor keeps one state holding the global context, appends
+that act on any program state: Plato (``methods.plato``) keeps one state holding the global context, appends
 each finished result to it and forks it for every batch of ready nodes, so the runtime batches the
 branches and RadixAttention reuses their shared prefix.
 """

@@ -14,7 +14,7 @@ LOG="$VENV/setup.log"
 STAMP="$VENV/.plato-sgl-setup"
 
 inputs_hash() {
-  { cat requirements-cpu.txt pyproject.toml scripts/setup-cpu.sh; "$PYTHON" --version; } 2>&1 \
+  { cat requirements-cpu.txt pyproject.toml setup.py scripts/setup-cpu.sh; "$PYTHON" --version; } 2>&1 \
     | sha256sum | cut -d' ' -f1
 }
 

@@ -24,7 +24,7 @@ from plato_sgl.methods.pasta import (
     strip_tags,
     synced_ids,
 )
-from plato_sgl.result import NodeRecord
+from plato_sgl.plan import PlanNode
 
 QUESTION = "Why is using a mobile phone too much bad for people?"
 NODE_TOKENS = 24
@@ -45,7 +45,7 @@ def in_order(text: str, parts: list[str]) -> bool:
 
 def promise(node_id: int, *pieces, synced: bool = True) -> Promise:
     branch = Stream(prefix="", budget=0, pieces=list(pieces))
-    return Promise(record=NodeRecord(id=node_id, description=""), branch=branch, synced=synced)
+    return Promise(node=PlanNode(node_id, ""), branch=branch, synced=synced)
 
 
 # -- the pure parts (no server) -----------------------------------------------------------------

@@ -153,3 +153,18 @@ def test_the_temperature_reaches_the_skeleton_and_the_points(backend) -> None:
     first, second = sample(), sample()
     assert first.plan != second.plan  # a random model at temperature 1 never repeats itself
     assert [n.result for n in first.nodes] != [n.result for n in second.nodes]
+
+
+def test_a_point_that_fails_is_reported_at_once_not_after_the_others(backend, tokenizer) -> None:
+    # Point 2 is long: its own prompt part plus node_max_tokens overflows the tiny model's 4096-token
+    # context, so the server refuses it at once, while point 1 fits and would decode for long.
+    long_point = " ".join(f"part{i}" for i in range(260))
+    skeleton = f" Short point.\n2. {long_point}.\n3. Another short point."
+    shared = len(tokenizer(skeleton)["input_ids"])
+    assert 2 * shared + 2600 > 4096 > shared + 2600 + 200, shared  # the lengths do what the comment says
+    with pytest.raises(plato_sgl.PlatoError, match=r"node 2 .*refused request 'expansion'") as caught:
+        plato_sgl.run("A question with one impossible point", method="sot", backend=backend,
+                      plan_regex=literal_regex(skeleton), plan_max_tokens=2048, node_max_tokens=2600, ignore_eos=True)
+    partial = caught.value.result
+    assert partial.node(1).dispatched_at is not None
+    assert not partial.node(1).finished  # the failure did not wait for point 1's 2600 tokens

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from plato_sgl import programs, prompts
-from plato_sgl.errors import PlatoError
+from plato_sgl.errors import PlatoError, PlatoTimeout
 from plato_sgl.options import Options
 from plato_sgl.result import Call, Clock, Result
+from plato_sgl.scheduler import Deadline
 
 
 def plain_answer(question: str, backend: Any, options: Options, clock: Clock, *, instruction: str = "", kind: str = "answer") -> tuple[str, Call]:
@@ -32,11 +33,13 @@ def _run(method: str, instruction: str, question: str, backend: Any, options: Op
     clock = Clock()
     result = Result(question=question, method=method, options=options.to_dict())
     try:
-        result.answer, call = plain_answer(question, backend, options, clock, instruction=instruction)
+        result.answer, call = Deadline(options.timeout, clock).call(
+            "the answer request", plain_answer, question, backend, options, clock, instruction=instruction)
     except PlatoError as exc:
-        result.error = str(exc)
+        result.error = f"{method} failed: {exc}"
         result.wall_time = clock.now()
-        raise PlatoError(str(exc), result) from exc
+        kind = PlatoTimeout if isinstance(exc, PlatoTimeout) else PlatoError
+        raise kind(result.error, result) from exc
     result.calls.append(call)
     result.wall_time = clock.now()
     return result

@@ -45,13 +45,15 @@ import regex
 import sglang as sgl
 
 from plato_sgl import prompts
-from plato_sgl.errors import PlatoError
 from plato_sgl.backends import is_sglang_runtime
+from plato_sgl.errors import PlatoError, PlatoTimeout
 from plato_sgl.grammar import literal_regex
+from plato_sgl.methods.autoregressive import plain_answer
 from plato_sgl.options import Options
-from plato_sgl.programs import LiveStates, drain, follow
 from plato_sgl.plan import PlanNode, critical_path, parallel_degree
+from plato_sgl.programs import LiveStates, drain, follow
 from plato_sgl.result import Call, Clock, NodeRecord, Result, Tokens
+from plato_sgl.scheduler import Deadline, Scheduler
 
 SCOPE_OPEN = "<scope>"
 SCOPE_CLOSE = "</scope>"
@@ -141,11 +143,9 @@ def pasta_prompt(s, question: str):
 class Promise:
     """One ``<promise/>``: the async branch it started and whether a scope has substituted it."""
 
-    record: NodeRecord
+    node: PlanNode
     branch: "Stream"
     synced: bool = False  # set by the scope that waited for it; only then is its content shown
-    done: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
 
 
 Piece = Union[str, Promise]
@@ -159,6 +159,7 @@ class Stream:
     budget: int  # completion tokens it may still use
     inherited: tuple[int, ...] = ()  # ids of the substituted promises already in ``prefix``
     pieces: list[Piece] = field(default_factory=list)
+    first_token_at: float | None = None  # of an async branch: when its first request's first token came
 
     def context(self) -> str:
         """The assistant text the next request of this stream continues."""
@@ -184,7 +185,7 @@ def synced_ids(pieces: Sequence[Piece]) -> list[int]:
     ids: list[int] = []
     for piece in pieces:
         if isinstance(piece, Promise) and piece.synced:
-            ids.append(piece.record.id)
+            ids.append(piece.node.id)
             ids.extend(synced_ids(piece.branch.pieces))
     return ids
 
@@ -279,56 +280,86 @@ def cut_at_stop(text: str, stop: str | None, stops: Sequence[str]) -> tuple[str,
 
 
 class PastaRun:
-    """Answers one question with PASTA by prompting. Use ``run_pasta``; this holds the run's state."""
+    """Answers one question with PASTA by prompting, on the scheduler. Use ``run_pasta``.
+
+    The main branch is the scheduler's source: it posts a node at each ``<promise/>`` (its
+    dependencies: the spans already substituted into its prefix) and waits at ``</scope>`` for the
+    scope's spans to finish. The scheduler dispatches each span, whose branch is interpreted the
+    same way (its own promises are posted too).
+    """
 
     def __init__(self, question: str, backend: Any, options: Options):
         self.question = question
         self.backend = backend
         self.options = options
         self.clock = Clock()
+        self.deadline = Deadline(options.timeout, self.clock)
         self.result = Result(question=question, method="pasta", options=options.to_dict())
+        self.scheduler = Scheduler(self.clock, self.deadline)
         self.forced = split_main_regex(options.plan_regex) if options.plan_regex and is_sglang_runtime(backend) else None
         self.root = None  # the ended prompt state; every request forks it
-        self.lock = threading.Lock()  # guards result.nodes and result.repairs (branches add to them)
+        self.main = Stream(prefix="", budget=options.max_tokens)
+        self.promises: dict[int, Promise] = {}
+        self.lock = threading.Lock()  # guards promises and result.repairs (branches add to them)
 
     def run(self) -> Result:
-        main = Stream(prefix="", budget=self.options.max_tokens)
         try:
-            self.root = pasta_prompt.run(
-                question=self.question,
-                temperature=self.options.temperature,  # run()'s sampling default: every fork's gen inherits it
-                backend=self.backend,
-                stream=True,
-            )
-            drain(self.root)
-            self._interpret(main, None)
+            if is_sglang_runtime(self.backend):
+                self.scheduler.spawn("the main branch", self._main)
+                self.scheduler.run(self)
+            else:
+                self._plain()
         except PlatoError as exc:
             self.result.error = f"PASTA failed: {exc}"
-            raise PlatoError(self.result.error, self.result) from exc
+            kind = PlatoTimeout if isinstance(exc, PlatoTimeout) else PlatoError
+            raise kind(self.result.error, self.result) from exc
         finally:
-            self.result.plan = render(main.pieces)  # on failure: only what a scope substituted
-            self.result.answer = strip_tags(self.result.plan).strip()
+            if self.result.fallback is None:
+                self.result.plan = render(self.main.pieces)  # on failure: only what a scope substituted
+                self.result.answer = strip_tags(self.result.plan).strip()
+            self.result.nodes = self.scheduler.plan_records()
+            self.result.repairs = [*self.result.repairs, *self.scheduler.repairs]
             self.result.wall_time = self.clock.now()
-        nodes = [PlanNode(n.id, n.description, n.deps) for n in self.result.nodes]
-        self.result.critical_path = critical_path(nodes)
-        self.result.parallel_degree = parallel_degree(nodes)
+        self.result.critical_path = critical_path(self.scheduler.nodes)
+        self.result.parallel_degree = parallel_degree(self.scheduler.nodes)
         return self.result
 
-    def _interpret(self, stream: Stream, owner: NodeRecord | None) -> None:
+    def _plain(self) -> None:
+        """OpenAI-style backends report no matched stop string, so a request cannot end at a tag."""
+        self.result.fallback = ("PASTA needs SGLang's runtime (it reports which tag ended a request); this "
+                                "OpenAI-style backend does not, so the answer is a single plain request")
+        self.result.answer, call = self.deadline.call(
+            "the fallback request", plain_answer, self.question, self.backend, self.options, self.clock, kind="fallback")
+        self.result.calls.append(call)
+
+    def _main(self) -> None:
+        """The source: the prompt, then the main branch to its end."""
+        self.root = pasta_prompt.run(
+            question=self.question,
+            temperature=self.options.temperature,  # run()'s sampling default: every fork's gen inherits it
+            backend=self.backend,
+            stream=True,
+        )
+        drain(self.root)
+        self._interpret(self.main, None)
+        self.scheduler.source_finished()
+
+    def _interpret(self, stream: Stream, tokens: Tokens | None) -> None:
         """Decode ``stream`` to its end (Algorithm 1): fork at promises, synchronize at ``</scope>``.
 
-        ``owner`` is the async span's record (None for the main branch, whose requests are Calls).
+        ``tokens`` sums an async span's requests (None for the main branch, whose requests are Calls).
         Scopes form a stack whose bottom is the stream's own implicit scope, closed at its end.
         """
         scopes: list[list[Promise]] = [[]]
-        stops = MAIN_STOPS if owner is None else ASYNC_STOPS
-        forced = self.forced if owner is None else None
+        owner = tokens is not None
+        stops = ASYNC_STOPS if owner else MAIN_STOPS
+        forced = None if owner else self.forced
         while stream.budget > 0 and (forced is None or forced):
-            text, stop = self._decode(stream, stops, forced.pop(0) if forced else None, owner)
+            text, stop = self._decode(stream, stops, forced.pop(0) if forced else None, tokens)
             stream.pieces.append(text)
             scopes.extend([] for _ in range(text.count(SCOPE_OPEN)))
             if stop == PROMISE:
-                if owner is None and len(scopes) == 1:
+                if not owner and len(scopes) == 1:
                     self._repair("a <promise/> outside any <scope> was substituted at the end of the answer")
                 self._fork(stream, scopes[-1])
             elif stop == SCOPE_CLOSE and len(scopes) == 1:
@@ -338,19 +369,15 @@ class PastaRun:
                 self._sync(scopes.pop())
             else:  # </async>, end of text or token limit
                 break
-        if owner is not None:
-            owner.finished_at = self.clock.now()
         if stream.pieces and isinstance(stream.pieces[-1], str):
             stream.pieces[-1] = drop_partial_tag(stream.pieces[-1])
         if len(scopes) > 1:
             self._repair(f"{len(scopes) - 1} <scope> left open, closed at the end of the text")
         for scope in reversed(scopes):
             self._sync(scope)
-        if owner is not None:
-            owner.result = strip_tags(render(stream.pieces)).strip()
 
     def _decode(
-        self, stream: Stream, stops: Sequence[str], pattern: str | None, owner: NodeRecord | None
+        self, stream: Stream, stops: Sequence[str], pattern: str | None, tokens: Tokens | None
     ) -> tuple[str, str | None]:
         """One request continuing ``stream``; returns its text (without the stop tag) and the tag."""
         call = Call(kind="main", started_at=self.clock.now())
@@ -365,57 +392,59 @@ class PastaRun:
                 # characters, so it also catches a tag spelled in unusual tokens (see cut_at_stop)
                 stop_regex="|".join(literal_regex(tag) for tag in stops),
                 regex=pattern,
-                ignore_eos=owner is not None and self.options.ignore_eos,
+                ignore_eos=tokens is not None and self.options.ignore_eos,
             )
             out = follow(state, "out", self.clock)
-        if owner is None:
+        if tokens is None:
             call.finished_at = out.finished_at
             call.record_meta(out.meta)
             self.result.calls.append(call)
         else:
-            owner.started_at = owner.started_at or out.first_token_at
-            add_meta(owner, out.meta)
+            stream.first_token_at = stream.first_token_at or out.first_token_at
+            add_meta(tokens, out.meta)
         stream.budget -= int(out.meta.get("completion_tokens") or 0)
         return cut_at_stop(out.text, matched_stop(out.meta, stops), stops)
 
     def _fork(self, stream: Stream, scope: list[Promise]) -> None:
-        """Start the async branch of the promise that ends ``stream``'s text (or drop it past max_nodes)."""
-        now = self.clock.now()
+        """Post the node of the promise that ends ``stream``'s text (or drop it past max_nodes)."""
         context = stream.context()
         with self.lock:
-            if len(self.result.nodes) >= self.options.max_nodes:
+            if len(self.promises) >= self.options.max_nodes:
                 self.result.repairs.append(f"a <promise/> beyond max_nodes={self.options.max_nodes} was dropped")
                 return
             deps = tuple(sorted({*stream.inherited, *synced_ids(stream.pieces)}))
             segment = stream.pieces[-1] if isinstance(stream.pieces[-1], str) else ""
-            description = describe(segment, context)
-            record = NodeRecord(id=len(self.result.nodes) + 1, description=description, deps=deps, parsed_at=now)
-            self.result.nodes.append(record)
-        branch = Stream(prefix=context + PROMISE + ASYNC_OPEN, budget=self.options.node_max_tokens, inherited=deps)
-        promise = Promise(record=record, branch=branch)
+            node = PlanNode(len(self.promises) + 1, describe(segment, context), deps)
+            branch = Stream(prefix=context + PROMISE + ASYNC_OPEN, budget=self.options.node_max_tokens, inherited=deps)
+            promise = self.promises[node.id] = Promise(node=node, branch=branch)
         stream.pieces.append(promise)
         scope.append(promise)
-        record.dispatched_at = self.clock.now()
-        threading.Thread(target=self._run_branch, args=(promise,), daemon=True, name=f"pasta-async-{record.id}").start()
+        self.scheduler.add_nodes([node])  # its dependencies have finished: it is dispatched at once
+
+    def dispatch(self, nodes: list[PlanNode], context: tuple[int, ...]) -> None:
+        for node in nodes:
+            self.scheduler.spawn(f"async span {node.id}", self._run_branch, self.promises[node.id])
+
+    def finished(self, record: NodeRecord, waiting: bool) -> None:
+        """A span's content reaches later text by substitution, not through a shared state."""
 
     def _run_branch(self, promise: Promise) -> None:
-        """Worker thread: interpret one async branch; failures are raised by the scope that waits."""
+        """Worker thread: interpret one async branch, then report it to the scheduler."""
+        tokens = Tokens()
         try:
-            self._interpret(promise.branch, promise.record)
-        except BaseException as exc:  # surfaced by _sync, never swallowed
-            promise.error = exc
-        finally:
-            promise.done.set()
+            self._interpret(promise.branch, tokens)
+        except BaseException as exc:  # surfaced by the scheduler at once, never swallowed
+            self.scheduler.node_failed(promise.node.id, exc)
+            return
+        meta = {"prompt_tokens": tokens.prompt_tokens, "cached_tokens": tokens.cached_tokens,
+                "completion_tokens": tokens.completion_tokens}
+        self.scheduler.node_done(promise.node.id, strip_tags(render(promise.branch.pieces)).strip(), meta,
+                                 promise.branch.first_token_at)
 
     def _sync(self, scope: list[Promise]) -> None:
         """Wait for every branch started in ``scope``, then substitute them into the text."""
+        self.scheduler.wait_finished([promise.node.id for promise in scope])
         for promise in scope:
-            timeout = None if self.options.timeout is None else max(0.0, self.options.timeout - self.clock.now())
-            if not promise.done.wait(timeout):
-                raise PlatoError(f"timed out after {self.options.timeout:g} s waiting for async span {promise.record.id}")
-            if promise.error is not None:
-                error = promise.error
-                raise PlatoError(f"async span {promise.record.id} failed: {type(error).__name__}: {error}")
             promise.synced = True
 
     def _repair(self, note: str) -> None:

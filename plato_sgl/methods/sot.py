@@ -18,19 +18,20 @@ nodes without dependencies: SoT's parallel degree is the number of points (Plato
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import regex
 import sglang as sgl
 
 from plato_sgl import prompts
-from plato_sgl.errors import PlatoError
+from plato_sgl.errors import PlatoError, PlatoTimeout
 from plato_sgl.backends import is_sglang_runtime
 from plato_sgl.methods.autoregressive import plain_answer
 from plato_sgl.options import Options
+from plato_sgl.plan import PlanNode
 from plato_sgl.programs import LiveStates, drain, follow
 from plato_sgl.result import Call, Clock, NodeRecord, Result
+from plato_sgl.scheduler import Deadline, Scheduler
 
 # -- the paper's prompts (Prompt 1 and Prompt 2, verbatim apart from line breaks) ------------------
 
@@ -174,31 +175,40 @@ def expand_point(s, index: int, point: str, *, max_tokens: int = 256, ignore_eos
 
 
 class SoTRun:
-    """Answers one question with Skeleton-of-Thought. Use ``run_sot``; this holds the run's state."""
+    """Answers one question with Skeleton-of-Thought on the scheduler. Use ``run_sot``.
+
+    The skeleton is the scheduler's source: once it is decoded, all its points are posted at once,
+    as nodes without dependencies, so they are dispatched together as ``fork(n)`` of one state.
+    """
 
     def __init__(self, question: str, backend: Any, options: Options):
         self.question = question
         self.backend = backend
         self.options = options
         self.clock = Clock()
+        self.deadline = Deadline(options.timeout, self.clock)
         self.result = Result(question=question, method="sot", options=options.to_dict())
+        self.scheduler = Scheduler(self.clock, self.deadline)
+        self.states = LiveStates()
 
     def run(self) -> Result:
         try:
-            points = self._skeleton()
-            if points:
-                self._expand(points)
-            else:
-                self._fallback()
+            with self.states:
+                self.scheduler.spawn("the skeleton request", self._skeleton)
+                self.scheduler.run(self)
+                if not self.scheduler.records:
+                    self._fallback()
         except PlatoError as exc:
             self.result.error = f"SoT failed: {exc}"
-            raise PlatoError(self.result.error, self.result) from exc
+            kind = PlatoTimeout if isinstance(exc, PlatoTimeout) else PlatoError
+            raise kind(self.result.error, self.result) from exc
         finally:
+            self._record_points()
             self.result.wall_time = self.clock.now()
         return self.result
 
-    def _skeleton(self) -> list[tuple[int, str]]:
-        """Decode the skeleton (streamed, to time its first token); return its points."""
+    def _skeleton(self) -> None:
+        """The source: decode the skeleton (streamed, to time its first token), then post its points."""
         if self.options.plan_regex is not None:
             pattern = self.options.plan_regex
         else:
@@ -219,10 +229,12 @@ class SoTRun:
         self.result.plan = SKELETON_START + out.text
         self.result.plan_first_token_at = out.first_token_at
         self.result.plan_done_at = out.finished_at
-        return parse_skeleton(self.result.plan, min(self.options.max_nodes, MAX_POINTS))
+        points = parse_skeleton(self.result.plan, min(self.options.max_nodes, MAX_POINTS))
+        self.scheduler.add_nodes([PlanNode(index, point) for index, point in points])
+        self.scheduler.source_finished()
 
-    def _expand(self, points: list[tuple[int, str]]) -> None:
-        """Fork one branch per point from the shared, prefilled prefix; wait for all of them."""
+    def dispatch(self, nodes: list[PlanNode], context: tuple[int, ...]) -> None:
+        """Fork one branch per point from the shared, prefilled prefix (question and skeleton)."""
         base = expand_prefix.run(
             question=self.question,
             skeleton=self.result.plan,
@@ -231,59 +243,38 @@ class SoTRun:
             stream=True,
         )
         drain(base)
-        with LiveStates() as states:
-            shared = states.fork(base)[0]  # a live state: an ended one cannot fork(n > 1)
-            shared.text()  # sync, so fork(n > 1) prefills the shared prefix once before the branches
-            self._decode_points(points, states.fork(shared, len(points)))
+        shared = self.states.fork(base)[0]  # a live state: an ended one cannot fork(n > 1)
+        shared.text()  # sync, so fork(n > 1) prefills the shared prefix once before the branches
+        for node, branch in zip(nodes, self.states.fork(shared, len(nodes))):
+            expand_point(branch, node.id, node.description, max_tokens=self.options.node_max_tokens,
+                         ignore_eos=self.options.ignore_eos)
+            self.scheduler.spawn(f"point {node.id}", self._follow_point, node.id, branch)
 
-    def _decode_points(self, points: list[tuple[int, str]], branches: list) -> None:
-        """Expand every point in its own branch, all at once; wait for all of them."""
-        now = self.clock.now()
-        records = [
-            NodeRecord(id=index, description=point, parsed_at=self.result.plan_done_at, dispatched_at=now)
-            for index, point in points
-        ]
-        self.result.nodes = records
-        failures: list[BaseException] = []
-        threads = []
-        for record, branch in zip(records, branches):
-            expand_point(
-                branch,
-                record.id,
-                record.description,
-                max_tokens=self.options.node_max_tokens,
-                ignore_eos=self.options.ignore_eos,
-            )
-            thread = threading.Thread(
-                target=self._follow_point, args=(record, branch, failures), daemon=True, name=f"sot-point-{record.id}"
-            )
-            thread.start()
-            threads.append(thread)
-        for thread in threads:
-            thread.join(None if self.options.timeout is None else max(0.0, self.options.timeout - self.clock.now()))
-        self.result.answer = compose_answer([(r.id, r.description, r.result) for r in records if r.finished])
-        if failures:
-            raise PlatoError(f"a point expansion failed: {failures[0]}")
-        if any(thread.is_alive() for thread in threads):
-            raise PlatoError(f"timed out after {self.options.timeout:g} s")
-        self.result.critical_path = 1
-        self.result.parallel_degree = float(len(records))
+    def finished(self, record: NodeRecord, waiting: bool) -> None:
+        """Points share no context: nothing to do when one finishes."""
 
-    def _follow_point(self, record: NodeRecord, branch, failures: list[BaseException]) -> None:
-        """Worker thread: time one branch and fill its record (it owns that record)."""
+    def _follow_point(self, node_id: int, branch) -> None:
         try:
             out = follow(branch, "expansion", self.clock)
-        except Exception as exc:  # surfaced by _expand, never swallowed
-            failures.append(exc)
+        except BaseException as exc:  # surfaced to the scheduler at once, never swallowed
+            self.scheduler.node_failed(node_id, exc)
             return
-        record.started_at, record.finished_at = out.first_token_at, out.finished_at
-        record.result = out.text
-        record.record_meta(out.meta)
+        self.scheduler.node_done(node_id, out.text, out.meta, out.first_token_at, at=out.finished_at)
+
+    def _record_points(self) -> None:
+        records = self.scheduler.plan_records()
+        if not records:
+            return
+        self.result.nodes = records
+        self.result.answer = compose_answer([(r.id, r.description, r.result) for r in records if r.finished])
+        self.result.critical_path = 1
+        self.result.parallel_degree = float(len(records))
 
     def _fallback(self) -> None:
         """No numbered point in the skeleton: answer plainly and say why, rather than answer nothing."""
         self.result.fallback = "the skeleton had no numbered point; answered with a single plain request"
-        self.result.answer, call = plain_answer(self.question, self.backend, self.options, self.clock, kind="fallback")
+        self.result.answer, call = self.deadline.call(
+            "the fallback request", plain_answer, self.question, self.backend, self.options, self.clock, kind="fallback")
         self.result.calls.append(call)
 
 

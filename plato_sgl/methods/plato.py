@@ -1,0 +1,199 @@
+"""Plato: stream the plan, dispatch ready nodes as forks of the global-context state.
+
+The plan stream is the scheduler's source: a thread follows its ``text_iter`` and posts each node
+the moment its line is parsed (paper section 4.2.1). The runner forks ready nodes from one live
+state and follows each branch on a thread of its own.
+
+Cache layout (paper section 4.2.2): one live program state holds the node prompt prefix, i.e.
+question, rules and every finished result in finish order. When a node finishes, its result is
+appended to a fork of that state; if a known node is still waiting to start, the grown prefix is
+prefilled at once (a zero-token ``gen``), so that node finds it cached. Otherwise nothing is sent:
+a node that may still come is dispatched from the grown state, and its own request prefills it.
+Each result is prefilled once. Ready nodes are forked together, so SGLang batches them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sglang as sgl
+
+from plato_sgl import programs, prompts
+from plato_sgl.backends import is_sglang_runtime
+from plato_sgl.errors import PlatoError, PlatoTimeout
+from plato_sgl.grammar import plan_regex
+from plato_sgl.methods.autoregressive import plain_answer
+from plato_sgl.options import Options
+from plato_sgl.parser import PlanParser
+from plato_sgl.plan import PlanNode, critical_path, parallel_degree
+from plato_sgl.result import Call, Clock, NodeRecord, Result
+from plato_sgl.scheduler import Deadline, Scheduler
+
+
+class PlatoRun:
+    """Answers one question with Plato. Use ``run_plato``; this holds the run's mutable state."""
+
+    def __init__(self, question: str, backend: Any, options: Options):
+        self.question = question
+        self.backend = backend
+        self.options = options
+        self.runtime = is_sglang_runtime(backend)
+        self.clock = Clock()
+        self.deadline = Deadline(options.timeout, self.clock)
+        self.result = Result(question=question, method="plato", options=options.to_dict())
+        self.parser = PlanParser(tolerant=not self.runtime)
+        self.scheduler = Scheduler(self.clock, self.deadline, pipeline=options.pipeline, max_nodes=options.max_nodes)
+        self.base = None  # node prompt parts (1)-(2), an ended state: fork it, never append to it
+        self.context = None  # live state: base + finished results in finish order
+        self.prefilled = False  # whether ``context``'s whole text has been sent to the server
+        self._prefills: list[tuple[Call, Any]] = []
+        self.states = programs.LiveStates()  # every fork of this run, ended when it returns or fails
+
+    def run(self) -> Result:
+        try:
+            with self.states:
+                self._run()
+        except PlatoError as exc:
+            raise self._fail(exc) from exc
+        finally:
+            self.result.wall_time = self.clock.now()
+        return self.result
+
+    def _run(self) -> None:
+        self.result.calls.append(Call(kind="plan", started_at=self.clock.now()))
+        self.scheduler.spawn("the plan request", self._follow_plan)
+        self.scheduler.act("the node prompt prefix", self._open_context)
+        self.scheduler.run(self)
+        self.result.repairs = [*self.parser.repairs, *self.scheduler.repairs]
+        if not self.scheduler.records:
+            self._fallback()
+        else:
+            self._record_nodes()
+        self.deadline.call("the context prefills", self._collect_prefills)
+
+    def _fail(self, exc: PlatoError) -> PlatoError:
+        done, known = len(self.scheduler.finish_order), len(self.scheduler.records)
+        message = f"Plato failed: {exc} ({done} of {known} nodes finished)"
+        self.result.error = message
+        self.result.repairs = [*self.parser.repairs, *self.scheduler.repairs]
+        if not self.result.plan:
+            self.result.plan = self.parser.text
+        self._record_nodes(finished_only=True)
+        kind = PlatoTimeout if isinstance(exc, PlatoTimeout) else PlatoError
+        return kind(message, self.result)
+
+    # -- the source: the plan stream (its own thread) ---------------------------------------------
+
+    def _follow_plan(self) -> None:
+        state = programs.plan.run(
+            question=self.question,
+            regex=(self.options.plan_regex or plan_regex(self.options.max_nodes)) if self.runtime else None,
+            max_tokens=self.options.plan_max_tokens,
+            temperature=self.options.temperature,  # run()'s sampling default, used by its gen
+            backend=self.backend,
+            stream=True,
+        )
+        for chunk in state.text_iter("plan"):
+            if not chunk:
+                continue
+            if self.result.plan_first_token_at is None:
+                self.result.plan_first_token_at = self.clock.now()
+            self.scheduler.add_nodes(self.parser.feed(chunk))
+        self.scheduler.add_nodes(self.parser.close())
+        error = programs.stream_error(state, "plan")  # SGLang only prints a worker thread's exception
+        self.result.plan = self.parser.text
+        if error is not None:
+            raise error
+        plan_call = self.result.calls[0]
+        plan_call.finished_at = self.result.plan_done_at = self.clock.now()
+        plan_call.record_meta(state.get_meta_info("plan"))
+        self.scheduler.source_finished()
+
+    # -- the runner (the scheduler's action thread) -----------------------------------------------
+
+    def _open_context(self) -> None:
+        self.base = programs.node_prefix.run(
+            question=self.question, temperature=self.options.temperature, backend=self.backend, stream=True  # forks inherit it
+        )
+        programs.drain(self.base)  # run(stream=True) returns before the body queued its text
+        if self.options.context == "global":
+            self.context = self.states.fork(self.base)[0]
+            self._prefill()
+
+    def finished(self, record: NodeRecord, waiting: bool) -> None:
+        """Append ``record`` to the global context; prefill it only if a known node will use it."""
+        if self.options.context != "global":
+            return
+        self.context = self.states.fork(self.context)[0]
+        programs.append_result(self.context, record.description, record.result)
+        self.prefilled = False
+        if waiting:
+            self._prefill()
+
+    def _prefill(self) -> None:
+        if self.runtime:
+            self.context += sgl.gen("prefill", max_tokens=0)
+            self._prefills.append((Call(kind="context", started_at=self.clock.now()), self.context))
+        self.prefilled = True
+
+    def dispatch(self, nodes: list[PlanNode], context: tuple[int, ...]) -> None:
+        records = self.scheduler.records
+        if self.options.context == "global":
+            if len(nodes) > 1 and not self.prefilled:
+                self._prefill()  # a recorded request, so fork(n)'s own commit of the prefix finds it cached
+            self.context.text()  # sync, so fork(n > 1) sends the shared prefix once before the branches
+            branches = self.states.fork(self.context, len(nodes))
+            contexts = [context] * len(nodes)
+        else:
+            branches, contexts = [], []
+            for node in nodes:
+                state = self.states.fork(self.base)[0]
+                for dep in node.deps:
+                    programs.append_result(state, records[dep].description, records[dep].result)
+                branches.append(state)
+                contexts.append(node.deps)
+        for node, branch, context_ids in zip(nodes, branches, contexts):
+            records[node.id].context_ids = tuple(context_ids)
+            programs.answer_node(branch, node.description, max_tokens=self.options.node_max_tokens, ignore_eos=self.options.ignore_eos)
+            self.scheduler.spawn(f"node {node.id}", self._follow_node, node.id, branch)
+
+    def _follow_node(self, node_id: int, state) -> None:
+        try:
+            out = programs.follow(state, "result", self.clock)
+        except BaseException as exc:  # surfaced to the scheduler, never swallowed
+            self.scheduler.node_failed(node_id, exc)
+            return
+        self.scheduler.node_done(node_id, out.text, out.meta, out.first_token_at, at=out.finished_at)
+
+    def _collect_prefills(self) -> None:
+        for call, state in self._prefills:
+            call.record_meta(state.get_meta_info("prefill"))
+            self.result.calls.append(call)
+        self._prefills.clear()
+
+    # -- the answer -------------------------------------------------------------------------------
+
+    def _record_nodes(self, finished_only: bool = False) -> None:
+        """Put the nodes (in plan order), the answer composed from them and the DAG metrics in the Result."""
+        records = self.scheduler.plan_records()
+        self.result.nodes = records
+        self.result.answer = prompts.compose_answer((r.description, r.result) for r in records if r.finished or not finished_only)
+        self.result.critical_path = critical_path(self.scheduler.nodes)
+        self.result.parallel_degree = parallel_degree(self.scheduler.nodes)
+
+    def _fallback(self) -> None:
+        """No usable node in the plan: answer plainly and say why, rather than answer nothing."""
+        self.result.fallback = "the plan had no usable sub-task line; answered with a single plain request"
+        try:
+            self.result.answer, call = self.deadline.call(
+                "fallback", plain_answer, self.question, self.backend, self.options, self.clock, kind="fallback")
+        except PlatoTimeout:
+            raise
+        except PlatoError as exc:
+            raise PlatoError(f"the fallback answer failed: {exc}") from exc
+        self.result.calls.append(call)
+
+
+def run_plato(question: str, backend: Any, options: Options) -> Result:
+    """Answer ``question`` with Plato on ``backend`` (a RuntimeEndpoint, or any SGLang backend)."""
+    return PlatoRun(question, backend, options).run()

@@ -1,0 +1,272 @@
+"""The event-driven DAG scheduler that every parallel method runs on.
+
+A method gives it two things: a *source* of nodes (Plato's plan stream, SoT's skeleton, PASTA's
+promises), which posts nodes with their dependencies as they become known and says when it is done,
+and a *runner* that starts a batch of ready nodes (forks on the server) and posts each node's
+outcome. The scheduler owns the rest: the ready set, dispatch order, finish order, the deadline and
+the partial Result's node records.
+
+Threads: sources and node followers post events from their own threads; the calling thread handles
+them (``run``); the runner's calls, which block on the server (syncs, forks, prefills), run one at a
+time, in order, on one action thread. So the calling thread only ever waits on the event queue, and
+it waits no longer than the deadline: a hung server cannot hold it past ``timeout``. Nothing sleeps
+or polls. The bookkeeping needs no server, and its tests drive it with a scripted source.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+from plato_sgl.errors import PlatoError, PlatoTimeout
+from plato_sgl.plan import PlanNode, ready_nodes
+from plato_sgl.result import Clock, NodeRecord
+
+
+class Deadline:
+    """The seconds a question may take, on its clock; ``None``: no limit."""
+
+    def __init__(self, timeout: float | None, clock: Clock):
+        self.timeout = timeout
+        self.clock = clock
+
+    def remaining(self) -> float | None:
+        return None if self.timeout is None else max(0.0, self.timeout - self.clock.now())
+
+    def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args)`` on a daemon thread, waited for at most the time left; raises PlatoTimeout."""
+        box: list = []
+
+        def work() -> None:
+            try:
+                box.append((True, fn(*args, **kwargs)))
+            except BaseException as exc:  # raised again in the caller's thread
+                box.append((False, exc))
+
+        thread = threading.Thread(target=work, daemon=True, name=f"plato-{what}")
+        thread.start()
+        thread.join(self.remaining())
+        if not box:
+            raise PlatoTimeout(f"timed out after {self.timeout:g} s ({what})")
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+
+@dataclass
+class Event:
+    """Something that happened, posted to the scheduler. ``kind``: nodes | source_done | node_done | failed."""
+
+    kind: str
+    at: float
+    nodes: Sequence[PlanNode] = ()
+    node_id: int | None = None
+    result: str = ""
+    meta: dict = field(default_factory=dict)
+    started_at: float | None = None
+    error: BaseException | None = None
+    what: str = ""
+
+
+class Runner(Protocol):
+    """What a method does for the scheduler; both calls run on the action thread, in order."""
+
+    def dispatch(self, nodes: list[PlanNode], context: tuple[int, ...]) -> None:
+        """Start ``nodes`` (ready, in id order); ``context``: the finished ids, in finish order.
+        Each started node must end in ``Scheduler.node_done`` or ``Scheduler.node_failed``."""
+
+    def finished(self, record: NodeRecord, waiting: bool) -> None:
+        """``record`` just finished, and a node may still start after it (not called when none can);
+        ``waiting``: a known node is not dispatched yet, so one will (Plato prefills only then)."""
+
+
+class Scheduler:
+    """Schedules one question's nodes. Sources and runners post with the methods below (any thread)."""
+
+    def __init__(self, clock: Clock, deadline: Deadline, *, pipeline: bool = True, max_nodes: int | None = None):
+        self.clock = clock
+        self.deadline = deadline
+        self.pipeline = pipeline
+        self.max_nodes = max_nodes
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.nodes: list[PlanNode] = []  # in plan order
+        self.records: dict[int, NodeRecord] = {}
+        self.dispatched: list[int] = []  # in dispatch order
+        self.finish_order: list[int] = []
+        self.repairs: list[str] = []
+        self.source_done = False
+        self.cancelled = threading.Event()
+        self._progress = threading.Condition()  # notified on every finish and when the run ends
+        self._actions: queue.Queue = queue.Queue()
+        self._action_thread: threading.Thread | None = None
+
+    # -- posting (any thread) --------------------------------------------------------------------
+
+    def add_nodes(self, nodes: Sequence[PlanNode]) -> None:
+        """New nodes (or, for an id already known, its revised dependencies and description)."""
+        self.events.put(Event("nodes", self.clock.now(), nodes=tuple(nodes)))
+
+    def source_finished(self) -> None:
+        """No node will be added any more."""
+        self.events.put(Event("source_done", self.clock.now()))
+
+    def node_done(self, node_id: int, result: str, meta: dict, started_at: float | None, at: float | None = None) -> None:
+        self.events.put(Event("node_done", self.clock.now() if at is None else at, node_id=node_id, result=result,
+                              meta=meta or {}, started_at=started_at))
+
+    def node_failed(self, node_id: int, error: BaseException) -> None:
+        self.events.put(Event("node_done", self.clock.now(), node_id=node_id, error=error))
+
+    def fail(self, what: str, error: BaseException) -> None:
+        """A source or an action failed (``what``: e.g. "the plan request"): the question ends, naming it."""
+        self.events.put(Event("failed", self.clock.now(), error=error, what=what))
+
+    def spawn(self, what: str, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on a daemon thread; an exception it raises fails the question."""
+
+        def work() -> None:
+            try:
+                fn(*args)
+            except BaseException as exc:  # surfaced to the scheduler, never swallowed
+                self.fail(what, exc)
+
+        threading.Thread(target=work, daemon=True, name="plato-worker").start()
+
+    def act(self, what: str, fn: Callable[..., None], *args: Any) -> None:
+        """Queue ``fn(*args)`` on the action thread (calls run one at a time, in order)."""
+        self._actions.put((what, fn, args))
+        if self._action_thread is None:
+            self._action_thread = threading.Thread(target=self._run_actions, daemon=True, name="plato-actions")
+            self._action_thread.start()
+
+    def wait_finished(self, ids: Sequence[int]) -> None:
+        """Block (a source's thread) until the nodes ``ids`` have finished; raises if the question ended."""
+        done = lambda: set(ids).issubset(self.finish_order)  # noqa: E731
+        with self._progress:
+            self._progress.wait_for(lambda: done() or self.cancelled.is_set())
+        if not done():
+            raise PlatoError("the question ended before the nodes it waited for finished")
+
+    # -- the loop (calling thread) ---------------------------------------------------------------
+
+    def run(self, runner: Runner) -> None:
+        """Handle events and dispatch ready nodes until the source is done and every node finished.
+
+        Raises PlatoTimeout past the deadline (checked on every event) and PlatoError when a node,
+        the source or an action fails; either way the records hold what was done.
+        """
+        self.runner = runner
+        try:
+            while not self.complete:
+                for event in self._next_events():
+                    self._handle(event)
+                self._dispatch_ready()
+        finally:
+            with self._progress:
+                self.cancelled.set()
+                self._progress.notify_all()
+            self._actions.put(None)
+
+    @property
+    def complete(self) -> bool:
+        return self.source_done and len(self.finish_order) == len(self.records)
+
+    def finished_records(self) -> list[NodeRecord]:
+        return [self.records[i] for i in self.finish_order]
+
+    def plan_records(self) -> list[NodeRecord]:
+        return [self.records[n.id] for n in self.nodes]
+
+    def _next_events(self) -> list[Event]:
+        """The next event (waiting at most until the deadline) and every event already queued behind
+        it, so nodes that became ready together are dispatched together."""
+        remaining = self.deadline.remaining()
+        if remaining == 0:
+            raise PlatoTimeout(f"timed out after {self.deadline.timeout:g} s")
+        try:
+            events = [self.events.get(timeout=remaining)]
+        except queue.Empty:
+            raise PlatoTimeout(f"timed out after {self.deadline.timeout:g} s") from None
+        while True:
+            try:
+                events.append(self.events.get_nowait())
+            except queue.Empty:
+                return events
+
+    def _handle(self, event: Event) -> None:
+        if event.kind == "nodes":
+            for node in event.nodes:
+                self._add(node, event.at)
+        elif event.kind == "source_done":
+            self.source_done = True
+        elif event.kind == "failed":
+            raise _failure(event.what, event.error)
+        elif event.kind == "node_done":
+            record = self.records[event.node_id]
+            if event.error is not None:
+                raise _failure(f"node {record.id} ({record.description!r})", event.error)
+            record.started_at, record.finished_at = event.started_at, event.at
+            record.result = event.result
+            record.record_meta(event.meta)
+            with self._progress:
+                self.finish_order.append(record.id)
+                self._progress.notify_all()
+            waiting = len(self.dispatched) < len(self.records)  # a known node will start after this finish
+            if waiting or not self.source_done:  # else no node can start after it: nothing to tell
+                self.act("the context update", self.runner.finished, record, waiting)
+
+    def _add(self, node: PlanNode, at: float) -> None:
+        known = self.records.get(node.id)
+        if known is not None:  # a repeated plan line, merged by the tolerant parser
+            if node.id in self.dispatched:
+                if set(node.deps) - set(known.deps):
+                    self.repairs.append(
+                        f"node {node.id}: the dependencies {sorted(set(node.deps) - set(known.deps))} of its repeated "
+                        "line came after it had started and were not waited for")
+                return
+            index = next(i for i, n in enumerate(self.nodes) if n.id == node.id)
+            self.nodes[index] = node
+            known.description, known.deps = node.description, node.deps
+            return
+        if self.max_nodes is not None and len(self.nodes) >= self.max_nodes:  # only an unconstrained plan gets here
+            self.repairs.append(f"dropped plan line {node.id} ({node.description!r}): more than max_nodes={self.max_nodes}")
+            return
+        self.nodes.append(node)
+        self.records[node.id] = NodeRecord(id=node.id, description=node.description, deps=node.deps, parsed_at=at)
+
+    def _dispatch_ready(self) -> None:
+        if not self.pipeline and not self.source_done:
+            return
+        ready = ready_nodes(self.nodes, set(self.finish_order), set(self.dispatched))
+        if not ready:
+            return
+        now = self.clock.now()
+        context = tuple(self.finish_order)
+        for node in ready:
+            self.records[node.id].dispatched_at = now
+            self.dispatched.append(node.id)
+        self.act("dispatch", self.runner.dispatch, ready, context)
+
+    def _run_actions(self) -> None:
+        while True:
+            item = self._actions.get()
+            if item is None or self.cancelled.is_set():
+                return
+            what, fn, args = item
+            try:
+                fn(*args)
+            except BaseException as exc:  # surfaced to the scheduler, never swallowed
+                self.fail(what, exc)
+                return
+
+
+def _failure(what: str, cause: BaseException | None) -> PlatoError:
+    """The error a question ends with: ``what`` failed, and why."""
+    if isinstance(cause, PlatoTimeout):
+        return cause
+    if isinstance(cause, PlatoError):
+        return PlatoError(f"{what} failed: {cause}")
+    return PlatoError(f"{what} failed: {type(cause).__name__}: {cause}")

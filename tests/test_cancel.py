@@ -1,0 +1,60 @@
+"""Cancellation on the real server: a question that times out has its requests aborted there."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import plato_sgl
+from plato_sgl.backends import server_load
+from plato_sgl.cancel import QuestionEndpoint, for_question
+from plato_sgl.errors import PlatoTimeout
+from plato_sgl.grammar import literal_regex
+
+pytestmark = pytest.mark.server
+
+PLAN = "1. Alpha.[]\n2. Beta.[]\n3. Gamma.[1,2]\n"
+
+
+def _running(backend) -> int:
+    return int(server_load(backend.base_url).get("num_running_reqs", 0)) + int(
+        server_load(backend.base_url).get("num_waiting_reqs", 0))
+
+
+def _settles(backend, within: float) -> bool:
+    """Whether the server has no running or waiting request within ``within`` seconds (bounded poll)."""
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        if _running(backend) == 0:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_timed_out_question_stops_decoding_on_the_server(backend):
+    assert _settles(backend, 30)
+    with pytest.raises(PlatoTimeout, match="timed out after 4 s") as caught:
+        # nodes 1 and 2 would decode 3000 tokens each (tens of seconds here) after a quick plan
+        plato_sgl.run("A question that runs out of time (cancel)", backend=backend, plan_regex=literal_regex(PLAN),
+                      node_max_tokens=3000, ignore_eos=True, timeout=4)
+    partial = caught.value.result
+    assert partial.plan == PLAN and [n.id for n in partial.nodes] == [1, 2, 3]
+    assert any(n.dispatched_at is not None and not n.finished for n in partial.nodes)  # they were running
+    assert _settles(backend, 5), "the server kept decoding the timed-out question's nodes"
+    fresh = plato_sgl.run("A fresh question after the timeout", method="ar", backend=backend, max_tokens=16)
+    assert fresh.ok and fresh.calls[0].completion_tokens > 0
+
+
+def test_each_question_names_its_requests_and_refuses_new_ones_once_cancelled(backend):
+    scoped = for_question(backend)
+    assert isinstance(scoped, QuestionEndpoint) and for_question(scoped) is scoped
+    assert scoped.base_url == backend.base_url and scoped.chat_template is backend.chat_template
+    result = plato_sgl.run("A question whose requests are named", method="ar", backend=scoped, max_tokens=4)
+    assert result.ok and len(scoped.sent) == 1 and scoped.sent[0].startswith("plato-")
+    other = for_question(backend)
+    plato_sgl.run("Another question", method="ar", backend=other, max_tokens=4)
+    assert not set(other.sent) & set(scoped.sent)  # ids never shared between questions
+    assert scoped.cancel() == [] and scoped.in_flight == []
+    with pytest.raises(plato_sgl.PlatoError, match="cancelled"):
+        plato_sgl.run("A question on a cancelled endpoint", method="ar", backend=scoped, max_tokens=4)
