@@ -20,6 +20,7 @@ _EXPORTS = {
     "run_batch": "plato_sgl.api",
     "PlanFormatError": "plato_sgl.errors",
     "PlatoError": "plato_sgl.errors",
+    "PlatoTimeout": "plato_sgl.errors",
     "ServerError": "plato_sgl.errors",
     "Options": "plato_sgl.options",
     "Call": "plato_sgl.result",
@@ -34,7 +35,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # noqa: F401 (re-exports for type checkers; __getattr__ loads them at run time)
     from plato_sgl.api import METHODS, run, run_batch
-    from plato_sgl.errors import PlanFormatError, PlatoError, ServerError
+    from plato_sgl.errors import PlanFormatError, PlatoError, PlatoTimeout, ServerError
     from plato_sgl.options import Options
     from plato_sgl.result import Call, NodeRecord, Result
     from plato_sgl.serving import LocalServer, connect, open_backend

@@ -99,7 +99,8 @@ def test_a_hung_server_hits_the_question_timeout_of_every_method(victim):
             partial = caught.value.result
             # the method's own deadline fired (not the backstop in api._answer), with its partial Result
             assert "its own deadline did not fire" not in str(caught.value), method
-            assert partial.error and partial.method == method and partial.calls, method
+            assert partial.error and partial.method == method, method
+            assert partial.calls or method == "ar", method  # the parallel methods' plan or skeleton request
         waiting = [t for t in threading.enumerate() if t not in existing and t is not freezer]
         assert waiting and all(t.daemon for t in waiting), waiting  # still waiting, but never keeping Python from exiting
     finally:
