@@ -10,12 +10,20 @@ Definitions (Plato paper §5.1, §5.4, §5.5):
 - scheduling efficiency: the node phase's makespan if every node had been decoding from the moment
   it could start (its plan line parsed, its dependencies done), taking its measured decoding time,
   divided by the measured makespan (see ``scheduling_efficiency``).
+
+What the user waits for (not in the paper's tables; a throughput gain is not a shorter wait when
+the method writes more tokens): end-to-end latency (``wall_time``) per question; latency speed-up
+over AR as total time (sum AR / sum method), as the median per-question ratio (method / AR) and as
+the number of questions answered sooner; answer length in tokens and words and its median ratio to
+AR's answer to the same question; requests that stopped at their token cap; the plan's shape
+(node counts, repeated sub-tasks) and its share of the latency.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from statistics import mean
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from plato_sgl.result import NodeRecord, Result
 
@@ -120,3 +128,138 @@ def mean_of(values: Iterable[float | None]) -> float | None:
     """Mean of the values that exist (None where none does)."""
     present = [v for v in values if v is not None]
     return mean(present) if present else None
+
+
+# What the user waits for: latency, answer length, truncation, plan shape (issue 16).
+# Paired figures compare a method with AR on the same question: both arguments map a question id
+# to its Result, and only the ids both hold count.
+
+ANSWER_CALLS = ("answer", "fallback")  # single requests whose text is the whole answer (AR, CoT, fallbacks)
+PASTA_MAIN_CALL = "main"  # PASTA's main branch: several requests sharing one ``max_tokens`` budget
+PLAN_CALLS = ("plan", "skeleton")
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """The ``q``-th percentile (0-100) with linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def latency_summary(results: Iterable[Result]) -> dict[str, float | None]:
+    """End-to-end latency (``wall_time``: question sent to answer complete) per question: mean, median, p90."""
+    times = [r.wall_time for r in results]
+    return {"mean": mean(times) if times else None, "median": percentile(times, 50), "p90": percentile(times, 90)}
+
+
+def paired(results: Mapping[str, Result], baseline: Mapping[str, Result]) -> list[tuple[Result, Result]]:
+    """(method, baseline) Results of the questions both hold, in question-id order."""
+    return [(results[qid], baseline[qid]) for qid in sorted(set(results) & set(baseline))]
+
+
+def total_time_speedup(pairs: Sequence[tuple[Result, Result]]) -> float | None:
+    """Latency speed-up over the baseline as total time: sum of baseline wall times / sum of the method's."""
+    spent = sum(r.wall_time for r, _ in pairs)
+    return sum(b.wall_time for _, b in pairs) / spent if pairs and spent > 0 else None
+
+
+def median_ratio(pairs: Sequence[tuple[Result, Result]], measure: Callable[[Result], float]) -> float | None:
+    """Median over questions of measure(method) / measure(baseline); questions where the baseline's is 0 are skipped."""
+    ratios = [measure(r) / measure(b) for r, b in pairs if measure(b) > 0]
+    return percentile(ratios, 50)
+
+
+def median_latency_ratio(pairs: Sequence[tuple[Result, Result]]) -> float | None:
+    """Median per-question latency ratio method / baseline (above 1: the user waits longer)."""
+    return median_ratio(pairs, lambda r: r.wall_time)
+
+
+def answered_sooner(pairs: Sequence[tuple[Result, Result]]) -> int:
+    """How many questions the method answered in less wall time than the baseline."""
+    return sum(1 for r, b in pairs if r.wall_time < b.wall_time)
+
+
+def answer_tokens(result: Result) -> int:
+    """Completion tokens of the requests whose text makes the answer: the nodes (Plato's sub-tasks, SoT's
+    point expansions, PASTA's async spans), PASTA's main branch and single answers (AR, CoT, a fallback).
+    Not the plan or skeleton: it steers the answer (SoT's points are echoed in it, but were decoded as
+    the skeleton). So this counts what was decoded for the answer's text, not a re-tokenisation of it."""
+    calls = (c for c in result.calls if c.kind in ANSWER_CALLS or c.kind == PASTA_MAIN_CALL)
+    return sum(n.completion_tokens for n in result.nodes) + sum(c.completion_tokens for c in calls)
+
+
+def answer_words(result: Result) -> int:
+    """Whitespace-separated words of the final answer text."""
+    return len(result.answer.split())
+
+
+def plan_tokens(result: Result) -> int | None:
+    """Completion tokens of the plan (Plato) or skeleton (SoT); None for methods without one."""
+    plans = [c for c in result.calls if c.kind in PLAN_CALLS]
+    return sum(c.completion_tokens for c in plans) if plans else None
+
+
+def truncation(result: Result) -> dict[str, tuple[int, int]]:
+    """Requests that stopped at their token cap, as (truncated, requests) per kind: ``"node"`` (cap
+    ``node_max_tokens``) and ``"answer"`` (single answers and fallbacks, and PASTA's main branch counted
+    as one request over its shared budget, cap ``max_tokens``), caps read from ``Result.options``.
+
+    The server's finish reason is not stored in a Result, so a request counts as truncated when its
+    completion tokens reach its cap (a request that ended naturally on exactly its last allowed token
+    is counted too; with ``ignore_eos`` every node reaches its cap by design). A cap missing from the
+    options counts nothing as truncated."""
+    node_cap, answer_cap = result.options.get("node_max_tokens"), result.options.get("max_tokens")
+
+    def capped(tokens: int, cap: int | None) -> bool:
+        return cap is not None and cap > 0 and tokens >= cap
+
+    answers = [c.completion_tokens for c in result.calls if c.kind in ANSWER_CALLS]
+    main = [c.completion_tokens for c in result.calls if c.kind == PASTA_MAIN_CALL]
+    if main:
+        answers.append(sum(main))
+    return {
+        "node": (sum(1 for n in result.nodes if capped(n.completion_tokens, node_cap)), len(result.nodes)),
+        "answer": (sum(1 for t in answers if capped(t, answer_cap)), len(answers)),
+    }
+
+
+def truncation_totals(results: Iterable[Result]) -> dict[str, tuple[int, int]]:
+    """``truncation`` summed over ``results``."""
+    totals = {"node": (0, 0), "answer": (0, 0)}
+    for r in results:
+        for kind, (cut, n) in truncation(r).items():
+            totals[kind] = (totals[kind][0] + cut, totals[kind][1] + n)
+    return totals
+
+
+def node_count_distribution(results: Iterable[Result]) -> dict[int, int]:
+    """How many results had each number of nodes (sorted by node count; results without nodes left out)."""
+    counts = Counter(len(r.nodes) for r in results if r.nodes)
+    return dict(sorted(counts.items()))
+
+
+def normalise_description(text: str) -> str:
+    """A sub-task description for comparison: case-folded, whitespace collapsed, trailing punctuation dropped."""
+    return " ".join(text.split()).casefold().rstrip(".,;:!?。 ").strip()
+
+
+def duplicate_subtasks(result: Result) -> int:
+    """Nodes whose (normalised) description repeats an earlier node's of the same plan."""
+    seen: set[str] = set()
+    duplicates = 0
+    for n in sorted(result.nodes, key=lambda n: n.id):
+        key = normalise_description(n.description)
+        duplicates += key in seen
+        seen.add(key)
+    return duplicates
+
+
+def plan_latency_share(result: Result) -> float | None:
+    """Share of the user's wait spent until the plan was complete: plan_done_at / wall_time."""
+    if result.plan_done_at is None or result.wall_time <= 0:
+        return None
+    return result.plan_done_at / result.wall_time

@@ -1,9 +1,12 @@
 """``plato-sgl report DIR``: Markdown tables and PNG plots from a benchmark folder.
 
-Tables follow the paper: overall efficiency per method (Table 3 columns plus speed-up and
-overheads), speed-up per category (Table 2), the system ablation (Table 4). Plots: speed-up per
-category, a timeline of one question (plan streaming, node dispatch/prefill/decode spans) and its
-plan's DAG. Speed-ups compare each method with AR on the questions both answered without error.
+First what the user waits for (latency per question and its speed-up over AR, answer length,
+truncated requests, plan shape; ``user_section``), then tables that follow the paper: overall
+efficiency per method (Table 3 columns plus throughput speed-up and overheads), speed-up per
+category (Table 2), the system ablation (Table 4). Plots: speed-up per category, a timeline of one
+question (plan streaming, node dispatch/prefill/decode spans, when its answer and AR's answer to the
+same question were complete) and its plan's DAG. Speed-ups compare each method with AR on the
+questions both answered without error.
 """
 
 from __future__ import annotations
@@ -65,10 +68,79 @@ def overall_table(rows: Rows) -> str:
             _fmt(metrics.mean_of(metrics.first_dispatch(r) for r in results), ".1f", " s"),
             _fmt(metrics.mean_of(metrics.scheduling_efficiency(r) for r in results)),
         ])
-    header = ["method", "questions", "throughput (tok/s)", f"speed-up vs {BASELINE}", "parallel degree",
+    header = ["method", "questions", "throughput (tok/s)", f"throughput speed-up vs {BASELINE}", "parallel degree",
               "inference efficiency", "extra prefill (tok/q)", "node time to first token", "plan latency",
               "first dispatch", "scheduling efficiency"]
     return _table(header, body)
+
+
+def _by_question(rows: Rows, variant: str) -> dict[str, Result]:
+    return {qid: r.result for qid, r in rows.get(variant, {}).items() if r.result.ok}
+
+
+def _count(part: int, whole: int) -> str:
+    return f"{part} of {whole}" + (f" ({part / whole:.0%})" if whole else "")
+
+
+def user_section(rows: Rows) -> list[str]:
+    """What the user waits for: latency, latency speed-up over AR, answer length, truncation and the
+    plans' shape; per method, on its error-free answers (ratios on the questions it and AR both answered)."""
+    base = _by_question(rows, BASELINE)
+    latency, length, plans = [], [], []
+    for variant in rows:
+        by_q = _by_question(rows, variant)
+        results = list(by_q.values())
+        if not results:
+            continue
+        pairs = metrics.paired(by_q, base) if variant != BASELINE else []
+        lat = metrics.latency_summary(results)
+        sooner = _count(metrics.answered_sooner(pairs), len(pairs)) if pairs else "-"
+        latency.append([variant, str(len(results)), _fmt(lat["mean"], ".1f", " s"), _fmt(lat["median"], ".1f", " s"),
+                        _fmt(lat["p90"], ".1f", " s"), _fmt(metrics.total_time_speedup(pairs), ".2f", "x"),
+                        _fmt(metrics.median_latency_ratio(pairs), ".2f"), sooner])
+        cut = metrics.truncation_totals(results)
+        length.append([variant, _fmt(metrics.mean_of(metrics.answer_tokens(r) for r in results), ".0f"),
+                       _fmt(metrics.mean_of(r.completion_tokens for r in results), ".0f"),
+                       _fmt(metrics.mean_of(metrics.answer_words(r) for r in results), ".0f"),
+                       _fmt(metrics.median_ratio(pairs, metrics.answer_tokens), ".2f"),
+                       _fmt(metrics.median_ratio(pairs, metrics.answer_words), ".2f"),
+                       _count(*cut["answer"]) if cut["answer"][1] else "-", _count(*cut["node"]) if cut["node"][1] else "-"])
+        with_nodes = [r for r in results if r.nodes]
+        if with_nodes:
+            counts = metrics.node_count_distribution(with_nodes)
+            nodes = sum(len(r.nodes) for r in with_nodes)
+            plans.append([variant, str(len(with_nodes)), ", ".join(f"{k}: {v}" for k, v in counts.items()),
+                          _count(sum(metrics.duplicate_subtasks(r) for r in with_nodes), nodes),
+                          _fmt(metrics.mean_of(metrics.plan_tokens(r) for r in with_nodes), ".0f"),
+                          _fmt(metrics.mean_of(metrics.planning_latency(r) for r in with_nodes), ".1f", " s"),
+                          _fmt(metrics.mean_of(metrics.plan_latency_share(r) for r in with_nodes), ".0%")])
+    latency_header = ["method", "questions", "mean latency", "median", "p90", f"latency speed-up vs {BASELINE}",
+                      f"median latency ratio to {BASELINE}", f"answered sooner than {BASELINE}"]
+    length_header = ["method", "answer tokens (mean)", "decoded tokens (mean)", "words (mean)", f"token ratio to {BASELINE}",
+                     f"word ratio to {BASELINE}", "truncated answers", "truncated nodes"]
+    if not base:  # nothing to compare with (e.g. the ablation): drop the columns against the baseline
+        keep_latency, keep_length = [0, 1, 2, 3, 4], [0, 1, 2, 3, 6, 7]
+        latency_header, latency = [latency_header[k] for k in keep_latency], [[row[k] for k in keep_latency] for row in latency]
+        length_header, length = [length_header[k] for k in keep_length], [[row[k] for k in keep_length] for row in length]
+    lines = ["## What the user waits for",
+             "Latency = a question's wall time, from sending it to the complete answer."
+             + (f" Speed-up = total {BASELINE} time / total method time; ratio = median over questions of method / "
+                f"{BASELINE} latency (above 1: slower); both on the questions the method and {BASELINE} answered." if base else ""),
+             "", _table(latency_header, latency), "",
+             "Answer tokens = completion tokens of the requests whose text is the answer (nodes; single answers and "
+             "fallbacks; PASTA's main branch), not the plan or skeleton; decoded tokens adds those (what throughput "
+             "counts). Words = whitespace-separated words of the answer."
+             + (f" Length ratio = median over questions of method / {BASELINE}." if base else "")
+             + " Truncated = stopped at the token cap: completion tokens reached `max_tokens` (answers) or "
+             "`node_max_tokens` (nodes); no finish reason is stored, so one that ended on exactly its last allowed "
+             "token counts too.", "", _table(length_header, length), ""]
+    if plans:
+        lines += ["Plans: nodes per plan (node count: plans), sub-tasks repeating an earlier one of the same plan "
+                  "(case, whitespace and trailing punctuation ignored), the plan's (skeleton's) tokens and "
+                  "latency, and its share of the question's latency (plan done / wall time, mean).", "",
+                  _table(["method", "plans", "nodes per plan", "repeated sub-tasks", "plan tokens (mean)",
+                          "plan latency (mean)", "plan share of latency"], plans), ""]
+    return lines
 
 
 def category_speedups(rows: Rows) -> dict[str, dict[str, float]]:
@@ -150,8 +222,9 @@ def plot_category_speedups(speedups: dict[str, dict[str, float]], path: Path) ->
     plt.close(fig)
 
 
-def plot_timeline(result: Result, path: Path) -> None:
-    """Gantt chart: the plan stream, then per node its wait for the first token and its decoding."""
+def plot_timeline(result: Result, path: Path, ar_done: float | None = None) -> None:
+    """Gantt chart: the plan stream, then per node its wait for the first token and its decoding;
+    ``ar_done``: when AR's answer to the same question was complete (a vertical line), if known."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -173,10 +246,16 @@ def plot_timeline(result: Result, path: Path) -> None:
                         arrowprops=dict(arrowstyle="->", color="#555555", lw=0.7))
     ax.set_yticks(range(len(nodes) + 1), ["plan"] + [f"{n.id}. {n.description[:28]}" for n in nodes])
     ax.invert_yaxis()
+    done = result.wall_time
+    ax.axvline(done, color="black", linestyle=":", linewidth=1.2, label=f"{result.method} answer complete ({done:.0f} s)")
+    if ar_done is not None:
+        ax.axvline(ar_done, color="#c00000", linestyle="--", linewidth=1.2, label=f"{BASELINE} answer complete ({ar_done:.0f} s)")
+    ax.set_xlim(left=0)  # the user waits from the moment the question is sent
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8, frameon=False)
     ax.set_xlabel("seconds since the question was sent")
     ax.set_title("plan stream (grey, ticks: lines complete), node wait for first token (orange), decoding (blue)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # the legend is below the axes
     plt.close(fig)
 
 
@@ -314,7 +393,8 @@ def write_report(folder: str | Path) -> Path:
     rows = load_rows(folder)
     if not rows:
         raise ValueError(f"{folder} holds no benchmark results (*.jsonl)")
-    sections = ["# plato-sgl benchmark report", *environment_lines(folder), "", "## Overall", overall_table(rows), "",
+    sections = ["# plato-sgl benchmark report", *environment_lines(folder), "", *user_section(rows),
+                "## Throughput and the paper's efficiency metrics", overall_table(rows), "",
                 SCHEDULING_NOTE, ""]
     speedups = category_speedups(rows)
     if speedups:
@@ -325,7 +405,9 @@ def write_report(folder: str | Path) -> Path:
         sections += ["## Ablation (Table 4)", ablation, ""]
     example = pick_example(rows)
     if example is not None:
-        plot_timeline(example.result, folder / "timeline.png")
+        baseline = rows.get(BASELINE, {}).get(example.question.id)
+        ar_done = baseline.result.wall_time if baseline is not None and baseline.result.ok else None
+        plot_timeline(example.result, folder / "timeline.png", ar_done=ar_done)
         plot_dag(example.result, folder / "dag.png")
         sections += [f"## One question up close: {example.question.id} ({example.question.category})",
                      f"> {example.question.text}", "", "```", example.result.plan.rstrip(), "```",

@@ -110,6 +110,12 @@ def test_report_tables_and_plots(tmp_path):
         "".join(json.dumps({**environment, **later}) + "\n" for later in ({}, {"model": "tiny", "url": "http://b", "command": "bench --resume"}, {"model": "tiny"})))
     report = write_report(tmp_path).read_text()
     assert "| plato | 3 (1 failed) | 50.00 | 2.00x |" in report  # speed-up on the 3 questions both answered
+    # what the user waits for comes first: latency, its speed-up over AR, answer length, plans
+    assert report.index("## What the user waits for") < report.index("## Throughput and the paper's efficiency metrics")
+    assert "| plato | 3 | 2.0 s | 2.0 s | 2.0 s | 2.00x | 0.50 | 3 of 3 (100%) |" in report
+    assert "| plato-plan-first | 4 | 2.5 s | 2.5 s | 2.5 s | 1.60x | 0.62 | 4 of 4 (100%) |" in report
+    assert "| ar | 100 | 100 | 0 | - | - | 0 of 4 (0%) | - |" in report
+    assert "| plato | 3 | 2: 3 | 0 of 6 (0%) | - | 1.2 s | 60% |" in report
     assert "| generic | 2.00x | 2.00x | 1.60x |" in report and "| math | 2.00x | 2.00x | 1.60x |" in report
     assert "| pipelining: latency (s) | 3 | 2.5 | 2.0 | 20% |" in report
     assert "| global context: extra prefill (tokens) | 3 | 26.7 | 60.0 | -125% |" in report
@@ -118,6 +124,19 @@ def test_report_tables_and_plots(tmp_path):
     assert "- url: `http://a`\n" in report and "- command: `bench`\n" in report and "- device: `cpu`\n" in report
     for png in ("speedup_by_category.png", "timeline.png", "dag.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_timeline_marks_when_ar_answered_the_same_question(tmp_path, monkeypatch):
+    import plato_sgl.report as report
+
+    marks = []
+    monkeypatch.setattr(report, "plot_timeline", lambda result, path, ar_done=None: marks.append(ar_done))
+    monkeypatch.setattr(report, "plot_dag", lambda result, path: None)
+    save(tmp_path, "plato", QUESTIONS[0], result("plato", 100, 2.0))
+    write_report(tmp_path)
+    save(tmp_path, "ar", QUESTIONS[0], result("ar", 100, 4.0))
+    write_report(tmp_path)
+    assert marks == [None, 4.0]
 
 
 def _bench(url: str, out: Path, *extra: str) -> subprocess.Popen:

@@ -115,3 +115,81 @@ def test_scheduling_efficiency_without_first_token_times_counts_from_dispatch():
 def test_mean_of_skips_missing_values():
     assert metrics.mean_of([1.0, None, 3.0]) == 2.0
     assert metrics.mean_of([None]) is None
+
+
+# What the user waits for (issue 16): latency, length, truncation, plan shape.
+
+CAPS = {"max_tokens": 100, "node_max_tokens": 10}
+
+
+def timed(seconds: float, method: str = "ar", tokens: int = 0, nodes=(), answer_text: str = "", plan_done=None, calls=None) -> Result:
+    calls = calls if calls is not None else ([] if nodes else [Call(kind="answer", completion_tokens=tokens)])
+    return Result(question="q", method=method, wall_time=seconds, nodes=list(nodes), calls=calls, answer=answer_text,
+                  plan_done_at=plan_done, options=dict(CAPS))
+
+
+def test_percentile_and_latency_summary():
+    assert metrics.percentile([], 50) is None
+    assert metrics.percentile([7.0], 90) == 7.0
+    assert metrics.percentile([4.0, 1.0, 3.0, 2.0], 50) == pytest.approx(2.5)
+    assert metrics.percentile(range(1, 11), 90) == pytest.approx(9.1)  # rank 8.1 between 9 and 10, as numpy
+    summary = metrics.latency_summary([timed(s) for s in (1.0, 2.0, 3.0, 4.0, 10.0)])
+    assert summary == {"mean": pytest.approx(4.0), "median": 3.0, "p90": pytest.approx(7.6)}
+    assert metrics.latency_summary([]) == {"mean": None, "median": None, "p90": None}
+
+
+def test_latency_speedups_are_matched_by_question():
+    ar = {"1": timed(10.0), "2": timed(20.0), "3": timed(30.0), "only-ar": timed(1000.0)}
+    plato = {"1": timed(5.0, "plato"), "2": timed(40.0, "plato"), "3": timed(90.0, "plato"), "only-plato": timed(1.0, "plato")}
+    pairs = metrics.paired(plato, ar)
+    assert [(r.wall_time, b.wall_time) for r, b in pairs] == [(5.0, 10.0), (40.0, 20.0), (90.0, 30.0)]
+    assert metrics.total_time_speedup(pairs) == pytest.approx(60.0 / 135.0)  # not a mean of per-question ratios
+    assert metrics.median_latency_ratio(pairs) == pytest.approx(2.0)  # ratios 0.5, 2, 3
+    assert metrics.answered_sooner(pairs) == 1
+    assert metrics.total_time_speedup([]) is None and metrics.median_latency_ratio([]) is None
+
+
+def test_answer_length_counts_the_answer_requests_not_the_plan():
+    nodes = [node(1, out=30), node(2, out=50)]
+    plato = timed(1.0, "plato", nodes=nodes, answer_text="one two\nthree  four", calls=[Call(kind="plan", completion_tokens=40), Call(kind="context")])
+    assert metrics.answer_tokens(plato) == 80 and plato.completion_tokens == 120
+    assert metrics.answer_words(plato) == 4
+    assert metrics.plan_tokens(plato) == 40 and metrics.plan_tokens(timed(1.0, tokens=5)) is None
+    fallback = timed(1.0, "plato", calls=[Call(kind="plan", completion_tokens=9), Call(kind="fallback", completion_tokens=60)])
+    assert metrics.answer_tokens(fallback) == 60
+    pasta = timed(1.0, "pasta", nodes=[node(1, out=7)], calls=[Call(kind="main", completion_tokens=20), Call(kind="main", completion_tokens=5)])
+    assert metrics.answer_tokens(pasta) == 32
+    ar = {"1": timed(1.0, tokens=40, answer_text="a b"), "2": timed(1.0, tokens=100, answer_text="a b c d")}
+    mine = {"1": timed(1.0, "plato", nodes=[node(1, out=80)], answer_text="a b c d"),
+            "2": timed(1.0, "plato", nodes=[node(1, out=100)], answer_text="a b c d e f")}
+    pairs = metrics.paired(mine, ar)
+    assert metrics.median_ratio(pairs, metrics.answer_tokens) == pytest.approx(1.5)  # ratios 2 and 1
+    assert metrics.median_ratio(pairs, metrics.answer_words) == pytest.approx(1.75)  # ratios 2 and 1.5
+
+
+def test_truncation_is_reaching_the_cap_from_the_options():
+    plato = timed(1.0, "plato", nodes=[node(1, out=10), node(2, out=9), node(3, out=10)], calls=[Call(kind="plan", completion_tokens=100)])
+    assert metrics.truncation(plato) == {"node": (2, 3), "answer": (0, 0)}  # the plan's cap is not max_tokens
+    assert metrics.truncation(timed(1.0, tokens=100)) == {"node": (0, 0), "answer": (1, 1)}
+    assert metrics.truncation(timed(1.0, tokens=99)) == {"node": (0, 0), "answer": (0, 1)}
+    pasta = timed(1.0, "pasta", calls=[Call(kind="main", completion_tokens=60), Call(kind="main", completion_tokens=40)])
+    assert metrics.truncation(pasta)["answer"] == (1, 1)  # one branch over a shared budget
+    uncapped = timed(1.0, tokens=5000)
+    uncapped.options = {}
+    assert metrics.truncation(uncapped)["answer"] == (0, 1)
+    assert metrics.truncation_totals([plato, timed(1.0, tokens=100), timed(1.0, tokens=3)]) == {"node": (2, 3), "answer": (1, 2)}
+
+
+def test_node_counts_duplicates_and_plan_share():
+    def plan(*descriptions):
+        return timed(10.0, "plato", nodes=[NodeRecord(id=i, description=d) for i, d in enumerate(descriptions, start=1)], plan_done=4.0)
+
+    results = [plan("a", "b"), plan("a", "b", "c"), plan("x", "y"), timed(1.0)]
+    assert metrics.node_count_distribution(results) == {2: 2, 3: 1}
+    assert list(metrics.node_count_distribution([plan("a", "b", "c"), plan("a")])) == [1, 3]
+    assert metrics.normalise_description("  Use a  Timer. ") == "use a timer"
+    repeated = plan("Use a timer.", "Take breaks", "use a   TIMER", "Take breaks!", "Use a timer to focus")
+    assert metrics.duplicate_subtasks(repeated) == 2
+    assert metrics.duplicate_subtasks(plan("a", "b")) == 0
+    assert metrics.plan_latency_share(plan("a")) == pytest.approx(0.4)
+    assert metrics.plan_latency_share(timed(1.0)) is None
