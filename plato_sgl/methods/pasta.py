@@ -381,6 +381,8 @@ class PastaRun:
     ) -> tuple[str, str | None]:
         """One request continuing ``stream``; returns its text (without the stop tag) and the tag."""
         call = Call(kind="main", started_at=self.clock.now())
+        if tokens is None:
+            self.result.calls.append(call)  # listed while in flight: a partial Result shows it
         with LiveStates() as states:  # the request's state ends with it, even when it fails
             state = states.fork(self.root)[0]
             state += stream.context()
@@ -398,7 +400,6 @@ class PastaRun:
         if tokens is None:
             call.finished_at = out.finished_at
             call.record_meta(out.meta)
-            self.result.calls.append(call)
         else:
             stream.first_token_at = stream.first_token_at or out.first_token_at
             add_meta(tokens, out.meta)
