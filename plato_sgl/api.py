@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -12,14 +13,16 @@ from tqdm import tqdm
 
 from plato_sgl.cancel import for_question
 from plato_sgl.errors import PlatoError, PlatoTimeout
+from plato_sgl.methods.auto import run_auto
 from plato_sgl.methods.autoregressive import run_ar, run_cot
 from plato_sgl.methods.pasta import run_pasta
 from plato_sgl.methods.plato import run_plato
 from plato_sgl.methods.sot import run_sot
 from plato_sgl.options import Options
 from plato_sgl.result import Result
+from plato_sgl.scheduler import Progress
 
-MethodFn = Callable[[str, Any, Options], Result]
+MethodFn = Callable[..., Result]  # (question, backend, options, *, on_progress=None) -> Result
 
 METHODS: dict[str, MethodFn] = {
     "plato": run_plato,
@@ -27,6 +30,7 @@ METHODS: dict[str, MethodFn] = {
     "cot": run_cot,
     "sot": run_sot,
     "pasta": run_pasta,
+    "auto": run_auto,
 }
 
 # Seconds past ``timeout`` before a question is abandoned: a method's own deadline fires first.
@@ -66,15 +70,35 @@ def _prepare(method: str, backend: Any, options: dict[str, Any]) -> tuple[Method
     return METHODS[method], backend, opts
 
 
-def run(question: str, *, method: str = "plato", backend: Any = None, **options: Any) -> Result:
+def run(
+    question: str,
+    *,
+    method: str = "plato",
+    backend: Any = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    **options: Any,
+) -> Result:
     """Answer one question. ``backend`` defaults to SGLang's default backend, so this works inside
-    any SGLang script. Options: see ``plato_sgl.options.Options``. Raises PlatoError (with the
-    partial Result attached) when the server fails."""
+    any SGLang script. Options: see ``plato_sgl.options.Options``. ``on_progress`` is called with a
+    ``plato_sgl.scheduler.Progress`` as the answer's nodes become known, start and finish (methods
+    with nodes: plato, auto, sot, pasta), on the question's worker thread; it should return quickly.
+    Raises PlatoError (with the partial Result attached) when the server fails."""
     fn, backend, opts = _prepare(method, backend, options)
-    return _answer(fn, method, _check_question(question), backend, opts)
+    return _answer(fn, method, _check_question(question), backend, opts, on_progress)
 
 
-def _answer(fn: MethodFn, method: str, question: str, backend: Any, opts: Options) -> Result:
+def _takes_progress(fn: MethodFn) -> bool:
+    """Whether a method function has an ``on_progress`` parameter (each one is to have it)."""
+    try:
+        return "on_progress" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _answer(
+    fn: MethodFn, method: str, question: str, backend: Any, opts: Options,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Result:
     """Answer in a daemon thread on the question's own endpoint, and wait for it.
 
     Daemon, because every SGLang thread the question starts inherits that: a request still waiting
@@ -85,10 +109,11 @@ def _answer(fn: MethodFn, method: str, question: str, backend: Any, opts: Option
     """
     scoped = for_question(backend)
     outcome: list[Result | BaseException] = []
+    extra = {"on_progress": on_progress} if on_progress is not None and _takes_progress(fn) else {}
 
     def work() -> None:
         try:
-            outcome.append(fn(question, scoped, opts))
+            outcome.append(fn(question, scoped, opts, **extra))
         except BaseException as exc:  # raised again in the caller's thread
             outcome.append(exc)
 

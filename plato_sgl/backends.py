@@ -1,5 +1,6 @@
 """What kind of SGLang backend a question runs on: the runtime or an OpenAI-style API, the served
-model's name, and (for the runtime) the chat template its prompts are rendered with.
+model's name, (for the runtime) the chat template its prompts are rendered with, and the grammar
+warm-up (:func:`warm_up`, sent through SGLang's frontend) that :func:`plato_sgl.serving.connect` runs.
 
 The lowest layer that knows about backends: methods, the benchmark and the judge ask here rather
 than inspecting backend classes themselves. It is also the one place that speaks plain HTTP to an
@@ -250,6 +251,86 @@ def _request(method: str, url: str, path: str, *, timeout: float, json: Any = No
         raise ServerError(f"the SGLang server at {url} did not answer {path} within {timeout:g} s") from None
     except requests.exceptions.ConnectionError as exc:
         raise ServerError(f"cannot reach an SGLang server at {url}: {_connection_cause(exc)}") from None
+
+
+# ---------------------------------------------------------------- grammar warm-up
+
+
+def warm_up(backend: Any, regexes: Sequence[str], *, timeout: float | None = None) -> None:
+    """Have the server compile and cache the grammar of each regex, before the first question needs it.
+
+    SGLang compiles a ``gen(regex=...)`` grammar when a request first uses it (xgrammar: the
+    tokenizer's info once, then the regex) and caches it by its regex string; on a fresh server
+    that is seconds the first Plato question would otherwise wait for its plan. One request per
+    regex goes through SGLang's frontend on ``backend`` (a one-token ``gen`` under it). Only
+    SGLang's runtime compiles grammars: on any other backend this does nothing. A request that
+    fails, or does not answer within ``timeout`` seconds (None: no limit), raises ServerError
+    naming the regex's purpose.
+    """
+    if not regexes or not is_sglang_runtime(backend):
+        return
+    for number, regex in enumerate(regexes, 1):
+        error = _warm_up_one(backend, regex, timeout)
+        if error is not None:
+            url = getattr(getattr(backend, "endpoint", backend), "base_url", "the server")
+            raise ServerError(
+                f"the grammar warm-up of {_purpose(regex, number, len(regexes))} on the SGLang server at "
+                f"{url} failed: {error}. connect(url, warm_up=False) skips the warm-up (the first question "
+                "then compiles its grammars itself)."
+            )
+
+
+def _warm_up_one(backend: Any, regex: str, timeout: float | None) -> str | None:
+    """Send the one-token request under ``regex``; None when it succeeded, else what went wrong."""
+    import threading
+
+    outcome: list[str | None] = []
+
+    def work() -> None:
+        try:
+            state = _warm_up_program().run(regex=regex, backend=backend)
+            error = state.error()  # SGLang keeps a worker's exception: fetch it
+        except Exception as exc:  # reported to the caller's thread
+            error = exc
+        outcome.append(None if error is None else f"{type(error).__name__}: {error}".strip())
+
+    thread = threading.Thread(target=work, daemon=True, name="plato-warm-up")  # daemon: a hung server never blocks exit
+    thread.start()
+    thread.join(timeout)
+    return outcome[0] if outcome else f"no answer within {timeout:g} s"
+
+
+_WARM_UP_PROGRAM = None
+
+
+def _warm_up_program() -> Any:
+    """The warm-up ``@sgl.function`` (made on first use: SGLang imports torch). Plain text, no chat
+    template: the grammar cache is keyed by the regex alone, whatever the prompt."""
+    global _WARM_UP_PROGRAM
+    if _WARM_UP_PROGRAM is None:
+        import sglang as sgl
+
+        @sgl.function
+        def grammar_warm_up(s, regex: str):
+            s += "1"
+            s += sgl.gen("warm_up", regex=regex, max_tokens=1, temperature=0.0)
+
+        _WARM_UP_PROGRAM = grammar_warm_up
+    return _WARM_UP_PROGRAM
+
+
+def _purpose(regex: str, number: int, count: int) -> str:
+    """What a warm-up regex is for, in words: a plan grammar (it opens with the plan's first literal,
+    ``Parts:`` or ``1.``) is named so, others by their number and first characters."""
+    from plato_sgl import grammar
+
+    where = f"warm-up grammar {number} of {count}"
+    g = grammar.load_plan_grammar()
+    openings = [grammar.literal_regex(g.size_prefix), grammar.literal_regex("1" + g.id_separator)]
+    if any(regex.startswith(opening) for opening in openings):
+        return f"the plan grammar ({where}, {len(regex)} characters)"
+    shown = regex if len(regex) <= 60 else regex[:57] + "..."
+    return f"{where} (regex {shown!r})"
 
 
 ABORT_TIMEOUT = 5.0  # seconds for one /abort_request (a frozen server never answers)

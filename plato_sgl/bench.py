@@ -36,11 +36,16 @@ class Variant:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-# Table 4 of the paper: pipelining (latency) and the global context (extra prefill tokens).
+# Table 4 of the paper: pipelining (latency) and the global context (extra prefill tokens); then
+# each length lever of issue 16 turned off on its own: the size decision, the short topic bound,
+# and the sentence grammar of nodes.
 ABLATION = (
     Variant("plato", "plato"),
     Variant("plato-plan-first", "plato", {"pipeline": False}),
     Variant("plato-deps-context", "plato", {"context": "deps"}),
+    Variant("plato-no-size", "plato", {"sized": False}),
+    Variant("plato-long-topics", "plato", {"description_max": 120}),
+    Variant("plato-free-nodes", "plato", {"node_sentences": 0}),
 )
 
 

@@ -35,10 +35,15 @@ def _add_backend_args(parser: argparse.ArgumentParser) -> None:
 def _add_option_args(parser: argparse.ArgumentParser) -> None:
     """Flags for plato_sgl.options.Options; left unset they keep the library defaults."""
     group = parser.add_argument_group("answer options")
-    group.add_argument("--max-nodes", type=int)
+    group.add_argument("--max-nodes", type=int, help="most parts a plan may have (its size decision's upper bound)")
     group.add_argument("--plan-max-tokens", type=int)
-    group.add_argument("--node-max-tokens", type=int)
-    group.add_argument("--max-tokens", type=int, help="length limit of single-request answers (ar, cot)")
+    group.add_argument("--node-max-tokens", type=int, help="cap of one node's result")
+    group.add_argument("--answer-max-tokens", type=int, help="token budget of a Plato answer, split over its parts")
+    group.add_argument("--node-sentences", type=int, help="sentences (or code blocks) a node may write; 0: free text")
+    group.add_argument("--description-max", type=int, help="characters a plan line's topic may have")
+    group.add_argument("--no-size", dest="sized", action="store_false", default=None,
+                       help="no size decision: the plan may run to --max-nodes lines")
+    group.add_argument("--max-tokens", type=int, help="length limit of single-request answers (ar, cot, auto's plain path)")
     group.add_argument("--temperature", type=float)
     group.add_argument("--no-pipeline", dest="pipeline", action="store_false", default=None, help="plan first, then execute")
     group.add_argument("--context", choices=["global", "deps"], help="node context: all finished results, or dependencies only")
@@ -46,7 +51,8 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> dict:
-    names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "max_tokens", "temperature", "pipeline", "context", "timeout")
+    names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "node_sentences", "description_max",
+             "sized", "max_tokens", "temperature", "pipeline", "context", "timeout")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
@@ -79,14 +85,40 @@ def _t(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def format_progress(event) -> str:
+    """One line for a person watching a question being answered (a ``scheduler.Progress``)."""
+    at = f"at {event.at:.1f} s"
+    if event.kind == "node":
+        return f"plan  {event.node_id}. {event.description} [{','.join(map(str, event.deps))}]"
+    if event.kind == "dispatched":
+        return f"      dispatched {','.join(map(str, event.node_ids))} {at}"
+    if event.kind == "done":
+        tokens = "" if event.tokens is None else f" ({event.tokens} tokens)"
+        return f"      done {event.node_id}{tokens} {at}"
+    if event.kind == "failed":
+        what = event.node_id if event.node_id is not None else event.description
+        return f"      failed {what} {at}" + (f": {event.text}" if event.text else "")
+    if event.kind == "route":
+        return f"route {event.text}"
+    return f"      {event.kind} {at}" + (f": {event.text}" if event.text else "")  # a kind added later
+
+
+def _print_progress(event) -> None:
+    print(format_progress(event), file=sys.stderr, flush=True)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     import plato_sgl
     from plato_sgl.api import check
     from plato_sgl.serving import open_backend
 
     check(args.question, args.method, **_options(args))  # bad input is refused before a server starts
+    show = not (args.json or args.quiet)  # the plan and progress on stderr while it works
     with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template) as backend:
-        result = plato_sgl.run(args.question, method=args.method, backend=backend, **_options(args))
+        result = plato_sgl.run(args.question, method=args.method, backend=backend,
+                               on_progress=_print_progress if show else None, **_options(args))
+    if show:
+        print(f"answered in {result.wall_time:.1f} s", file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return 0
@@ -103,7 +135,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from plato_sgl.serving import open_backend
 
     questions = load_questions(args.dataset, question_field=args.question_field, category_field=args.category_field,
-                               first=args.first, category=args.category)
+                               first=args.first, category=args.category, per_category=args.per_category)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     variants = variants_for(methods, ablation=args.ablation, options=_options(args))
     with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template) as backend:
@@ -166,9 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="answer one question")
     ask.add_argument("question")
-    ask.add_argument("--method", default="plato", help="plato (default), ar, cot, sot or pasta")
+    ask.add_argument("--method", default="plato", help="plato (default), auto (plato or one plain request, whichever is sooner), ar, cot, sot or pasta")
     ask.add_argument("-v", "--verbose", action="store_true", help="also print the plan, a per-node table and the timings")
-    ask.add_argument("--json", action="store_true", help="print the whole Result as JSON")
+    ask.add_argument("--json", action="store_true", help="print the whole Result as JSON (no progress on stderr)")
+    ask.add_argument("-q", "--quiet", action="store_true", help="print only the answer: no plan and progress on stderr")
     _add_backend_args(ask)
     _add_option_args(ask)
     ask.set_defaults(func=cmd_ask)
@@ -179,8 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--category-field", help="the category's field in a custom dataset")
     bench.add_argument("--first", type=int, help="only the first N questions")
     bench.add_argument("--category", help="only questions of this category")
+    bench.add_argument("--per-category", type=int, metavar="N", help="only the first N questions of each category")
     bench.add_argument("--methods", default="ar,sot,plato", help="comma-separated methods (default: %(default)s)")
-    bench.add_argument("--ablation", action="store_true", help="also run Plato plan-first and with dependency-only context (Table 4)")
+    bench.add_argument("--ablation", action="store_true", help="also run the Plato ablation: plan-first, dependency-only context (Table 4), and each length lever off (no size decision, long topics, free-text nodes)")
     bench.add_argument("--out", required=True, type=Path, help="results folder (JSONL per method, report.md, plots)")
     bench.add_argument("--concurrency", type=int, default=1, help="questions in flight at once (1 = the paper's setting)")
     bench.add_argument("--resume", action="store_true", help="continue a run in --out: only missing and failed questions run")

@@ -37,8 +37,13 @@ def load_questions(
     category_field: str | None = None,
     first: int | None = None,
     category: str | None = None,
+    per_category: int | None = None,
 ) -> list[Question]:
-    """Load questions from a built-in name or a .jsonl/.json/.csv file, optionally filtered."""
+    """Load questions from a built-in name or a .jsonl/.json/.csv file, optionally filtered.
+
+    ``per_category``: only the first N questions of each category (a small subset that still
+    covers every kind of question), applied before ``first``.
+    """
     rows = _read_rows(source)
     if not rows:
         raise ValueError(f"no questions in {source}")
@@ -48,6 +53,16 @@ def load_questions(
         questions = [q for q in questions if q.category == category]
         if not questions:
             raise ValueError(f"no question of category {category!r} in {source}")
+    if per_category is not None:
+        if per_category < 1:
+            raise ValueError(f"per_category must be a positive number of questions, got {per_category}")
+        seen: dict[str | None, int] = {}
+        kept = []
+        for q in questions:
+            seen[q.category] = seen.get(q.category, 0) + 1
+            if seen[q.category] <= per_category:
+                kept.append(q)
+        questions = kept
     if first is not None:
         if first < 1:
             raise ValueError(f"first must be a positive number of questions, got {first}")

@@ -1,9 +1,11 @@
-"""The plan grammar: load its pieces from ``grammars/plan.json`` and build the decoding regex.
+"""The grammars: load their pieces from ``grammars/`` and build the decoding regexes.
 
 A plan is one sub-task per line, ``<id>. <description>.[<dependency ids>]`` (paper section 4.2.1,
-appendix B). ``plan_regex(n)`` accepts exactly the plans of 1..n lines with ids 1, 2, 3... in order
-whose line k lists only ids 1..k-1, strictly increasing: every plan decoded under it is a DAG, and
-the model may stop after any complete line. The regex uses only syntax that xgrammar 0.2.7 accepts
+appendix B). ``plan_regex(n)`` accepts plans whose ids are 1, 2, 3... in order and whose line k
+lists only ids 1..k-1, strictly increasing: every plan decoded under it is a DAG. A *sized* plan
+opens with its size decision, ``Parts: k``, and then has exactly k lines; an unsized one may stop
+after any complete line, up to n. ``node_regex(n)`` bounds a node's result to n sentences or code
+blocks, so it ends at a natural boundary. The regex uses only syntax that xgrammar 0.2.7 accepts
 (literals, ``(?:...)``, ``|``, ``?``, character classes, ``{0,n}``), so it can go straight to
 ``sgl.gen(regex=...)`` with ``--grammar-backend xgrammar``.
 """
@@ -16,6 +18,8 @@ from functools import lru_cache
 from importlib.resources import files
 
 import regex
+
+from plato_sgl.options import Options
 
 # Characters that must be escaped to stand for themselves in a regex (xgrammar and Python alike).
 _META = frozenset(".^$*+?{}[]()|\\/")
@@ -41,6 +45,11 @@ class PlanGrammar:
     deps_close: str
     line_end: str
     max_nodes_limit: int
+    ascii_first_char: str
+    ascii_char: str
+    size_prefix: str
+    size_line_end: str
+    size_limit: int
 
 
 @lru_cache(maxsize=1)
@@ -59,7 +68,42 @@ def load_plan_grammar() -> PlanGrammar:
         deps_close=data["dependencies"]["close"],
         line_end=data["line_end"]["literal"],
         max_nodes_limit=data["max_nodes"]["limit"],
+        ascii_first_char=data["description"]["ascii_first_char"],
+        ascii_char=data["description"]["ascii_char"],
+        size_prefix=data["size"]["prefix"],
+        size_line_end=data["size"]["line_end"],
+        size_limit=data["size"]["limit"],
     )
+
+
+@dataclass(frozen=True)
+class NodeGrammar:
+    """The pieces of a node's result (see grammars/node.json); each class in an ``any`` and an ``ascii`` form."""
+
+    sentence_start: dict[str, str]
+    sentence_char: dict[str, str]
+    sentence_end: dict[str, str]
+    continue_after_end: dict[str, str]
+    hard_end: dict[str, str]
+    separator: dict[str, str]
+    code_block: str
+    list_marker: str
+    min_units: int
+
+
+@lru_cache(maxsize=1)
+def load_node_grammar() -> NodeGrammar:
+    """Read ``plato_sgl.grammars/node.json`` (shipped in the wheel) into a NodeGrammar."""
+    data = json.loads(files("plato_sgl.grammars").joinpath("node.json").read_text(encoding="utf-8"))
+    classes = {name: {k: data[name][k] for k in ("any", "ascii")}
+               for name in ("sentence_start", "sentence_char", "sentence_end", "continue_after_end", "hard_end", "separator")}
+    return NodeGrammar(**classes, code_block=data["code_block"]["pattern"], list_marker=data["list_marker"]["pattern"],
+                       min_units=data["min_units"]["count"])
+
+
+def is_ascii(text: str) -> bool:
+    """Whether ``text`` is plain ASCII: then plans (and node results) are decoded in ASCII too."""
+    return text.isascii()
 
 
 def literal_regex(text: str) -> str:
@@ -92,10 +136,11 @@ def _deps_pattern(last: int, separator: str) -> str:
     return f"(?:{body})?"
 
 
-def _description_pattern(grammar: PlanGrammar, max_length: int) -> str:
+def _description_pattern(grammar: PlanGrammar, max_length: int, ascii: bool) -> str:
     """Regex for a description of 1..max_length characters starting with a non-space."""
-    rest = f"{grammar.description_char}{{0,{max_length - 1}}}" if max_length > 1 else ""
-    return grammar.description_first_char + rest
+    first, char = (grammar.ascii_first_char, grammar.ascii_char) if ascii else (grammar.description_first_char, grammar.description_char)
+    rest = f"{char}{{0,{max_length - 1}}}" if max_length > 1 else ""
+    return first + rest
 
 
 def _line_pattern(grammar: PlanGrammar, node_id: int, description: str) -> str:
@@ -109,28 +154,86 @@ def _line_pattern(grammar: PlanGrammar, node_id: int, description: str) -> str:
     )
 
 
-def plan_regex(max_nodes: int = 10, *, description_max: int | None = None) -> str:
+def plan_regex(
+    max_nodes: int = 6, *, description_max: int | None = None, ascii: bool = False, sized: bool = True
+) -> str:
     """Regex accepting exactly the valid plans of 1..``max_nodes`` lines (every one a DAG).
 
-    Lines nest as ``L1(?:L2(?:L3)?)?`` so the model may stop after any complete line.
-    ``description_max`` (characters) defaults to the grammar's ``max_length``. ``max_nodes`` is
-    capped (grammars/plan.json, 50): the regex grows ~N^2 characters (1 kB at N=10, 20 kB at
-    N=50). xgrammar 0.2.7 compiled it in 0.8 / 1.0 / 1.1 / 1.5 s for N = 10 / 20 / 30 / 50 with a
-    15k-token BPE vocabulary on one busy CPU core; SGLang caches the result per regex string.
+    ``sized``: the plan opens with ``Parts: k`` (1 <= k <= max_nodes) and then has exactly k lines,
+    an alternation over k (~N^3 characters, so N is capped at the size limit, 10). Unsized: lines
+    nest as ``L1(?:L2(?:L3)?)?`` so the model may stop after any complete line (~N^2 characters,
+    capped at 50). ``description_max`` (characters) defaults to the grammar's ``max_length``.
+    ``ascii`` restricts descriptions to the ASCII classes (for a question in ASCII). SGLang caches
+    each compiled regex per string, and ``warm_up_regexes`` lists the ones to compile up front.
     """
     grammar = load_plan_grammar()
-    limit = grammar.max_nodes_limit
-    max_nodes = _check_int("max_nodes", max_nodes, 1, limit, "regex size grows ~N^2 in N")
+    limit = grammar.size_limit if sized else grammar.max_nodes_limit
+    max_nodes = _check_int("max_nodes", max_nodes, 1, limit,
+                           "a sized plan's regex grows ~N^3 in N" if sized else "regex size grows ~N^2 in N")
     if description_max is None:
         description_max = grammar.description_max
     description_max = _check_int(
         "description_max", description_max, 1, DESCRIPTION_MAX_LIMIT, "a sub-task is one short line"
     )
-    description = _description_pattern(grammar, description_max)
-    pattern = _line_pattern(grammar, max_nodes, description)
-    for node_id in range(max_nodes - 1, 0, -1):
-        pattern = f"{_line_pattern(grammar, node_id, description)}(?:{pattern})?"
+    description = _description_pattern(grammar, description_max, ascii)
+    lines = [_line_pattern(grammar, node_id, description) for node_id in range(1, max_nodes + 1)]
+    if sized:
+        size_end = literal_regex(grammar.size_line_end)
+        sizes = "|".join(f"{k}{size_end}{''.join(lines[:k])}" for k in range(1, max_nodes + 1))
+        return f"{literal_regex(grammar.size_prefix)}(?:{sizes})"
+    pattern = lines[-1]
+    for line in reversed(lines[:-1]):
+        pattern = f"{line}(?:{pattern})?"
     return pattern
+
+
+_CODE_WORDS = regex.compile(
+    r"\b(?:code|program|programs|function|functions|implement|implementation|algorithm|script|python|java|javascript|"
+    r"c\+\+|sql|regex|regular expression|class|method|api|html|css|bash|shell|compile|debug|bug)\b",
+    regex.IGNORECASE,
+)
+
+
+def asks_for_code(question: str) -> bool:
+    """Whether ``question`` is about code, so that its nodes may write code blocks. Elsewhere a
+    code block would let a coding model (qwen2.5-coder) escape the sentence count in '# ...' lines."""
+    return _CODE_WORDS.search(question) is not None
+
+
+def node_regex(max_units: int = 4, *, ascii: bool = False, code: bool = True) -> str:
+    """Regex for a node's result: 2..``max_units`` sentences or fenced code blocks (the grammar's
+    ``min_units``, 2, or ``max_units`` if fewer).
+
+    A sentence may open with a list marker ("1. ", "- "), starts with a letter (or a quote,
+    bracket or markdown mark; a digit only in its marker) and ends at ``.``, ``!``, ``?`` or ``:``
+    not followed directly by a digit, ``,`` or ``)`` (so "3.5" does not end it); the last one
+    cannot continue after such a mark, so the count, once spent, leaves only the stop. With
+    ``code``, a fenced code block counts as one unit. When the regex is complete, the server
+    stops the request: the node ends at a sentence boundary instead of mid-sentence at its cap.
+    """
+    max_units = _check_int("max_units", max_units, 1, 20, "a node is a short part of an answer")
+    g = load_node_grammar()
+    form = "ascii" if ascii else "any"
+    end, hard, char = g.sentence_end[form], g.hard_end[form], g.sentence_char[form]
+    start = f"{g.list_marker}?{g.sentence_start[form]}"
+    final = f"(?:{end}|{hard})" if hard else end
+    sentence = f"{start}(?:{char}|{end}{g.continue_after_end[form]})*{final}"
+    last = f"{start}{char}*{final}"  # no continuation after a mark: the node's end
+    units, last_units = (f"(?:{sentence}|{g.code_block})", f"(?:{last}|{g.code_block})") if code else (sentence, last)
+    least = min(g.min_units, max_units) - 1
+    before = f"(?:{units}{g.separator[form]}){{{least},{max_units - 1}}}" if max_units > 1 else ""
+    return before + last_units
+
+
+def warm_up_regexes(max_nodes: int | None = None) -> list[str]:
+    """The regexes a default Plato run on an ASCII question decodes with, to compile when a server
+    is started or connected (the first compile also builds xgrammar's tokenizer tables)."""
+    defaults = Options()
+    plan = plan_regex(max_nodes or defaults.max_nodes, description_max=defaults.description_max, ascii=True)
+    regexes = [plan]
+    if defaults.node_sentences:
+        regexes += [node_regex(defaults.node_sentences, ascii=True, code=code) for code in (False, True)]
+    return regexes
 
 
 @lru_cache(maxsize=1)

@@ -208,22 +208,27 @@ def truncation(result: Result) -> dict[str, tuple[int, int]]:
     ``node_max_tokens``) and ``"answer"`` (single answers and fallbacks, and PASTA's main branch counted
     as one request over its shared budget, cap ``max_tokens``), caps read from ``Result.options``.
 
-    The server's finish reason is not stored in a Result, so a request counts as truncated when its
-    completion tokens reach its cap (a request that ended naturally on exactly its last allowed token
-    is counted too; with ``ignore_eos`` every node reaches its cap by design). A cap missing from the
-    options counts nothing as truncated."""
+    A request that recorded the server's finish reason is truncated when that reason is
+    ``"length"``. Older results have none: such a request counts as truncated when its completion
+    tokens reach its cap (a request that ended naturally on exactly its last allowed token is counted
+    too; with ``ignore_eos`` every node reaches its cap by design). A cap missing from the options
+    counts nothing as truncated."""
     node_cap, answer_cap = result.options.get("node_max_tokens"), result.options.get("max_tokens")
 
-    def capped(tokens: int, cap: int | None) -> bool:
+    def capped(request, cap: int | None, tokens: int | None = None) -> bool:
+        if request.finish_reason is not None:
+            return request.finish_reason == "length"
+        tokens = request.completion_tokens if tokens is None else tokens
         return cap is not None and cap > 0 and tokens >= cap
 
-    answers = [c.completion_tokens for c in result.calls if c.kind in ANSWER_CALLS]
-    main = [c.completion_tokens for c in result.calls if c.kind == PASTA_MAIN_CALL]
-    if main:
-        answers.append(sum(main))
+    answers = [c for c in result.calls if c.kind in ANSWER_CALLS]
+    main = [c for c in result.calls if c.kind == PASTA_MAIN_CALL]
+    cut_answers = sum(1 for c in answers if capped(c, answer_cap))
+    if main:  # one request over the shared budget: cut if its last piece was
+        cut_answers += capped(main[-1], answer_cap, sum(c.completion_tokens for c in main))
     return {
-        "node": (sum(1 for n in result.nodes if capped(n.completion_tokens, node_cap)), len(result.nodes)),
-        "answer": (sum(1 for t in answers if capped(t, answer_cap)), len(answers)),
+        "node": (sum(1 for n in result.nodes if capped(n, node_cap)), len(result.nodes)),
+        "answer": (cut_answers, len(answers) + bool(main)),
     }
 
 

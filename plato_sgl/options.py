@@ -20,12 +20,22 @@ class Options:
     The Plato fields mirror the paper's ablations: ``pipeline`` (dispatch nodes while the plan is
     still streaming, §4.2.1) and ``context`` ("global": every finished result in finish order, the
     cache-friendly layout of §4.2.2; "deps": only the node's own dependencies).
+
+    Length (issue 16): ``sized`` plans open with a size decision (``Parts: k``, then k lines, k <=
+    ``max_nodes``); ``description_max`` bounds a plan line (None: the grammar's bound);
+    ``node_sentences`` bounds each node to that many sentences or code blocks under a regex (0:
+    free text); ``answer_max_tokens`` is split evenly over a sized plan's nodes, each capped at
+    ``node_max_tokens``.
     """
 
-    max_nodes: int = 10
+    max_nodes: int = 6
     plan_max_tokens: int = 512
     node_max_tokens: int = 256
+    answer_max_tokens: int = 768
     max_tokens: int = 1024
+    sized: bool = True
+    description_max: int | None = None
+    node_sentences: int = 5
     temperature: float = 0.0
     pipeline: bool = True
     context: Literal["global", "deps"] = "global"
@@ -34,7 +44,7 @@ class Options:
     timeout: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_nodes", "plan_max_tokens", "node_max_tokens", "max_tokens"):
+        for name in ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "max_tokens"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"option {name} must be a positive integer, got {value!r}")
@@ -42,8 +52,13 @@ class Options:
             raise ValueError(f"option temperature must be a number from 0 to 2, got {self.temperature!r}")
         if self.context not in CONTEXT_MODES:
             raise ValueError(f"option context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}")
-        if not isinstance(self.pipeline, bool) or not isinstance(self.ignore_eos, bool):
-            raise ValueError("options pipeline and ignore_eos must be True or False")
+        if not all(isinstance(getattr(self, name), bool) for name in ("pipeline", "ignore_eos", "sized")):
+            raise ValueError("options pipeline, ignore_eos and sized must be True or False")
+        if isinstance(self.node_sentences, bool) or not isinstance(self.node_sentences, int) or not 0 <= self.node_sentences <= 20:
+            raise ValueError(f"option node_sentences must be an integer from 0 (free text) to 20, got {self.node_sentences!r}")
+        if self.description_max is not None and (isinstance(self.description_max, bool) or not isinstance(self.description_max, int)
+                                                 or not 1 <= self.description_max <= 1000):
+            raise ValueError(f"option description_max must be an integer from 1 to 1000 characters, got {self.description_max!r}")
         if self.plan_regex is not None and (not isinstance(self.plan_regex, str) or not self.plan_regex):
             raise ValueError("option plan_regex must be a non-empty string (an empty regex can hang the server)")
         if self.timeout is not None and (isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or self.timeout <= 0):

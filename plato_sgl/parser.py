@@ -2,7 +2,10 @@
 
 Strict mode (default) reads text decoded under ``plan_regex``: a node is emitted the moment its
 closing ``]`` arrives, so the scheduler can dispatch it before the newline (paper section 4.2.1),
-and a complete line that breaks the format raises PlanFormatError. Tolerant mode reads text decoded
+and a complete line that breaks the format raises PlanFormatError. Both modes read a sized plan's
+opening ``Parts: k`` line into ``size``, and drop a line whose description repeats an earlier
+one (small models repeat lines): a later dependency on the dropped id points to the earlier node,
+and the drop is recorded in ``repairs``. Tolerant mode reads text decoded
 without the regex (other backends, other models): it emits a node when its line ends, reads common
 variants of the format, repairs what it can, skips what is not a plan line, records every repair
 in ``repairs`` and never raises on model output.
@@ -42,6 +45,13 @@ _LABELLED_DEPS = regex.compile(
 # ... or cut off before its "]" (the plan hit the token limit).
 _UNCLOSED_DEPS = regex.compile(rf"\[\s*(?P<deps>{_DEP_NUMBERS})\s*$", regex.IGNORECASE)
 _DESCRIPTION_TRAILER = " \t."
+_CUT_TRAILER = " ,;"  # what a description cut at the grammar's length bound may end with
+_LOOSE_SIZE = regex.compile(r"^\s*(?:\*\*)?parts\s*:?(?:\*\*)?\s*:?\s*(?P<size>\d{1,3})\s*$", regex.IGNORECASE)
+
+
+def description_key(description: str) -> str:
+    """What two descriptions share when one repeats the other: lowercase words, punctuation ignored."""
+    return " ".join(regex.findall(r"\w+", description.lower()))
 _MESSAGE_CLIP = 80
 
 
@@ -83,8 +93,9 @@ def _read_loose_line(raw: str) -> _LooseLine | None:
 class PlanParser:
     """Feed plan text in chunks split anywhere; get each node back as soon as its line is complete.
 
-    ``nodes``: every node so far, in plan order; ``repairs``: what tolerant mode changed, and any
-    line dropped at ``close()``; ``text``: everything fed.
+    ``nodes``: every node so far, in plan order; ``size``: the plan's size decision (None if it
+    had none); ``repairs``: repeated lines dropped, what tolerant mode changed, and any line
+    dropped at ``close()``; ``text``: everything fed.
     """
 
     def __init__(self, *, tolerant: bool = False) -> None:
@@ -95,6 +106,10 @@ class PlanParser:
         self._line = ""  # the current, incomplete line
         self._line_number = 1
         self._awaiting_newline = False  # strict: this line's node was emitted at its "]"
+        self.size: int | None = None
+        self._next_id = 1  # strict: the id the next line must have (dropped repeats count)
+        self._aliases: dict[int, int] = {}  # id of a dropped repeated line -> the node it repeats
+        self._keys: dict[str, int] = {}  # description_key -> node id
 
     @property
     def text(self) -> str:
@@ -127,29 +142,63 @@ class PlanParser:
                     raise self._format_error(f"expected a newline after ']', got {char!r}", self._line + char)
                 self._next_line()
             elif char == "\n":
+                if self._read_size(self._line):
+                    self._next_line()
+                    continue
                 raise self._format_error("line ended before its dependency list was closed", self._line)
             else:
                 self._line += char
                 if char == "]":
-                    emitted.append(self._accept_strict(self._line))
+                    node = self._accept_strict(self._line)
+                    if node is not None:
+                        emitted.append(node)
                     self._awaiting_newline = True
         return emitted
 
-    def _accept_strict(self, line: str) -> PlanNode:
-        """Check a complete line (up to its "]") against the format and the DAG rules; keep it."""
+    def _read_size(self, line: str) -> bool:
+        """Take ``line`` as the size decision if it is one and comes first; say whether it was."""
+        g = load_plan_grammar()
+        if self.size is not None or self.nodes or self._next_id > 1 or not line.startswith(g.size_prefix):
+            return False
+        number = line[len(g.size_prefix):]
+        if not number.isdigit():
+            return False
+        self.size = int(number)
+        return True
+
+    def _accept_strict(self, line: str) -> PlanNode | None:
+        """Check a complete line (up to its "]") against the format and the DAG rules; keep it
+        (None: it repeats an earlier line and was dropped)."""
         match = plan_line_pattern().fullmatch(line)
         if match is None:
             raise self._format_error("not of the form '<id>. <description>.[<deps>]'", line)
-        node_id = len(self.nodes) + 1
+        node_id = self._next_id
         if match["id"] != str(node_id):
             raise self._format_error(f"id {match['id']} where {node_id} was expected", line)
+        self._next_id += 1
         separator = load_plan_grammar().deps_separator
         deps = tuple(int(d) for d in match["deps"].split(separator)) if match["deps"] else ()
         if any(d >= node_id for d in deps):
             raise self._format_error("a dependency is not an earlier id", line)
         if list(deps) != sorted(set(deps)):
             raise self._format_error("dependencies are not strictly increasing", line)
-        node = PlanNode(node_id, match["description"], deps)
+        description = match["description"].rstrip(_CUT_TRAILER) or match["description"]
+        return self._keep(f"line {self._line_number}", PlanNode(node_id, description, self._resolve(deps)))
+
+    def _resolve(self, deps: tuple[int, ...]) -> tuple[int, ...]:
+        """``deps`` with each dropped repeat replaced by the node it repeats."""
+        return tuple(sorted({self._aliases.get(d, d) for d in deps}))
+
+    def _keep(self, where: str, node: PlanNode) -> PlanNode | None:
+        """Add ``node``, unless its description repeats an earlier node's: then drop it, say so, and
+        let later lines that depend on it depend on the earlier node."""
+        key = description_key(node.description)
+        earlier = self._keys.get(key)
+        if key and earlier is not None and earlier != node.id:
+            self._aliases[node.id] = earlier
+            self.repairs.append(f"{where}: dropped node {node.id} ({_clip(node.description)!r}), a repeat of node {earlier}")
+            return None
+        self._keys.setdefault(key, node.id)
         self.nodes.append(node)
         return node
 
@@ -177,6 +226,10 @@ class PlanParser:
         if not raw.strip():
             return []
         where = f"line {self._line_number}"
+        size = _LOOSE_SIZE.match(raw)
+        if size is not None and self.size is None and not self.nodes:
+            self.size = int(size["size"])
+            return []
         read = _read_loose_line(raw)
         if read is None:
             self.repairs.append(f"{where}: skipped, not a plan line: {_clip(raw.strip())!r}")
@@ -185,13 +238,15 @@ class PlanParser:
         if raw.rstrip("\r") != canonical:
             self.repairs.append(f"{where}: read {_clip(raw.strip())!r} as {_clip(canonical)!r}")
         self.repairs += [f"{where}: {note}" for note in read.notes]
+        if read.id in self._aliases:
+            self.repairs.append(f"{where}: skipped, id {read.id} is a dropped repeated line")
+            return []
         index = next((i for i, n in enumerate(self.nodes) if n.id == read.id), None)
         if index is not None:
             self._merge(where, index, read)
             return [self.nodes[index]]  # the scheduler takes the merge while the node is still waiting
-        node = PlanNode(read.id, read.description, self._filter_deps(where, read, ()))
-        self.nodes.append(node)
-        return [node]
+        node = self._keep(where, PlanNode(read.id, read.description, self._filter_deps(where, read, ())))
+        return [] if node is None else [node]
 
     def _merge(self, where: str, index: int, read: _LooseLine) -> None:
         """Fold a line that repeats the id of ``nodes[index]`` into that node, in place."""
@@ -209,7 +264,10 @@ class PlanParser:
         """``kept`` united with the line's valid dependencies (known, earlier ids); records drops."""
         known = {n.id for n in self.nodes}
         added: list[int] = []
-        for dep in read.deps:
+        for original in read.deps:
+            dep = self._aliases.get(original, original)
+            if dep != original and (dep in added or dep in kept):
+                continue  # two dependencies that are one node since a repeat was dropped
             if dep == read.id:
                 problem = "self dependency"
             elif dep > read.id:

@@ -23,18 +23,25 @@ from plato_sgl.result import Clock
 
 
 @sgl.function
-def plan(s, question: str, regex: str | None = None, max_tokens: int = 512):
-    """Decode a plan for ``question``; under ``regex`` every plan is a well-formed DAG."""
-    s += sgl.system(prompts.PLAN_SYSTEM)
-    s += sgl.user(question)
+def plan(s, question: str, regex: str | None = None, max_tokens: int = 512, sized: bool = True):
+    """Decode a plan for ``question``; under ``regex`` every plan is a well-formed DAG.
+
+    ``sized``: the prompt's examples open with the size decision (``Parts: k``) that the sized plan
+    regex asks for.
+    """
+    s += sgl.system(prompts.plan_system(sized))
+    s += sgl.user(prompts.plan_user(question))
     s += sgl.assistant(sgl.gen("plan", regex=regex, max_tokens=max_tokens))
 
 
-def open_node_prompt(s, question: str) -> None:
-    """Parts (1)-(2) of a node prompt; leaves the user turn open for the context and the sub-task."""
+def open_node_prompt(s, question: str, sentences: int = 0) -> None:
+    """Parts (1)-(2) of a node prompt; leaves the user turn open for the context and the sub-task.
+
+    ``sentences``: the length the node's grammar allows, said in the rules (0: free text).
+    """
     s += sgl.system(prompts.ASSISTANT_SYSTEM)
     s += sgl.user_begin()
-    s += prompts.node_preamble(question)
+    s += prompts.node_preamble(question, sentences)
 
 
 def append_result(s, description: str, result: str) -> None:
@@ -49,20 +56,22 @@ def answer_node(
     max_tokens: int = 256,
     ignore_eos: bool | None = None,
     name: str = "result",
+    regex: str | None = None,
 ) -> None:
     """Part (4), close the user turn and decode the node's result into variable ``name``.
 
-    Sampling settings not given here (temperature...) come from the program's ``run(...)``.
+    ``regex`` (e.g. ``grammar.node_regex``) makes the result end at a natural boundary. Sampling
+    settings not given here (temperature...) come from the program's ``run(...)``.
     """
     s += prompts.node_task(description)
     s += sgl.user_end()
-    s += sgl.assistant(sgl.gen(name, max_tokens=max_tokens, ignore_eos=ignore_eos))
+    s += sgl.assistant(sgl.gen(name, max_tokens=max_tokens, ignore_eos=ignore_eos, regex=regex))
 
 
 @sgl.function
-def node_prefix(s, question: str):
+def node_prefix(s, question: str, sentences: int = 0):
     """The shared start of every node prompt of ``question``: fork it, append results, answer nodes."""
-    open_node_prompt(s, question)
+    open_node_prompt(s, question, sentences)
 
 
 @sgl.function
@@ -72,12 +81,14 @@ def plato_node(
     previous: Sequence[tuple[str, str]],
     description: str,
     max_tokens: int = 256,
+    sentences: int = 0,
+    regex: str | None = None,
 ):
     """One node as a whole program: question, rules, ``previous`` (description, result) pairs, sub-task."""
-    open_node_prompt(s, question)
+    open_node_prompt(s, question, sentences)
     for prev_description, prev_result in previous:
         append_result(s, prev_description, prev_result)
-    answer_node(s, description, max_tokens=max_tokens)
+    answer_node(s, description, max_tokens=max_tokens, regex=regex)
 
 
 @sgl.function

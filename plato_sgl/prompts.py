@@ -10,46 +10,68 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import regex
+
 ASSISTANT_SYSTEM = "You are a helpful, knowledgeable assistant."
 
-PLAN_SYSTEM = """\
-Break the user's problem into sub-tasks that a team can work on at the same time, and say which \
-sub-tasks need the results of which earlier ones. Write one sub-task per line, exactly like this:
-<id>. <description>.[<ids of the earlier sub-tasks it needs>]
+_PLAN_TASK = """\
+Plan how to answer the user's question as parts that a team writes at the same time.{size} \
+Then write one line per part: <id>. <topic>.[<ids of earlier parts it needs>]
+- A topic is a short phrase of 2 to 6 words naming what the part covers, never the content itself.
+- Parts do not overlap and none repeats another.
+- List an earlier part only if this part cannot be written without its result; usually write []."""
 
-Guidelines:
-- Short: each description is one short imperative phrase without periods (e.g. "List the risks", "Estimate the cost").
-- Dependencies: list only the earlier sub-tasks whose results this one really needs; write [] when it needs none.
-- Parallel: prefer many independent sub-tasks and a short longest chain of dependencies.
-- Complete: cover the relevant aspects of the problem, without overlaps or fragments.
-- Order: order the lines so that the results, read in order, form one answer that flows.
-- Finish: end with one sub-task that pulls the results together into a brief final answer.
+_PLAN_SIZE = " First say how many parts the answer needs (1 to 6): few for a narrow question, more for a broad one."
 
-Example.
-Problem: How can a small town reduce traffic congestion?
-Plan:
-1. Identify the main causes of congestion in a small town.[]
-2. Describe improvements to public transport.[]
-3. Describe measures that encourage cycling and walking.[]
-4. Describe parking and road pricing policies.[]
-5. Weigh the costs and trade-offs of these measures.[2,3,4]
-6. Recommend a short action plan for the town.[1,5]
-Sub-tasks 1 to 4 run in parallel; 5 waits for 2, 3 and 4; 6 comes last."""
+# Worked examples in the style wanted: topics, not answers; independent parts unless a part truly
+# needs another's result (the code's example calls need the code). A closing "pull it together"
+# part that needs every other one was copied by qwen2.5-coder-0.5b into most plans, and made each
+# answer wait for its slowest part and then decode one more. Each is (question, size, lines); the
+# size line is shown only for sized plans.
+_PLAN_EXAMPLES = (
+    ("How can a small town reduce traffic congestion?", 4,
+     ("1. Main causes of congestion.[]", "2. Public transport and cycling.[]", "3. Parking and road pricing.[]",
+      "4. Costs and funding.[]")),
+    ("Write a Python function that checks whether a string is a palindrome.", 2,
+     ("1. The function with comments.[]", "2. Example calls and their output.[1]")),
+    ("What would happen if the Moon disappeared?", 5,
+     ("1. Tides and the oceans.[]", "2. The tilt of the Earth and seasons.[]", "3. Nights without moonlight.[]",
+      "4. Effects on animals.[]", "5. Long-term effects on climate.[]")),
+)
 
-NODE_RULES = """\
-You are one member of a team; you solve one sub-task of a larger plan. Rules:
-- Concise: answer in one to three sentences when you can.
-- Substantive: give the key facts, reasoning, numbers or examples.
-- Consistent: build on the previous results and keep to the question.
-Previous results:
+
+def plan_system(sized: bool = True) -> str:
+    """The plan prompt: the task, the line format, and worked examples (with their size decision if ``sized``)."""
+    examples = []
+    for question, size, lines in _PLAN_EXAMPLES:
+        head = [f"Question: {question}"] + ([f"Parts: {size}"] if sized else [])
+        examples.append("\n".join(head + list(lines)))
+    return _PLAN_TASK.format(size=_PLAN_SIZE if sized else "") + "\n\n" + "\n\n".join(examples)
+
+
+def plan_user(question: str) -> str:
+    """The user turn of the plan prompt, in the examples' shape."""
+    return f"Question: {question}"
+
+
+_NODE_RULES = """\
+Other members of your team write the other parts. Rules:
+- Write only your part, {length}, with concrete facts, reasons, numbers or examples.
+- Start with the content itself: do not repeat the question or your part's topic, and write no heading, introduction or summary.
+- Build on the parts already written and do not repeat them.
+Parts already written:
 """
 
 COT_INSTRUCTION = "Think step by step, then state the final answer."
 
 
-def node_preamble(question: str) -> str:
-    """Parts (1) and (2) of a node prompt: the question, then the rules (ends before any result)."""
-    return f"Your team is answering this question: {question}\n{NODE_RULES}"
+def node_preamble(question: str, sentences: int = 0) -> str:
+    """Parts (1) and (2) of a node prompt: the question, then the rules (ends before any result).
+
+    ``sentences``: the length the node's grammar allows (0: free text, asked to be brief).
+    """
+    length = f"in at most {sentences} sentences or one code block" if sentences else "briefly"
+    return f"You write one part of a team's answer to this question: {question}\n" + _NODE_RULES.format(length=length)
 
 
 def context_entry(description: str, result: str) -> str:
@@ -59,7 +81,38 @@ def context_entry(description: str, result: str) -> str:
 
 def node_task(description: str) -> str:
     """Part (4): the node's own sub-task, the only part that differs between sibling nodes."""
-    return f"Your sub-task: {description}. Answer it directly."
+    return f"Your part: {description}."
+
+
+_WORDS = regex.compile(r"\w+")
+_FIRST_SENTENCE = regex.compile(r"^\s*(?:#{1,6}\s*)?(?P<sentence>[^\n.!?:]*[.!?:]?)(?=\s|$)")
+# Words that carry no content of their own in an opening sentence ("To do X, you can Y:").
+_FILLER = frozenset(
+    "a an the and or of to in on for with by as at is are be can could should will would you your yours i my me "
+    "we our us they their it its this that these those there here some any following ways way steps tips "
+    "help helps do does how what why which also need needs use using following".split()
+)
+
+
+def drop_restatement(result: str, description: str, question: str = "") -> tuple[str, bool]:
+    """``result`` without a first sentence or heading that only restates its topic or the question.
+
+    A small model often opens a part with its topic ("Effects on sleep.", "**Effects on sleep**")
+    or the question ("To improve your time management, you can create a schedule."); the composed
+    answer already shows the topic as the section's heading. A first sentence counts as a
+    restatement when every word in it is from the topic, the question or a short filler list.
+    Returns the text and whether something was dropped; a result that is nothing but the
+    restatement is kept whole.
+    """
+    match = _FIRST_SENTENCE.match(result)
+    if match is None:
+        return result, False
+    first = _WORDS.findall(match["sentence"].lower())
+    known = set(_WORDS.findall(description.lower())) | set(_WORDS.findall(question.lower())) | _FILLER
+    if not first or not set(first) <= known:
+        return result, False
+    rest = result[match.end():].lstrip()
+    return (rest, True) if rest else (result, False)
 
 
 def compose_answer(sections: Iterable[tuple[str, str]]) -> str:

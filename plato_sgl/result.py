@@ -28,13 +28,16 @@ class Tokens:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     completion_tokens: int = 0
+    finish_reason: str | None = None  # SGLang's: "stop" (EOS, stop string, grammar end), "length" (the cap), "abort"
 
     def record_meta(self, meta: Mapping[str, Any] | None) -> None:
-        """Copy token counts from SGLang's ``meta_info``."""
+        """Copy token counts and why the request ended from SGLang's ``meta_info``."""
         meta = meta or {}
         self.prompt_tokens = int(meta.get("prompt_tokens") or 0)
         self.cached_tokens = int(meta.get("cached_tokens") or 0)
         self.completion_tokens = int(meta.get("completion_tokens") or 0)
+        reason = meta.get("finish_reason")
+        self.finish_reason = reason.get("type") if isinstance(reason, Mapping) else reason
 
 
 @dataclass
@@ -88,6 +91,9 @@ class Result:
     repairs: list[str] = field(default_factory=list)
     fallback: str | None = None
     error: str | None = None
+    plan_size: int | None = None  # the plan's size decision (sized plans)
+    route: str | None = None  # auto: "plato" or "plain", the path taken
+    route_reason: str | None = None  # auto: why that path
     options: dict[str, Any] = field(default_factory=dict)
 
     def _requests(self) -> list[Tokens]:

@@ -11,12 +11,17 @@ them (``run``); the runner's calls, which block on the server (syncs, forks, pre
 time, in order, on one action thread. So the calling thread only ever waits on the event queue, and
 it waits no longer than the deadline: a hung server cannot hold it past ``timeout``. Nothing sleeps
 or polls. The bookkeeping needs no server, and its tests drive it with a scripted source.
+
+Progress: an optional ``on_event`` callback gets a :class:`Progress` when a node becomes known, when
+nodes are dispatched and when a node finishes or fails, on the calling thread, as it happens (the
+CLI prints them). It must be quick; an exception it raises is warned about once and ignored.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
@@ -71,6 +76,28 @@ class Event:
     what: str = ""
 
 
+@dataclass(frozen=True)
+class Progress:
+    """What a question's run has just done, for a person watching (``Scheduler(on_event=...)``).
+
+    ``kind``: ``"node"`` (a plan line, i.e. a node, became known; again when a repeated line revises
+    a waiting node), ``"dispatched"`` (``node_ids`` started together, in id order; ``node_id`` is
+    None), ``"done"`` (``tokens``: its completion tokens, ``text``: its result), ``"failed"`` (a
+    node, or with ``node_id`` None the source or an action named by ``description``; ``text``: the
+    error) or ``"route"`` (a method's choice of how to answer, in ``text``; not sent by the
+    scheduler). ``at``: seconds since the question started.
+    """
+
+    kind: str
+    at: float
+    node_id: int | None = None
+    description: str = ""
+    deps: tuple = ()
+    tokens: int | None = None
+    text: str = ""
+    node_ids: tuple[int, ...] = ()
+
+
 class Runner(Protocol):
     """What a method does for the scheduler; both calls run on the action thread, in order."""
 
@@ -86,7 +113,15 @@ class Runner(Protocol):
 class Scheduler:
     """Schedules one question's nodes. Sources and runners post with the methods below (any thread)."""
 
-    def __init__(self, clock: Clock, deadline: Deadline, *, pipeline: bool = True, max_nodes: int | None = None):
+    def __init__(
+        self,
+        clock: Clock,
+        deadline: Deadline,
+        *,
+        pipeline: bool = True,
+        max_nodes: int | None = None,
+        on_event: Callable[[Progress], None] | None = None,
+    ):
         self.clock = clock
         self.deadline = deadline
         self.pipeline = pipeline
@@ -102,6 +137,8 @@ class Scheduler:
         self._progress = threading.Condition()  # notified on every finish and when the run ends
         self._actions: queue.Queue = queue.Queue()
         self._action_thread: threading.Thread | None = None
+        self.on_event = on_event
+        self._event_failed = False  # on_event raised once (warned); later exceptions are ignored quietly
 
     # -- posting (any thread) --------------------------------------------------------------------
 
@@ -203,10 +240,13 @@ class Scheduler:
         elif event.kind == "source_done":
             self.source_done = True
         elif event.kind == "failed":
+            self._tell(Progress("failed", event.at, description=event.what, text=_cause(event.error)))
             raise _failure(event.what, event.error)
         elif event.kind == "node_done":
             record = self.records[event.node_id]
             if event.error is not None:
+                self._tell(Progress("failed", event.at, record.id, record.description, record.deps,
+                                    text=_cause(event.error)))
                 raise _failure(f"node {record.id} ({record.description!r})", event.error)
             record.started_at, record.finished_at = event.started_at, event.at
             record.result = event.result
@@ -214,6 +254,8 @@ class Scheduler:
             with self._progress:
                 self.finish_order.append(record.id)
                 self._progress.notify_all()
+            self._tell(Progress("done", event.at, record.id, record.description, record.deps,
+                                tokens=record.completion_tokens, text=record.result))
             waiting = len(self.dispatched) < len(self.records)  # a known node will start after this finish
             if waiting or not self.source_done:  # else no node can start after it: nothing to tell
                 self.act("the context update", self.runner.finished, record, waiting)
@@ -230,12 +272,14 @@ class Scheduler:
             index = next(i for i, n in enumerate(self.nodes) if n.id == node.id)
             self.nodes[index] = node
             known.description, known.deps = node.description, node.deps
+            self._tell(Progress("node", at, node.id, node.description, node.deps))
             return
         if self.max_nodes is not None and len(self.nodes) >= self.max_nodes:  # only an unconstrained plan gets here
             self.repairs.append(f"dropped plan line {node.id} ({node.description!r}): more than max_nodes={self.max_nodes}")
             return
         self.nodes.append(node)
         self.records[node.id] = NodeRecord(id=node.id, description=node.description, deps=node.deps, parsed_at=at)
+        self._tell(Progress("node", at, node.id, node.description, node.deps))
 
     def _dispatch_ready(self) -> None:
         if not self.pipeline and not self.source_done:
@@ -249,6 +293,19 @@ class Scheduler:
             self.records[node.id].dispatched_at = now
             self.dispatched.append(node.id)
         self.act("dispatch", self.runner.dispatch, ready, context)
+        self._tell(Progress("dispatched", now, node_ids=tuple(node.id for node in ready)))
+
+    def _tell(self, progress: Progress) -> None:
+        """Give ``progress`` to ``on_event``; its exceptions never break the run (warned about once)."""
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(progress)
+        except Exception as exc:  # a display's bug must not fail the question
+            if not self._event_failed:
+                self._event_failed = True
+                warnings.warn(f"the progress callback raised {type(exc).__name__}: {exc}; its later "
+                              "exceptions are ignored", RuntimeWarning, stacklevel=2)
 
     def _run_actions(self) -> None:
         while True:
@@ -261,6 +318,10 @@ class Scheduler:
             except BaseException as exc:  # surfaced to the scheduler, never swallowed
                 self.fail(what, exc)
                 return
+
+
+def _cause(error: BaseException | None) -> str:
+    return "" if error is None else f"{type(error).__name__}: {error}"
 
 
 def _failure(what: str, cause: BaseException | None) -> PlatoError:

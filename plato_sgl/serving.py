@@ -8,7 +8,8 @@ recipe (SGLang's CPU engine, torch-native attention, and the ``sgl_kernel`` stan
 
 :func:`connect` attaches the frontend (``sgl.RuntimeEndpoint``) to a running server with the chat
 template of the served model, detected and verified against the server (or one given explicitly),
-and :func:`open_backend` gives either, for the CLI's ``--model``/``--url``.
+then warms up the server's grammar cache (:func:`plato_sgl.backends.warm_up`), and
+:func:`open_backend` gives either, for the CLI's ``--model``/``--url``.
 """
 
 from __future__ import annotations
@@ -159,10 +160,11 @@ class LocalServer:
             self._log_file.close()
             self._log_file = None
 
-    def endpoint(self) -> sgl.RuntimeEndpoint:
-        """A frontend backend connected to this server: with ``chat_template`` when the model folder's
-        tokenizer formats chats exactly as ChatML, else with the template :func:`connect` detects."""
-        return connect(self.url, chat_template=self.chat_template)
+    def endpoint(self, *, chat_template: str | None = None, warm_up: bool = True) -> sgl.RuntimeEndpoint:
+        """A frontend backend connected to this server: with ``chat_template`` if given, else ChatML
+        when the model folder's tokenizer formats chats exactly so, else the template :func:`connect`
+        detects. ``warm_up``: have the server compile the default Plato grammars first (:func:`connect`)."""
+        return connect(self.url, chat_template=chat_template or self.chat_template, warm_up=warm_up)
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         """The last ``lines`` lines of the server's log."""
@@ -303,7 +305,9 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-def connect(url: str, *, chat_template: str | None = None, timeout: float = 30.0) -> sgl.RuntimeEndpoint:
+def connect(
+    url: str, *, chat_template: str | None = None, timeout: float = 30.0, warm_up: bool = True
+) -> sgl.RuntimeEndpoint:
     """Attach the SGLang frontend to a running server at ``url``.
 
     ``chat_template`` names the SGLang chat template the frontend renders prompts with. None (the
@@ -313,6 +317,11 @@ def connect(url: str, *, chat_template: str | None = None, timeout: float = 30.0
     the model. Raises ServerError, in plain words, when nothing answers at ``url`` or when no
     SGLang template matches the model (the message names the model and how to choose one), and
     ValueError for a template name SGLang does not have. ``timeout`` is per request, in seconds.
+
+    ``warm_up`` (the default) then has the server compile the grammars a default Plato run decodes
+    with (:func:`plato_sgl.grammar.warm_up_regexes`, one one-token request each, see
+    :func:`plato_sgl.backends.warm_up`), so the first question does not wait for xgrammar's first
+    compile; a grammar the server cannot compile is a ServerError naming it.
     """
     from plato_sgl import backends
 
@@ -324,7 +333,12 @@ def connect(url: str, *, chat_template: str | None = None, timeout: float = 30.0
         backends.check_chat_template_name(chat_template)
     import sglang as sgl
 
-    return sgl.RuntimeEndpoint(url, chat_template_name=chat_template)
+    from plato_sgl import grammar
+
+    endpoint = sgl.RuntimeEndpoint(url, chat_template_name=chat_template)
+    if warm_up:
+        backends.warm_up(endpoint, grammar.warm_up_regexes(), timeout=timeout)
+    return endpoint
 
 
 @contextmanager
@@ -333,6 +347,7 @@ def open_backend(
     model: str | os.PathLike | None = None,
     url: str | None = None,
     chat_template: str | None = None,
+    warm_up: bool = True,
     **server_options,
 ) -> Iterator[sgl.RuntimeEndpoint]:
     """Yield a RuntimeEndpoint for a model (a LocalServer, always stopped) or a running server's URL.
@@ -340,17 +355,18 @@ def open_backend(
     Give exactly one of ``model`` and ``url``. ``chat_template`` names the SGLang chat template to
     use as given; None (the default) takes the model's own: ChatML when the model folder's
     tokenizer formats chats exactly so (``model``), else the one :func:`connect` detects.
-    ``server_options`` go to :class:`LocalServer`.
+    ``warm_up``: compile the default Plato grammars on the server before yielding (see
+    :func:`connect`). ``server_options`` go to :class:`LocalServer`.
     """
     if (model is None) == (url is None):
         raise ValueError("give exactly one of model= (start a local server) and url= (use a running one)")
     if url is not None:
         if server_options:
             raise ValueError(f"server options {sorted(server_options)} need model=, not url=")
-        yield connect(url, chat_template=chat_template)
+        yield connect(url, chat_template=chat_template, warm_up=warm_up)
         return
     with LocalServer(model, **server_options) as server:
-        yield connect(server.url, chat_template=chat_template or server.chat_template)
+        yield server.endpoint(chat_template=chat_template, warm_up=warm_up)
 
 
 def serve_forever(

@@ -66,7 +66,7 @@ def test_a_torn_last_line_is_skipped_and_cut_before_appending(tmp_path):
 
 def test_ablation_variants_and_duplicate_methods():
     names = [v.name for v in variants_for(["ar", "plato"], ablation=True, options={"max_nodes": 5})]
-    assert names == ["ar", "plato", "plato-plan-first", "plato-deps-context"]
+    assert names == ["ar", "plato", "plato-plan-first", "plato-deps-context", "plato-no-size", "plato-long-topics", "plato-free-nodes"]
     plan_first = variants_for(["plato"], ablation=True, options={"max_nodes": 5})[1]
     assert plan_first == Variant("plato-plan-first", "plato", {"max_nodes": 5, "pipeline": False})
     with pytest.raises(ValueError, match="twice"):
@@ -205,3 +205,12 @@ def test_a_bench_whose_server_dies_records_the_failures_and_resume_reruns_only_t
         assert _saved_ids(out, variant) == sorted(["1", "2", "3", "4", *retried]), variant  # only the failed ran again
     assert all(row.result.ok for rows in load_rows(out).values() for row in rows.values())
     assert json.loads((out / "environment.jsonl").read_text().splitlines()[-1])["to_run"] == len(failed)
+
+
+def test_per_category_keeps_the_first_questions_of_every_category():
+    subset = load_questions("vicuna80", per_category=2)
+    categories = [q.category for q in load_questions("vicuna80")]
+    assert len(subset) == 2 * len(set(categories))
+    assert [q.id for q in subset if q.category == "math"] == ["68", "69"]
+    with pytest.raises(ValueError, match="per_category"):
+        load_questions("vicuna80", per_category=0)

@@ -12,7 +12,7 @@ import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plato_sgl.grammar import literal_regex, load_plan_grammar, plan_line_pattern, plan_regex
+from plato_sgl.grammar import asks_for_code, is_ascii, literal_regex, load_plan_grammar, node_regex, plan_line_pattern, plan_regex, warm_up_regexes
 from plato_sgl.plan import PlanNode, format_plan
 
 MAX_NODES = 6
@@ -21,7 +21,7 @@ DESC_MAX = 60
 
 @lru_cache(maxsize=None)
 def compiled(max_nodes: int = MAX_NODES, description_max: int = DESC_MAX) -> regex.Pattern[str]:
-    return regex.compile(plan_regex(max_nodes, description_max=description_max))
+    return regex.compile(plan_regex(max_nodes, description_max=description_max, sized=False))
 
 
 def accepts(text: str, max_nodes: int = MAX_NODES, description_max: int = DESC_MAX) -> bool:
@@ -113,23 +113,23 @@ def test_model_may_stop_after_any_complete_line() -> None:
 
 def test_default_description_bound_comes_from_the_grammar_file() -> None:
     limit = load_plan_grammar().description_max
-    pattern = regex.compile(plan_regex(2))
+    pattern = regex.compile(plan_regex(2, sized=False))
     assert pattern.fullmatch(lines("1. " + "y" * limit + ".[]"))
     assert not pattern.fullmatch(lines("1. " + "y" * (limit + 1) + ".[]"))
 
 
 def test_one_node_and_the_node_limit() -> None:
     limit = load_plan_grammar().max_nodes_limit
-    assert regex.fullmatch(plan_regex(1), lines("1. A.[]"))
-    assert not regex.fullmatch(plan_regex(1), lines("1. A.[]", "2. B.[1]"))
+    assert regex.fullmatch(plan_regex(1, sized=False), lines("1. A.[]"))
+    assert not regex.fullmatch(plan_regex(1, sized=False), lines("1. A.[]", "2. B.[1]"))
     big = lines(*(f"{k}. S.[{','.join(map(str, range(1, k)))}]" for k in range(1, limit + 1)))
-    assert regex.fullmatch(plan_regex(limit), big)
+    assert regex.fullmatch(plan_regex(limit, sized=False), big)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 51, 1000, True, 2.5, "10", None])
 def test_max_nodes_is_validated(bad: object) -> None:
     with pytest.raises(ValueError, match="max_nodes"):
-        plan_regex(bad)  # type: ignore[arg-type]
+        plan_regex(bad, sized=False)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("bad", [0, -5, 1001, 3.0])
@@ -139,13 +139,103 @@ def test_description_max_is_validated(bad: object) -> None:
 
 
 def test_regex_size_grows_about_quadratically() -> None:
-    sizes = {n: len(plan_regex(n)) for n in (10, 20, 40)}
+    sizes = {n: len(plan_regex(n, sized=False)) for n in (10, 20, 40)}
     assert 2 < sizes[20] / sizes[10] < 5 and 2 < sizes[40] / sizes[20] < 5
 
 
-def test_grammar_file_documents_every_piece() -> None:
-    data = json.loads(files("plato_sgl.grammars").joinpath("plan.json").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("name", ["plan.json", "node.json"])
+def test_grammar_files_document_every_piece(name: str) -> None:
+    data = json.loads(files("plato_sgl.grammars").joinpath(name).read_text(encoding="utf-8"))
     assert data["doc"] and all(piece["doc"] for piece in data.values() if isinstance(piece, dict))
+
+
+# -- sized plans: the size decision, then exactly that many lines ------------------------------
+
+
+def test_a_sized_plan_has_exactly_the_lines_its_size_decision_says() -> None:
+    pattern = regex.compile(plan_regex(4))
+    two = "Parts: 2\n" + lines("1. Causes.[]", "2. Remedies.[1]")
+    assert pattern.fullmatch(two)
+    assert not pattern.fullmatch("Parts: 2\n" + lines("1. Causes.[]"))  # fewer lines than decided
+    assert not pattern.fullmatch("Parts: 1\n" + lines("1. Causes.[]", "2. Remedies.[1]"))  # more
+    assert not pattern.fullmatch("Parts: 5\n" + lines(*(f"{k}. S{k}.[]" for k in range(1, 6))))  # above max_nodes
+    assert not pattern.fullmatch("Parts: 0\n") and not pattern.fullmatch(lines("1. Causes.[]"))
+
+
+def test_a_sized_plan_keeps_the_dag_rules() -> None:
+    pattern = regex.compile(plan_regex(3))
+    assert not pattern.fullmatch("Parts: 2\n" + lines("1. A.[]", "2. B.[2]"))
+    assert not pattern.fullmatch("Parts: 2\n" + lines("1. A.[1]", "2. B.[]"))
+    assert pattern.fullmatch("Parts: 3\n" + lines("1. A.[]", "2. B.[]", "3. C.[1,2]"))
+
+
+def test_sized_plans_are_capped_by_the_size_limit() -> None:
+    limit = load_plan_grammar().size_limit
+    assert plan_regex(limit)
+    with pytest.raises(ValueError, match="max_nodes"):
+        plan_regex(limit + 1)
+
+
+def test_ascii_descriptions_leave_out_other_scripts_and_heading_marks() -> None:
+    pattern = regex.compile(plan_regex(2, ascii=True))
+    assert pattern.fullmatch("Parts: 1\n" + lines("1. Costs, risks & trade-offs (2024).[]"))
+    for bad in ("1. Other chronic疾病.[]", "1. Benefits: exercise helps.[]", "1. **Benefits**.[]", "1. Café.[]"):
+        assert not pattern.fullmatch("Parts: 1\n" + lines(bad)), bad
+    assert regex.fullmatch(plan_regex(2), "Parts: 1\n" + lines("1. Café: prix.[]"))  # any script otherwise
+    assert is_ascii("How do vaccines work?") and not is_ascii("Comment ça marche ?")
+
+
+# -- node results: a few sentences or code blocks -----------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "Exercise lowers blood pressure. It also helps sleep.",
+    "It is 3.5 km long. The team won! Why? Because of training.",
+    "Note: this holds. So it does.",
+    "Three ways:\n1. Plan (etc.), mostly.\n- Keep a list.\n2. Rest.",
+    "Here is the code:\n\n```python\ndef f(x):\n    return x.y\n```",
+])
+def test_node_results_accepted(text: str) -> None:
+    assert regex.fullmatch(node_regex(4, ascii=True), text)
+
+
+@pytest.mark.parametrize("text", [
+    "Exercise lowers blood pressure. It also",  # cut mid-sentence
+    "Introduction to the knight.",  # one sentence: at least two
+    "```python\nx = 1\n```",  # no code block unless the question is about code (code=False below)
+    "A. B. C. D. E.",  # five sentences
+    " Leading space.",
+    "Line one.\n\n\nToo many newlines.",
+    "Other chronic疾病.",
+    "Tasks first.using a tool helps.",  # glued on after the last sentence
+    "Plan your week. It is 3.5 km.",  # the last sentence cannot continue after a mark: it ends there
+    "12. 5 things.",  # a number opens a sentence only as a list marker
+])
+def test_node_results_rejected(text: str) -> None:
+    assert not regex.fullmatch(node_regex(4, ascii=True, code=False), text)
+
+
+def test_node_regex_in_any_script() -> None:
+    assert regex.fullmatch(node_regex(2), "运动有益健康。它能降低血压。")
+    assert not regex.fullmatch(node_regex(1), "运动有益健康。它能降低血压。")
+
+
+def test_warm_up_lists_the_default_runs_regexes() -> None:
+    from plato_sgl.options import Options
+
+    defaults = Options()
+    assert warm_up_regexes() == [plan_regex(defaults.max_nodes, ascii=True),
+                                 node_regex(defaults.node_sentences, ascii=True, code=False),
+                                 node_regex(defaults.node_sentences, ascii=True, code=True)]
+
+
+def test_code_blocks_only_where_the_question_is_about_code() -> None:
+    block = "Here it is:\n\n```python\nx = 1\n```"
+    assert regex.fullmatch(node_regex(3, ascii=True, code=True), block)
+    assert not regex.fullmatch(node_regex(3, ascii=True, code=False), block)
+    assert asks_for_code("Implement a binary search algorithm in Python.")
+    assert asks_for_code("Write a C++ program to read a file.")
+    assert not asks_for_code("How can I improve my time management skills?")
 
 
 LITERAL_PLAN = "1. Odd chars: ^$*+?{2}|\\/ (a) \t x.[]\n2. B.[1]\n"
@@ -261,13 +351,13 @@ def xgrammar_compiler():
 @pytest.mark.parametrize("max_nodes", [10, 20])
 def test_xgrammar_compiles_the_regex(xgrammar_compiler, max_nodes: int) -> None:
     xgr, compiler, _ = xgrammar_compiler
-    assert compiler.compile_regex(plan_regex(max_nodes)) is not None
+    assert compiler.compile_regex(plan_regex(max_nodes, sized=False)) is not None
 
 
 def test_xgrammar_agrees_with_python_regex(xgrammar_compiler) -> None:
     """Both dialects read the regex the same way on the fixed cases (as a whole plan)."""
     xgr, compiler, stop = xgrammar_compiler
-    grammar = compiler.compile_regex(plan_regex(MAX_NODES, description_max=DESC_MAX))
+    grammar = compiler.compile_regex(plan_regex(MAX_NODES, description_max=DESC_MAX, sized=False))
 
     def xgrammar_accepts(text: str) -> bool:
         matcher = xgr.GrammarMatcher(grammar)
@@ -277,6 +367,21 @@ def test_xgrammar_agrees_with_python_regex(xgrammar_compiler) -> None:
         assert xgrammar_accepts(text), name
     for name, text in REJECTED.items():
         assert not xgrammar_accepts(text), name
+
+
+def test_xgrammar_agrees_with_python_regex_on_sized_plans_and_node_results(xgrammar_compiler) -> None:
+    xgr, compiler, stop = xgrammar_compiler
+
+    def agree(pattern: str, texts: list[str]) -> None:
+        grammar = compiler.compile_regex(pattern)
+        for text in texts:
+            matcher = xgr.GrammarMatcher(grammar)
+            ours = matcher.accept_string(text) and matcher.accept_token(stop)
+            assert ours == (regex.fullmatch(pattern, text) is not None), text
+
+    agree(plan_regex(3, ascii=True), ["Parts: 2\n1. A b.[]\n2. C.[1]\n", "Parts: 2\n1. A b.[]\n", "Parts: 1\n1. A: b.[]\n"])
+    agree(node_regex(2, ascii=True), ["It is 3.5 km. Yes!", "One. Two. Three.", "No end", "Code:\n\n```py\nx = 1\n```",
+                                      "Ways:\n1. One.", "A 3.5 b."])
 
 
 def test_xgrammar_reads_a_literal_plan_as_python_does(xgrammar_compiler) -> None:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plato_sgl.errors import PlanFormatError
-from plato_sgl.parser import PlanParser, parse_plan
+from plato_sgl.parser import PlanParser, description_key, parse_plan
 from plato_sgl.plan import PlanNode, format_plan, validate_dag
 
 PLAN = "1. List the health benefits.[]\n2. List the mental benefits.[]\n3. Summarize them.[1,2]\n"
@@ -258,15 +258,16 @@ def test_tolerant_reads_messy_model_output(text: str, nodes: list[PlanNode], rep
 # -- properties -----------------------------------------------------------------------------
 
 # Trailing spaces are left out: strict mode keeps them, tolerant mode trims them (as a repair).
-DESCRIPTIONS = st.from_regex(r"[A-Za-z(](?:[A-Za-z0-9 ,()'é-]{0,20}[A-Za-z0-9,()'é-])?", fullmatch=True)
+DESCRIPTIONS = st.from_regex(r"[A-Za-z(](?:[A-Za-z0-9 ,()'é-]{0,20}[A-Za-z0-9()'é-])?", fullmatch=True)
 
 
 @st.composite
 def plan_texts(draw: st.DrawFn) -> str:
-    """A plan the regex would accept."""
+    """A plan the regex would accept, without repeated descriptions (the parser drops those)."""
     count = draw(st.integers(1, 8))
+    descriptions = draw(st.lists(DESCRIPTIONS, min_size=count, max_size=count, unique_by=description_key))
     return format_plan(
-        PlanNode(k, draw(DESCRIPTIONS), tuple(sorted(draw(st.sets(st.integers(1, k - 1)))) if k > 1 else ()))
+        PlanNode(k, descriptions[k - 1], tuple(sorted(draw(st.sets(st.integers(1, k - 1)))) if k > 1 else ()))
         for k in range(1, count + 1)
     )
 
@@ -322,3 +323,37 @@ def test_strict_only_raises_plan_format_errors(text: str, data: st.DataObject) -
     except PlanFormatError:
         return
     validate_dag(parser.nodes)
+
+
+# -- sized plans and repeated lines -----------------------------------------------------------
+
+
+def test_strict_reads_the_size_decision_and_no_node_from_it():
+    parser = PlanParser()
+    assert parser.feed("Parts: 2\n1. Causes.[]") == [PlanNode(1, "Causes", ())]
+    assert parser.size == 2
+    assert parser.feed("\n2. Remedies.[1]\n") == [PlanNode(2, "Remedies", (1,))]
+
+
+def test_a_size_line_after_the_first_line_is_a_format_error():
+    with pytest.raises(PlanFormatError):
+        parse_plan("1. Causes.[]\nParts: 2\n")
+
+
+def test_a_repeated_description_is_dropped_and_later_dependencies_point_to_the_first():
+    text = "Parts: 4\n1. Improved mood.[]\n2. Better sleep.[]\n3. improved  mood.[]\n4. Summary.[2,3]\n"
+    for tolerant in (False, True):
+        nodes, repairs = parse_plan(text, tolerant=tolerant)
+        assert [(n.id, n.deps) for n in nodes] == [(1, ()), (2, ()), (4, (1, 2))]
+        assert any("dropped node 3" in r and "repeat of node 1" in r for r in repairs)
+
+
+def test_strict_trims_a_description_cut_at_the_length_bound():
+    nodes, _ = parse_plan("1. Factors such as income,  .[]\n")
+    assert nodes[0].description == "Factors such as income"
+
+
+def test_tolerant_reads_a_size_line_without_a_repair():
+    parser = PlanParser(tolerant=True)
+    parser.feed("**Parts:** 3\n1. A.[]\n")
+    assert parser.size == 3 and parser.repairs == [] and [n.id for n in parser.nodes] == [1]

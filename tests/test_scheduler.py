@@ -13,7 +13,7 @@ import pytest
 from plato_sgl.errors import PlatoError, PlatoTimeout
 from plato_sgl.plan import PlanNode
 from plato_sgl.result import Clock
-from plato_sgl.scheduler import Deadline, Scheduler
+from plato_sgl.scheduler import Deadline, Progress, Scheduler
 
 
 class ScriptedRunner:
@@ -239,3 +239,67 @@ def test_deadline_call_raises_in_time_and_passes_results_and_errors_through():
         deadline.call("the hung call", threading.Event().wait)
     assert clock.now() < 0.3 + 0.5
     assert issubclass(PlatoTimeout, TimeoutError) and issubclass(PlatoTimeout, PlatoError)
+
+
+def test_on_event_sees_each_node_each_dispatch_and_each_finish_in_order():
+    events: list[Progress] = []
+    s = scheduler(on_event=events.append)
+    runner = ScriptedRunner(s)
+    s.add_nodes([PlanNode(1, "a"), PlanNode(2, "b"), PlanNode(3, "c", (1, 2))])
+    s.source_finished()
+    s.run(runner)
+    seen = [(e.kind, e.node_id, e.node_ids) for e in events]
+    assert seen == [
+        ("node", 1, ()), ("node", 2, ()), ("node", 3, ()),
+        ("dispatched", None, (1, 2)),
+        ("done", 1, ()), ("done", 2, ()),
+        ("dispatched", None, (3,)),
+        ("done", 3, ()),
+    ]
+    assert [(e.description, e.deps) for e in events if e.kind == "node"] == [("a", ()), ("b", ()), ("c", (1, 2))]
+    assert all(e.tokens == 3 and e.text == f"result {e.node_id}" for e in events if e.kind == "done")
+    times = [e.at for e in events]
+    assert times == sorted(times) and all(t >= 0 for t in times)  # on the question's clock, as they happened
+    records = s.records
+    assert [e.at for e in events if e.kind == "done"] == [records[i].finished_at for i in (1, 2, 3)]
+    assert events[3].at == records[1].dispatched_at == records[2].dispatched_at
+
+
+def test_on_event_tells_a_revised_line_and_a_failure():
+    events: list[Progress] = []
+    s = scheduler(on_event=events.append)
+    runner = ScriptedRunner(s, finish_at_once=False)
+    runner.dispatch = lambda nodes, context: s.node_failed(1, ConnectionError("reset"))
+    s.add_nodes([PlanNode(1, "a"), PlanNode(2, "b", (1,)), PlanNode(2, "b again", ())])  # the repeat drops the dependency
+    s.source_finished()
+    with pytest.raises(PlatoError, match="node 1"):
+        s.run(runner)
+    assert [(e.kind, e.node_id, e.description) for e in events] == [
+        ("node", 1, "a"), ("node", 2, "b"), ("node", 2, "b again"), ("dispatched", None, ""), ("failed", 1, "a")]
+    assert events[3].node_ids == (1, 2)
+    assert events[-1].text == "ConnectionError: reset"
+    events.clear()
+    s = scheduler(on_event=events.append)
+    s.spawn("the plan request", lambda: (_ for _ in ()).throw(OSError("gone")))
+    with pytest.raises(PlatoError, match="the plan request failed"):
+        s.run(ScriptedRunner(s))
+    assert [(e.kind, e.node_id, e.description, e.text) for e in events] == [
+        ("failed", None, "the plan request", "OSError: gone")]
+
+
+def test_a_raising_callback_is_warned_about_once_and_does_not_break_the_run():
+    calls: list[str] = []
+
+    def broken(progress: Progress) -> None:
+        calls.append(progress.kind)
+        raise ValueError("display bug")
+
+    s = scheduler(on_event=broken)
+    runner = ScriptedRunner(s)
+    s.add_nodes([PlanNode(1, "a"), PlanNode(2, "b", (1,))])
+    s.source_finished()
+    with pytest.warns(RuntimeWarning, match="progress callback raised ValueError: display bug") as caught:
+        s.run(runner)
+    assert len([w for w in caught if issubclass(w.category, RuntimeWarning)]) == 1
+    assert s.finish_order == [1, 2] and all(r.result for r in s.plan_records())
+    assert calls == ["node", "node", "dispatched", "done", "dispatched", "done"]  # still told everything

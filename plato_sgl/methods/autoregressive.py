@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from plato_sgl import programs, prompts
 from plato_sgl.errors import PlatoError, PlatoTimeout
@@ -29,7 +29,8 @@ def plain_answer(question: str, backend: Any, options: Options, clock: Clock, *,
     return state["answer"], call
 
 
-def _run(method: str, instruction: str, question: str, backend: Any, options: Options) -> Result:
+def run_single(method: str, question: str, backend: Any, options: Options, *, instruction: str = "") -> Result:
+    """A Result for ``method`` from one plain request (``instruction`` appended to the question)."""
     clock = Clock()
     result = Result(question=question, method=method, options=options.to_dict())
     try:
@@ -45,11 +46,12 @@ def _run(method: str, instruction: str, question: str, backend: Any, options: Op
     return result
 
 
-def run_ar(question: str, backend: Any, options: Options) -> Result:
-    """The paper's baseline: the question, answered in one request."""
-    return _run("ar", "", question, backend, options)
+def run_ar(question: str, backend: Any, options: Options, on_progress: Callable[..., None] | None = None) -> Result:
+    """The paper's baseline: the question, answered in one request. ``on_progress`` is accepted
+    for a uniform method signature; one request has no nodes to report, so it is never called."""
+    return run_single("ar", question, backend, options)
 
 
-def run_cot(question: str, backend: Any, options: Options) -> Result:
-    """The same request with a step-by-step instruction."""
-    return _run("cot", prompts.COT_INSTRUCTION, question, backend, options)
+def run_cot(question: str, backend: Any, options: Options, on_progress: Callable[..., None] | None = None) -> Result:
+    """The same request with a step-by-step instruction (``on_progress``: as for ``run_ar``)."""
+    return run_single("cot", question, backend, options, instruction=prompts.COT_INSTRUCTION)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Sequence, Union
+from typing import Any, Callable, Sequence, Union
 
 import regex
 import sglang as sgl
@@ -53,7 +53,7 @@ from plato_sgl.options import Options
 from plato_sgl.plan import PlanNode, critical_path, parallel_degree
 from plato_sgl.programs import LiveStates, drain, follow
 from plato_sgl.result import Call, Clock, NodeRecord, Result, Tokens
-from plato_sgl.scheduler import Deadline, Scheduler
+from plato_sgl.scheduler import Deadline, Progress, Scheduler
 
 SCOPE_OPEN = "<scope>"
 SCOPE_CLOSE = "</scope>"
@@ -288,14 +288,14 @@ class PastaRun:
     same way (its own promises are posted too).
     """
 
-    def __init__(self, question: str, backend: Any, options: Options):
+    def __init__(self, question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None):
         self.question = question
         self.backend = backend
         self.options = options
         self.clock = Clock()
         self.deadline = Deadline(options.timeout, self.clock)
         self.result = Result(question=question, method="pasta", options=options.to_dict())
-        self.scheduler = Scheduler(self.clock, self.deadline)
+        self.scheduler = Scheduler(self.clock, self.deadline, on_event=on_progress)
         self.forced = split_main_regex(options.plan_regex) if options.plan_regex and is_sglang_runtime(backend) else None
         self.root = None  # the ended prompt state; every request forks it
         self.main = Stream(prefix="", budget=options.max_tokens)
@@ -453,6 +453,7 @@ class PastaRun:
             self.result.repairs.append(note)
 
 
-def run_pasta(question: str, backend: Any, options: Options) -> Result:
-    """Answer ``question`` with PASTA by prompting (see the module docstring for the semantics)."""
-    return PastaRun(question, backend, options).run()
+def run_pasta(question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None) -> Result:
+    """Answer ``question`` with PASTA by prompting (see the module docstring for the semantics).
+    ``on_progress`` gets the scheduler's Progress events (each promise's span, dispatch and finish)."""
+    return PastaRun(question, backend, options, on_progress).run()

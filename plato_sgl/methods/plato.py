@@ -14,35 +14,63 @@ Each result is prefilled once. Ready nodes are forked together, so SGLang batche
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, Callable
 
 import sglang as sgl
 
 from plato_sgl import programs, prompts
 from plato_sgl.backends import is_sglang_runtime
 from plato_sgl.errors import PlatoError, PlatoTimeout
-from plato_sgl.grammar import plan_regex
+from plato_sgl.grammar import asks_for_code, is_ascii, node_regex, plan_regex
 from plato_sgl.methods.autoregressive import plain_answer
 from plato_sgl.options import Options
 from plato_sgl.parser import PlanParser
 from plato_sgl.plan import PlanNode, critical_path, parallel_degree
 from plato_sgl.result import Call, Clock, NodeRecord, Result
-from plato_sgl.scheduler import Deadline, Scheduler
+from plato_sgl.scheduler import Deadline, Progress, Scheduler
+
+# The smallest share of the answer budget a node gets, in tokens, however many parts the plan has.
+MIN_NODE_TOKENS = 32
+
+# route(size, nodes, plan_done) -> None (not decided yet), "" (go on with Plato) or why to answer plainly.
+Route = Callable[[int | None, list[PlanNode], bool], str | None]
+
+
+def node_budget(options: Options, size: int | None) -> int:
+    """Tokens one node may write: the answer budget split over the plan's decided size, within
+    [MIN_NODE_TOKENS, node_max_tokens]; without a size decision, node_max_tokens."""
+    if not size:
+        return options.node_max_tokens
+    return max(min(MIN_NODE_TOKENS, options.node_max_tokens), min(options.node_max_tokens, options.answer_max_tokens // size))
 
 
 class PlatoRun:
-    """Answers one question with Plato. Use ``run_plato``; this holds the run's mutable state."""
+    """Answers one question with Plato. Use ``run_plato``; this holds the run's mutable state.
 
-    def __init__(self, question: str, backend: Any, options: Options):
+    ``route`` (used by ``auto``) sees the plan as it streams and may send the question to a single
+    plain request instead; nodes are held back until it has decided, so nothing decoded is wasted.
+    """
+
+    def __init__(self, question: str, backend: Any, options: Options, *, method: str = "plato",
+                 on_progress: Callable[[Progress], None] | None = None, route: Route | None = None):
         self.question = question
         self.backend = backend
         self.options = options
         self.runtime = is_sglang_runtime(backend)
+        self.ascii = is_ascii(question)
         self.clock = Clock()
         self.deadline = Deadline(options.timeout, self.clock)
-        self.result = Result(question=question, method="plato", options=options.to_dict())
+        self.result = Result(question=question, method=method, options=options.to_dict())
         self.parser = PlanParser(tolerant=not self.runtime)
-        self.scheduler = Scheduler(self.clock, self.deadline, pipeline=options.pipeline, max_nodes=options.max_nodes)
+        self.on_progress = on_progress
+        self.route = route
+        self.plain_reason: str | None = None  # set when ``route`` chose a plain answer
+        self.plan_ended = threading.Event()
+        self.node_regex = (node_regex(options.node_sentences, ascii=self.ascii, code=asks_for_code(question))
+                           if self.runtime and options.node_sentences and not options.ignore_eos else None)
+        self.scheduler = Scheduler(self.clock, self.deadline, pipeline=options.pipeline, max_nodes=options.max_nodes,
+                                   on_event=on_progress)
         self.base = None  # node prompt parts (1)-(2), an ended state: fork it, never append to it
         self.context = None  # live state: base + finished results in finish order
         self.prefilled = False  # whether ``context``'s whole text has been sent to the server
@@ -64,11 +92,16 @@ class PlatoRun:
         self.scheduler.spawn("the plan request", self._follow_plan)
         self.scheduler.act("the node prompt prefix", self._open_context)
         self.scheduler.run(self)
-        self.result.repairs = [*self.parser.repairs, *self.scheduler.repairs]
-        if not self.scheduler.records:
-            self._fallback()
+        if self.route is not None:
+            self.result.route, self.result.route_reason = ("plain", self.plain_reason) if self.plain_reason else ("plato", None)
+        if self.plain_reason:
+            self._plain(self.plain_reason, kind="answer")
+            self.deadline.call("the plan request", self.plan_ended.wait)  # a few tokens more: its counts go in the Result
+        elif not self.scheduler.records:
+            self._plain("the plan had no usable sub-task line; answered with a single plain request", kind="fallback")
         else:
             self._record_nodes()
+        self.result.repairs = [*self.parser.repairs, *self.scheduler.repairs, *self.result.repairs]
         self.deadline.call("the context prefills", self._collect_prefills)
 
     def _fail(self, exc: PlatoError) -> PlatoError:
@@ -84,36 +117,84 @@ class PlatoRun:
 
     # -- the source: the plan stream (its own thread) ---------------------------------------------
 
+    def _plan_regex(self) -> str | None:
+        if not self.runtime:
+            return None
+        o = self.options
+        return o.plan_regex or plan_regex(o.max_nodes, description_max=o.description_max, ascii=self.ascii, sized=o.sized)
+
     def _follow_plan(self) -> None:
+        try:
+            self._stream_plan()
+        finally:
+            self.plan_ended.set()
+
+    def _stream_plan(self) -> None:
         state = programs.plan.run(
             question=self.question,
-            regex=(self.options.plan_regex or plan_regex(self.options.max_nodes)) if self.runtime else None,
+            regex=self._plan_regex(),
             max_tokens=self.options.plan_max_tokens,
+            sized=self.options.sized,
             temperature=self.options.temperature,  # run()'s sampling default, used by its gen
             backend=self.backend,
             stream=True,
         )
+        held: list[PlanNode] = []  # nodes parsed while ``route`` has not decided yet
+        deciding = self.route is not None
         for chunk in state.text_iter("plan"):
             if not chunk:
                 continue
             if self.result.plan_first_token_at is None:
                 self.result.plan_first_token_at = self.clock.now()
-            self.scheduler.add_nodes(self.parser.feed(chunk))
-        self.scheduler.add_nodes(self.parser.close())
+            held += self.parser.feed(chunk)
+            self.result.plan_size = self.parser.size
+            deciding = self._post(held, deciding, done=False)
+        held += self.parser.close()
+        self._post(held, deciding, done=True)
         error = programs.stream_error(state, "plan")  # SGLang only prints a worker thread's exception
         self.result.plan = self.parser.text
-        if error is not None:
+        if error is not None and not self.plain_reason:
             raise error
         plan_call = self.result.calls[0]
         plan_call.finished_at = self.result.plan_done_at = self.clock.now()
         plan_call.record_meta(state.get_meta_info("plan"))
-        self.scheduler.source_finished()
+        if not self.plain_reason:
+            self.scheduler.source_finished()
+
+    def _post(self, held: list[PlanNode], deciding: bool, done: bool) -> bool:
+        """Give ``held`` nodes to the scheduler once ``route`` (if any) has chosen Plato; return
+        whether it is still deciding. A plain decision ends the source: the plan is not followed."""
+        if self.plain_reason:
+            held.clear()
+            return False
+        if deciding:
+            verdict = self.route(self.parser.size, list(self.parser.nodes), done)
+            if verdict is None and not done:
+                return True
+            if verdict:
+                self.plain_reason = verdict
+                held.clear()
+                self._tell(Progress("route", self.clock.now(), text=f"plain: {verdict}"))
+                self.scheduler.source_finished()
+                return False
+            self._tell(Progress("route", self.clock.now(), text="plato"))
+        if held:
+            self.scheduler.add_nodes(list(held))
+            held.clear()
+        return False
+
+    def _tell(self, event: Progress) -> None:
+        if self.on_progress is not None:
+            try:
+                self.on_progress(event)
+            except Exception:  # a display must never break an answer
+                pass
 
     # -- the runner (the scheduler's action thread) -----------------------------------------------
 
     def _open_context(self) -> None:
         self.base = programs.node_prefix.run(
-            question=self.question, temperature=self.options.temperature, backend=self.backend, stream=True  # forks inherit it
+            question=self.question, sentences=self.options.node_sentences if self.node_regex else 0, temperature=self.options.temperature, backend=self.backend, stream=True  # forks inherit it
         )
         programs.drain(self.base)  # run(stream=True) returns before the body queued its text
         if self.options.context == "global":
@@ -154,7 +235,8 @@ class PlatoRun:
                 contexts.append(node.deps)
         for node, branch, context_ids in zip(nodes, branches, contexts):
             records[node.id].context_ids = tuple(context_ids)
-            programs.answer_node(branch, node.description, max_tokens=self.options.node_max_tokens, ignore_eos=self.options.ignore_eos)
+            programs.answer_node(branch, node.description, max_tokens=node_budget(self.options, self.parser.size),
+                                 ignore_eos=self.options.ignore_eos, regex=self.node_regex)
             self.scheduler.spawn(f"node {node.id}", self._follow_node, node.id, branch)
 
     def _follow_node(self, node_id: int, state) -> None:
@@ -177,23 +259,34 @@ class PlatoRun:
         """Put the nodes (in plan order), the answer composed from them and the DAG metrics in the Result."""
         records = self.scheduler.plan_records()
         self.result.nodes = records
-        self.result.answer = prompts.compose_answer((r.description, r.result) for r in records if r.finished or not finished_only)
+        sections = []
+        for r in records:
+            if not (r.finished or not finished_only):
+                continue
+            text, dropped = prompts.drop_restatement(r.result, r.description, self.question)
+            if dropped:
+                self.result.repairs.append(f"node {r.id}: left out its opening restatement of its topic")
+            sections.append((r.description, text))
+        self.result.answer = prompts.compose_answer(sections)
         self.result.critical_path = critical_path(self.scheduler.nodes)
         self.result.parallel_degree = parallel_degree(self.scheduler.nodes)
 
-    def _fallback(self) -> None:
-        """No usable node in the plan: answer plainly and say why, rather than answer nothing."""
-        self.result.fallback = "the plan had no usable sub-task line; answered with a single plain request"
+    def _plain(self, why: str, kind: str) -> None:
+        """Answer with one plain request and say why: ``kind`` "answer" (``route`` chose it) or
+        "fallback" (no usable node in the plan: better a plain answer than none)."""
+        if kind == "fallback":
+            self.result.fallback = why
         try:
             self.result.answer, call = self.deadline.call(
-                "fallback", plain_answer, self.question, self.backend, self.options, self.clock, kind="fallback")
+                kind, plain_answer, self.question, self.backend, self.options, self.clock, kind=kind)
         except PlatoTimeout:
             raise
         except PlatoError as exc:
-            raise PlatoError(f"the fallback answer failed: {exc}") from exc
+            raise PlatoError(f"the {'plain' if kind == 'answer' else kind} answer failed: {exc}") from exc
         self.result.calls.append(call)
 
 
-def run_plato(question: str, backend: Any, options: Options) -> Result:
-    """Answer ``question`` with Plato on ``backend`` (a RuntimeEndpoint, or any SGLang backend)."""
-    return PlatoRun(question, backend, options).run()
+def run_plato(question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None) -> Result:
+    """Answer ``question`` with Plato on ``backend`` (a RuntimeEndpoint, or any SGLang backend).
+    ``on_progress`` is told of each plan line, dispatch and finished node as they happen."""
+    return PlatoRun(question, backend, options, on_progress=on_progress).run()

@@ -18,7 +18,7 @@ nodes without dependencies: SoT's parallel degree is the number of points (Plato
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import regex
 import sglang as sgl
@@ -31,7 +31,7 @@ from plato_sgl.options import Options
 from plato_sgl.plan import PlanNode
 from plato_sgl.programs import LiveStates, drain, follow
 from plato_sgl.result import Call, Clock, NodeRecord, Result
-from plato_sgl.scheduler import Deadline, Scheduler
+from plato_sgl.scheduler import Deadline, Progress, Scheduler
 
 # -- the paper's prompts (Prompt 1 and Prompt 2, verbatim apart from line breaks) ------------------
 
@@ -181,14 +181,14 @@ class SoTRun:
     as nodes without dependencies, so they are dispatched together as ``fork(n)`` of one state.
     """
 
-    def __init__(self, question: str, backend: Any, options: Options):
+    def __init__(self, question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None):
         self.question = question
         self.backend = backend
         self.options = options
         self.clock = Clock()
         self.deadline = Deadline(options.timeout, self.clock)
         self.result = Result(question=question, method="sot", options=options.to_dict())
-        self.scheduler = Scheduler(self.clock, self.deadline)
+        self.scheduler = Scheduler(self.clock, self.deadline, on_event=on_progress)
         self.states = LiveStates()
 
     def run(self) -> Result:
@@ -278,7 +278,8 @@ class SoTRun:
         self.result.calls.append(call)
 
 
-def run_sot(question: str, backend: Any, options: Options) -> Result:
+def run_sot(question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None) -> Result:
     """Answer ``question`` with Skeleton-of-Thought. ``options.plan_regex``, if set, replaces the
-    skeleton regex (it constrains the text after "1."; tests force a known skeleton with it)."""
-    return SoTRun(question, backend, options).run()
+    skeleton regex (it constrains the text after "1."; tests force a known skeleton with it).
+    ``on_progress`` gets the scheduler's Progress events (the points, their dispatch and finishes)."""
+    return SoTRun(question, backend, options, on_progress).run()

@@ -1,0 +1,80 @@
+"""``auto``: Plato when it would answer sooner, one plain request when it would not.
+
+Plato pays for its plan and wins by decoding parts side by side; when an answer has one part, or
+its parts form a chain, there is nothing to decode side by side and a plain answer is sooner. The
+decision uses cheap signals only, with no extra model and no extra request:
+
+1. the question: a math word problem is a chain of steps (the paper's GSM8K plans are chains), so
+   it gets a plain answer before any plan is asked for;
+2. the plan's size decision (``Parts: k``, the plan's first tokens): one part is a plain answer;
+3. the plan's first lines: a short plan whose second part needs the first is a chain.
+
+Nodes are held back until the decision is made (a line or two of the plan), so a plain answer
+never throws a node's decoding away. The Result records the path taken and why (``route``,
+``route_reason``). The plain answer is the same request as ``ar``'s.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import regex
+
+from plato_sgl.methods.autoregressive import run_single
+from plato_sgl.methods.plato import PlatoRun
+from plato_sgl.options import Options
+from plato_sgl.plan import PlanNode
+from plato_sgl.result import Result
+from plato_sgl.scheduler import Progress
+
+# A short plan whose second part depends on its first is treated as a chain up to this size.
+CHAIN_MAX_PARTS = 3
+
+_NUMBER = regex.compile(r"(?<![\w.])\$?\d[\d,]*(?:\.\d+)?%?")
+_QUANTITY_ASK = regex.compile(
+    r"\b(?:how (?:many|much|long|far|old)|what (?:is|was|will be) the (?:total|cost|price|number|amount|sum|average|difference)"
+    r"|calculate|compute|in total|altogether|per cent|percent|find the value|solve)\b",
+    regex.IGNORECASE,
+)
+
+
+def question_route(question: str) -> str | None:
+    """Why ``question`` should get a plain answer before any plan is asked for, or None.
+
+    A math word problem (a number, and a question for a quantity or a value) is solved step by
+    step, each step needing the one before: a chain, where Plato cannot be sooner.
+    """
+    if _NUMBER.search(question) and _QUANTITY_ASK.search(question):
+        return "a math word problem: its steps form a chain"
+    return None
+
+
+def plan_route(size: int | None, nodes: list[PlanNode], done: bool) -> str | None:
+    """The decision from the plan so far: None (read more), "" (Plato) or why to answer plainly.
+
+    ``size``: the plan's size decision (None if it had none); ``nodes``: the plan lines so far;
+    ``done``: the plan has ended.
+    """
+    if size is not None and size <= 1:
+        return f"the plan's size decision was {size} part: nothing to decode in parallel"
+    if done and len(nodes) <= 1:
+        return "the plan had one usable part: nothing to decode in parallel"
+    if len(nodes) < 2:
+        return None if not done else ""
+    first, second = nodes[0], nodes[1]
+    parts = size or len(nodes)
+    if first.id in second.deps and parts <= CHAIN_MAX_PARTS:
+        return f"a chain: part 2 of a {parts}-part plan needs part 1"
+    return ""
+
+
+def run_auto(question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None) -> Result:
+    """Answer ``question`` with Plato, or with one plain request when Plato would not be sooner."""
+    reason = question_route(question)
+    if reason is None:
+        return PlatoRun(question, backend, options, method="auto", on_progress=on_progress, route=plan_route).run()
+    if on_progress is not None:
+        on_progress(Progress("route", 0.0, text=f"plain: {reason}"))
+    result = run_single("auto", question, backend, options)
+    result.route, result.route_reason = "plain", reason
+    return result

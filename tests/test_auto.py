@@ -1,0 +1,116 @@
+"""``auto``: its decisions as pure functions, and each of its paths against a real SGLang server.
+
+Server tests use the tiny random model with a forced plan (a literal ``plan_regex``), so the plan
+that auto reads is known: a one-part plan, a chain-shaped plan and a parallel plan each take the
+path built for them; a math word problem is answered plainly without a plan request.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import plato_sgl
+from plato_sgl.grammar import literal_regex
+from plato_sgl.methods.auto import CHAIN_MAX_PARTS, plan_route, question_route
+from plato_sgl.plan import PlanNode
+
+
+# -- decisions, no server ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", [
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did she sell altogether in April and May?",
+    "A shirt costs $20 and is 15% off. What is the total cost of 3 shirts?",
+    "Given that f(x) = 5x^3 - 2x + 3, find the value of f(2).",
+])
+def test_math_word_problems_get_a_plain_answer(question: str) -> None:
+    assert "math word problem" in question_route(question)
+
+
+@pytest.mark.parametrize("question", [
+    "How can I improve my time management skills?",
+    "What were the main causes of World War 1?",  # one number, no quantity asked for
+    "How many pages are in all the books ever written?",  # a quantity, but no numbers to chain
+])
+def test_other_questions_go_on_to_the_plan(question: str) -> None:
+    assert question_route(question) is None
+
+
+def nodes(*deps: tuple[int, ...]) -> list[PlanNode]:
+    return [PlanNode(k, f"part {k}", d) for k, d in enumerate(deps, start=1)]
+
+
+def test_a_one_part_size_decision_is_answered_plainly_before_any_line() -> None:
+    assert "1 part" in plan_route(1, [], done=False)
+
+
+def test_the_route_waits_for_the_second_line() -> None:
+    assert plan_route(4, [], done=False) is None
+    assert plan_route(4, nodes(()), done=False) is None
+    assert plan_route(None, nodes(()), done=False) is None
+
+
+def test_a_short_chain_is_answered_plainly_and_a_parallel_plan_with_plato() -> None:
+    assert "chain" in plan_route(3, nodes((), (1,)), done=False)
+    assert plan_route(3, nodes((), ()), done=False) == ""
+    assert plan_route(CHAIN_MAX_PARTS + 1, nodes((), (1,)), done=False) == ""  # long enough to have parallel parts
+
+
+def test_a_plan_that_ended_with_one_line_is_answered_plainly() -> None:
+    assert "one usable part" in plan_route(None, nodes(()), done=True)
+    assert plan_route(None, nodes((), ()), done=True) == ""
+
+
+# -- the paths, against the tiny model -----------------------------------------------------------
+
+SETTINGS = dict(node_max_tokens=6, max_tokens=8, ignore_eos=True)
+
+
+def auto(backend, question: str, plan: str | None = None) -> plato_sgl.Result:
+    forced = {"plan_regex": literal_regex(plan)} if plan else {}
+    return plato_sgl.run(question, method="auto", backend=backend, **SETTINGS, **forced)
+
+
+@pytest.mark.server
+def test_a_one_part_plan_takes_the_plain_path_and_decodes_no_node(backend):
+    result = auto(backend, "What is a library for? (auto, one part)", "Parts: 1\n1. Its purpose.[]\n")
+    assert result.ok and result.method == "auto"
+    assert result.route == "plain" and "1 part" in result.route_reason
+    assert result.nodes == [] and [c.kind for c in result.calls if c.kind != "context"] == ["plan", "answer"]
+    assert result.answer and result.calls[1].completion_tokens == 8  # the plain answer, as ar's request
+    assert result.calls[0].finished_at is not None  # the plan request's counts are kept
+
+
+@pytest.mark.server
+def test_a_chain_shaped_plan_takes_the_plain_path(backend):
+    result = auto(backend, "How should a library grow? (auto, chain)", "Parts: 3\n1. Survey readers.[]\n2. Choose services.[1]\n3. Plan the budget.[2]\n")
+    assert result.route == "plain" and "chain" in result.route_reason
+    assert result.nodes == [] and [c.kind for c in result.calls if c.kind != "context"] == ["plan", "answer"]
+
+
+@pytest.mark.server
+def test_a_parallel_plan_takes_the_plato_path(backend):
+    plan = "Parts: 3\n1. Survey readers.[]\n2. Review the budget.[]\n3. Choose services.[1,2]\n"
+    result = auto(backend, "How should a library grow? (auto, parallel)", plan)
+    assert result.route == "plato" and result.route_reason is None
+    assert [n.id for n in result.nodes] == [1, 2, 3] and all(n.completion_tokens == 6 for n in result.nodes)
+    assert result.plan_size == 3
+    # nodes were held until the route was decided at line 2, then forked together
+    one, two = result.node(1), result.node(2)
+    assert one.dispatched_at == two.dispatched_at >= two.parsed_at
+
+
+@pytest.mark.server
+def test_a_math_word_problem_is_answered_without_a_plan(backend):
+    result = auto(backend, "Tom has 3 apples and buys 5 more. How many apples does he have in total?")
+    assert result.route == "plain" and "math" in result.route_reason
+    assert [c.kind for c in result.calls] == ["answer"] and result.nodes == []
+
+
+@pytest.mark.server
+def test_auto_reports_its_route_to_on_progress(backend):
+    seen = []
+    plato_sgl.run("What is a library for? (auto, progress)", method="auto", backend=backend, on_progress=seen.append,
+                  plan_regex=literal_regex("Parts: 1\n1. Its purpose.[]\n"), **SETTINGS)
+    assert [e.text for e in seen if e.kind == "route"] == [next(e.text for e in seen if e.kind == "route")]
+    assert any(e.kind == "route" and e.text.startswith("plain:") for e in seen)
