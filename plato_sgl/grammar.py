@@ -52,10 +52,15 @@ class PlanGrammar:
     size_limit: int
 
 
+def _grammar_file(name: str) -> dict:
+    """The pieces in ``plato_sgl.grammars/<name>`` (shipped in the wheel)."""
+    return json.loads(files("plato_sgl.grammars").joinpath(name).read_text(encoding="utf-8"))
+
+
 @lru_cache(maxsize=1)
 def load_plan_grammar() -> PlanGrammar:
-    """Read ``plato_sgl.grammars/plan.json`` (shipped in the wheel) into a PlanGrammar."""
-    data = json.loads(files("plato_sgl.grammars").joinpath("plan.json").read_text(encoding="utf-8"))
+    """Read ``plato_sgl.grammars/plan.json`` into a PlanGrammar."""
+    data = _grammar_file("plan.json")
     return PlanGrammar(
         id_pattern=data["id"]["pattern"],
         id_separator=data["id_separator"]["literal"],
@@ -93,8 +98,8 @@ class NodeGrammar:
 
 @lru_cache(maxsize=1)
 def load_node_grammar() -> NodeGrammar:
-    """Read ``plato_sgl.grammars/node.json`` (shipped in the wheel) into a NodeGrammar."""
-    data = json.loads(files("plato_sgl.grammars").joinpath("node.json").read_text(encoding="utf-8"))
+    """Read ``plato_sgl.grammars/node.json`` into a NodeGrammar."""
+    data = _grammar_file("node.json")
     classes = {name: {k: data[name][k] for k in ("any", "ascii")}
                for name in ("sentence_start", "sentence_char", "sentence_end", "continue_after_end", "hard_end", "separator")}
     return NodeGrammar(**classes, code_block=data["code_block"]["pattern"], list_marker=data["list_marker"]["pattern"],

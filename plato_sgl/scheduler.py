@@ -240,12 +240,12 @@ class Scheduler:
         elif event.kind == "source_done":
             self.source_done = True
         elif event.kind == "failed":
-            self._tell(Progress("failed", event.at, description=event.what, text=_cause(event.error)))
+            self.tell(Progress("failed", event.at, description=event.what, text=_cause(event.error)))
             raise _failure(event.what, event.error)
         elif event.kind == "node_done":
             record = self.records[event.node_id]
             if event.error is not None:
-                self._tell(Progress("failed", event.at, record.id, record.description, record.deps,
+                self.tell(Progress("failed", event.at, record.id, record.description, record.deps,
                                     text=_cause(event.error)))
                 raise _failure(f"node {record.id} ({record.description!r})", event.error)
             record.started_at, record.finished_at = event.started_at, event.at
@@ -254,7 +254,7 @@ class Scheduler:
             with self._progress:
                 self.finish_order.append(record.id)
                 self._progress.notify_all()
-            self._tell(Progress("done", event.at, record.id, record.description, record.deps,
+            self.tell(Progress("done", event.at, record.id, record.description, record.deps,
                                 tokens=record.completion_tokens, text=record.result))
             waiting = len(self.dispatched) < len(self.records)  # a known node will start after this finish
             if waiting or not self.source_done:  # else no node can start after it: nothing to tell
@@ -272,14 +272,14 @@ class Scheduler:
             index = next(i for i, n in enumerate(self.nodes) if n.id == node.id)
             self.nodes[index] = node
             known.description, known.deps = node.description, node.deps
-            self._tell(Progress("node", at, node.id, node.description, node.deps))
+            self.tell(Progress("node", at, node.id, node.description, node.deps))
             return
         if self.max_nodes is not None and len(self.nodes) >= self.max_nodes:  # only an unconstrained plan gets here
             self.repairs.append(f"dropped plan line {node.id} ({node.description!r}): more than max_nodes={self.max_nodes}")
             return
         self.nodes.append(node)
         self.records[node.id] = NodeRecord(id=node.id, description=node.description, deps=node.deps, parsed_at=at)
-        self._tell(Progress("node", at, node.id, node.description, node.deps))
+        self.tell(Progress("node", at, node.id, node.description, node.deps))
 
     def _dispatch_ready(self) -> None:
         if not self.pipeline and not self.source_done:
@@ -293,10 +293,11 @@ class Scheduler:
             self.records[node.id].dispatched_at = now
             self.dispatched.append(node.id)
         self.act("dispatch", self.runner.dispatch, ready, context)
-        self._tell(Progress("dispatched", now, node_ids=tuple(node.id for node in ready)))
+        self.tell(Progress("dispatched", now, node_ids=tuple(node.id for node in ready)))
 
-    def _tell(self, progress: Progress) -> None:
-        """Give ``progress`` to ``on_event``; its exceptions never break the run (warned about once)."""
+    def tell(self, progress: Progress) -> None:
+        """Give ``progress`` to ``on_event`` (the scheduler's own events, and a method's, e.g. auto's
+        route); its exceptions never break the run (warned about once)."""
         if self.on_event is None:
             return
         try:

@@ -174,21 +174,14 @@ class PlatoRun:
             if verdict:
                 self.plain_reason = verdict
                 held.clear()
-                self._tell(Progress("route", self.clock.now(), text=f"plain: {verdict}"))
+                self.scheduler.tell(Progress("route", self.clock.now(), text=f"plain: {verdict}"))
                 self.scheduler.source_finished()
                 return False
-            self._tell(Progress("route", self.clock.now(), text="plato"))
+            self.scheduler.tell(Progress("route", self.clock.now(), text="plato"))
         if held:
             self.scheduler.add_nodes(list(held))
             held.clear()
         return False
-
-    def _tell(self, event: Progress) -> None:
-        if self.on_progress is not None:
-            try:
-                self.on_progress(event)
-            except Exception:  # a display must never break an answer
-                pass
 
     # -- the runner (the scheduler's action thread) -----------------------------------------------
 
