@@ -73,5 +73,10 @@ class Options:
             raise ValueError(f"unknown option(s): {', '.join(unknown)}; known options: {', '.join(sorted(known))}")
         return cls(**kwargs)
 
+    def plain_budget(self) -> "Options":
+        """These options for a plain answer given in Plato's place (a one-part plan, ``auto``'s
+        plain path): the answer budget caps it as it caps a plan's nodes. ``ar`` keeps ``max_tokens``."""
+        return dataclasses.replace(self, max_tokens=min(self.max_tokens, self.answer_max_tokens))
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

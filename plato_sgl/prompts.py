@@ -81,7 +81,10 @@ def context_entry(description: str, result: str) -> str:
 
 def node_task(description: str) -> str:
     """Part (4): the node's own sub-task, the only part that differs between sibling nodes."""
-    return f"Your part: {description}."
+    return f"{TASK_LABEL} {description}."
+
+
+TASK_LABEL = "Your part:"
 
 
 _WORDS = regex.compile(r"\w+")
@@ -101,9 +104,14 @@ def drop_restatement(result: str, description: str, question: str = "") -> tuple
     or the question ("To improve your time management, you can create a schedule."); the composed
     answer already shows the topic as the section's heading. A first sentence counts as a
     restatement when every word in it is from the topic, the question or a short filler list.
+    An echo of the task's own label ("Your part: ...") is left out too.
     Returns the text and whether something was dropped; a result that is nothing but the
     restatement is kept whole.
     """
+    stripped = result.lstrip()
+    if stripped.lower().startswith(TASK_LABEL.lower()) and stripped[len(TASK_LABEL):].strip():
+        rest, _ = drop_restatement(stripped[len(TASK_LABEL):].lstrip(), description, question)
+        return rest, True
     match = _FIRST_SENTENCE.match(result)
     if match is None:
         return result, False

@@ -12,6 +12,8 @@ import pytest
 import plato_sgl
 from plato_sgl.grammar import literal_regex
 from plato_sgl.methods.auto import CHAIN_MAX_PARTS, plan_route, question_route
+from plato_sgl.methods.plato import single_part_route
+from plato_sgl.options import Options
 from plato_sgl.plan import PlanNode
 
 
@@ -42,6 +44,18 @@ def nodes(*deps: tuple[int, ...]) -> list[PlanNode]:
 
 def test_a_one_part_size_decision_is_answered_plainly_before_any_line() -> None:
     assert "1 part" in plan_route(1, [], done=False)
+
+
+def test_platos_own_route_answers_a_one_part_plan_plainly_and_nothing_else() -> None:
+    assert "1 part" in single_part_route(1, [], done=False)
+    assert single_part_route(None, [], done=False) is None  # nothing read yet
+    assert single_part_route(3, [], done=False) == "" and single_part_route(None, nodes(()), done=False) == ""
+    assert single_part_route(None, [], done=True) == ""  # an empty plan: Plato's fallback, not a route
+
+
+def test_a_plain_answer_in_platos_place_keeps_to_the_answer_budget() -> None:
+    assert Options(max_tokens=1024, answer_max_tokens=768).plain_budget().max_tokens == 768
+    assert Options(max_tokens=100, answer_max_tokens=768).plain_budget().max_tokens == 100
 
 
 def test_the_route_waits_for_the_second_line() -> None:
@@ -79,6 +93,15 @@ def test_a_one_part_plan_takes_the_plain_path_and_decodes_no_node(backend):
     assert result.nodes == [] and [c.kind for c in result.calls if c.kind != "context"] == ["plan", "answer"]
     assert result.answer and result.calls[1].completion_tokens == 8  # the plain answer, as ar's request
     assert result.calls[0].finished_at is not None  # the plan request's counts are kept
+
+
+@pytest.mark.server
+def test_plato_answers_a_one_part_plan_with_one_plain_request_within_the_answer_budget(backend):
+    result = plato_sgl.run("What is a library for? (plato, one part)", backend=backend, node_max_tokens=6, max_tokens=8,
+                           answer_max_tokens=5, ignore_eos=True, plan_regex=literal_regex("Parts: 1\n1. Its purpose.[]\n"))
+    assert result.ok and result.method == "plato" and result.route == "plain" and result.plan_size == 1
+    assert result.nodes == [] and [c.kind for c in result.calls if c.kind != "context"] == ["plan", "answer"]
+    assert result.calls[1].completion_tokens == 5
 
 
 @pytest.mark.server

@@ -214,3 +214,15 @@ def test_per_category_keeps_the_first_questions_of_every_category():
     assert [q.id for q in subset if q.category == "math"] == ["68", "69"]
     with pytest.raises(ValueError, match="per_category"):
         load_questions("vicuna80", per_category=0)
+
+
+def test_the_category_table_leads_with_latency_and_keeps_throughput_after_it(tmp_path):
+    # a verbose method: three times AR's tokens in half its time, so throughput says 6x and latency 2x
+    for q in QUESTIONS:
+        save(tmp_path, "ar", q, result("ar", 100, 4.0))
+        save(tmp_path, "sot", q, result("sot", 300, 2.0 if q.category == "generic" else 8.0))
+    report = write_report(tmp_path).read_text()
+    per_category = report[report.index("## Speed-up per category"):]
+    latency, throughput = per_category.split("Throughput speed-up")
+    assert "| generic | 2.00x |" in latency and "| math | 0.50x |" in latency
+    assert "| generic | 6.00x |" in throughput and "| math | 1.50x |" in throughput

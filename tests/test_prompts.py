@@ -43,6 +43,9 @@ def test_a_node_budget_never_exceeds_node_max_tokens():
     ("Effects on sleep are large. Exercise deepens sleep.", "Effects on sleep", "", None),
     # nothing but the restatement: kept whole rather than emptied
     ("Effects on sleep.", "Effects on sleep", "", None),
+    # an echo of the task's label goes, and a restatement after it too
+    ("Your part: Exercise deepens sleep.", "Effects on sleep", "", "Exercise deepens sleep."),
+    ("your part: Effects on sleep. Exercise deepens sleep.", "Effects on sleep", "", "Exercise deepens sleep."),
 ])
 def test_a_node_that_opens_by_restating_its_topic_or_the_question_loses_that_sentence(result, description, question, expected):
     text, dropped = prompts.drop_restatement(result, description, question)

@@ -11,7 +11,8 @@ decision uses cheap signals only, with no extra model and no extra request:
 
 Nodes are held back until the decision is made (a line or two of the plan), so a plain answer
 never throws a node's decoding away. The Result records the path taken and why (``route``,
-``route_reason``). The plain answer is the same request as ``ar``'s.
+``route_reason``). The plain answer is ``ar``'s request within the answer budget
+(``Options.plain_budget``), the budget Plato's nodes share.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Callable
 import regex
 
 from plato_sgl.methods.autoregressive import run_single
-from plato_sgl.methods.plato import PlatoRun
+from plato_sgl.methods.plato import PlatoRun, single_part_route
 from plato_sgl.options import Options
 from plato_sgl.plan import PlanNode
 from plato_sgl.result import Result
@@ -55,8 +56,9 @@ def plan_route(size: int | None, nodes: list[PlanNode], done: bool) -> str | Non
     ``size``: the plan's size decision (None if it had none); ``nodes``: the plan lines so far;
     ``done``: the plan has ended.
     """
-    if size is not None and size <= 1:
-        return f"the plan's size decision was {size} part: nothing to decode in parallel"
+    verdict = single_part_route(size, nodes, done)
+    if verdict:
+        return verdict
     if done and len(nodes) <= 1:
         return "the plan had one usable part: nothing to decode in parallel"
     if len(nodes) < 2:
@@ -75,6 +77,6 @@ def run_auto(question: str, backend: Any, options: Options, on_progress: Callabl
         return PlatoRun(question, backend, options, method="auto", on_progress=on_progress, route=plan_route).run()
     if on_progress is not None:
         on_progress(Progress("route", 0.0, text=f"plain: {reason}"))
-    result = run_single("auto", question, backend, options)
+    result = run_single("auto", question, backend, options.plain_budget())
     result.route, result.route_reason = "plain", reason
     return result

@@ -10,6 +10,9 @@ appended to a fork of that state; if a known node is still waiting to start, the
 prefilled at once (a zero-token ``gen``), so that node finds it cached. Otherwise nothing is sent:
 a node that may still come is dispatched from the grown state, and its own request prefills it.
 Each result is prefilled once. Ready nodes are forked together, so SGLang batches them.
+
+A plan whose size decision is one part is answered with one plain request (``single_part_route``):
+there is nothing to decode side by side.
 """
 
 from __future__ import annotations
@@ -177,7 +180,8 @@ class PlatoRun:
                 self.scheduler.tell(Progress("route", self.clock.now(), text=f"plain: {verdict}"))
                 self.scheduler.source_finished()
                 return False
-            self.scheduler.tell(Progress("route", self.clock.now(), text="plato"))
+            if self.result.method != "plato":  # for Plato itself, going on with Plato is no news
+                self.scheduler.tell(Progress("route", self.clock.now(), text="plato"))
         if held:
             self.scheduler.add_nodes(list(held))
             held.clear()
@@ -270,8 +274,9 @@ class PlatoRun:
         if kind == "fallback":
             self.result.fallback = why
         try:
+            options = self.options.plain_budget() if kind == "answer" else self.options
             self.result.answer, call = self.deadline.call(
-                kind, plain_answer, self.question, self.backend, self.options, self.clock, kind=kind)
+                kind, plain_answer, self.question, self.backend, options, self.clock, kind=kind)
         except PlatoTimeout:
             raise
         except PlatoError as exc:
@@ -279,7 +284,16 @@ class PlatoRun:
         self.result.calls.append(call)
 
 
+def single_part_route(size: int | None, nodes: list[PlanNode], done: bool) -> str | None:
+    """Plato's own route: a plan that decided on one part has nothing to decode side by side, and
+    a lone node, told to write one part of an answer, answers in a sentence or two; such a plan is
+    answered with one plain request. None until the size decision (or, unsized, a line) is read."""
+    if size is not None and size <= 1:
+        return f"the plan's size decision was {size} part: nothing to decode in parallel"
+    return None if size is None and not nodes and not done else ""
+
+
 def run_plato(question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None) -> Result:
     """Answer ``question`` with Plato on ``backend`` (a RuntimeEndpoint, or any SGLang backend).
     ``on_progress`` is told of each plan line, dispatch and finished node as they happen."""
-    return PlatoRun(question, backend, options, on_progress=on_progress).run()
+    return PlatoRun(question, backend, options, on_progress=on_progress, route=single_part_route).run()
