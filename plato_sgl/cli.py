@@ -1,4 +1,5 @@
-"""The ``plato-sgl`` command line: ``ask`` a question, ``bench`` a dataset, ``report`` results, ``serve`` a model."""
+"""The ``plato-sgl`` command line: ``ask`` a question, ``bench`` a dataset, ``report`` results, ``serve`` a model,
+list the ``models``."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
                        help="no size decision: the plan may run to --max-nodes lines")
     group.add_argument("--max-tokens", type=int, help="length limit of single-request answers (ar, cot, auto's plain path)")
     group.add_argument("--temperature", type=float)
+    group.add_argument("--top-p", type=float, help="nucleus sampling: keep the most likely tokens up to this probability mass")
+    group.add_argument("--top-k", type=int, help="sample from the k most likely tokens (-1: all)")
+    group.add_argument("--stop", action="append", metavar="TEXT", help="end the answer text at TEXT (repeatable)")
     group.add_argument("--no-pipeline", dest="pipeline", action="store_false", default=None, help="plan first, then execute")
     group.add_argument("--context", choices=["global", "deps"], help="node context: all finished results, or dependencies only")
     group.add_argument("--timeout", type=float, help="seconds allowed per question")
@@ -52,7 +56,7 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
 
 def _options(args: argparse.Namespace) -> dict:
     names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "node_sentences", "description_max",
-             "sized", "max_tokens", "temperature", "pipeline", "context", "timeout")
+             "sized", "max_tokens", "temperature", "top_p", "top_k", "stop", "pipeline", "context", "timeout")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
@@ -188,12 +192,33 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from plato_sgl.serving import serve_forever
 
-    serve_forever(args.model, port=args.port)
+    options = {"host": args.host, "max_total_tokens": args.max_total_tokens}
+    serve_forever(args.model, port=args.port, threads=args.threads, extra_args=args.sglang_args,
+                  **{k: v for k, v in options.items() if v is not None})
+    return 0
+
+
+def format_models(statuses) -> str:
+    """The registry as a table: name, parameters, built (with its size on disk) or where it comes from."""
+    rows = [("model", "parameters", "built", "source")]
+    for s in statuses:
+        built = f"yes, {s.disk_bytes / 1e6:,.0f} MB" if s.built and s.disk_bytes >= 1e6 else ("yes" if s.built else "no")
+        rows.append((s.spec.name, s.spec.parameters, built, s.spec.source))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths)) + "  " + r[3] for r in rows)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from plato_sgl.models import cache_dir, model_statuses
+
+    print(format_models(model_statuses()))
+    print(f"\ncache: {cache_dir() / 'models'}; a model is built on first use (`plato-sgl serve --model NAME`)")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="plato-sgl", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"plato-sgl {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     ask = sub.add_parser("ask", help="answer one question")
@@ -240,15 +265,39 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve a model with SGLang on this machine (CPU or GPU)")
     serve.add_argument("--model", required=True, help="registry name or model folder")
     serve.add_argument("--port", type=int)
-    serve.set_defaults(func=cmd_serve)
+    serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--threads", type=int, help="CPU threads of the server (OMP_NUM_THREADS; default: $PLATO_SGL_THREADS, else one less than the usable cores)")
+    serve.add_argument("--max-total-tokens", type=int, help="KV cache size in tokens (default: 8192)")
+    serve.set_defaults(func=cmd_serve, sglang_args=[])
+
+    listing = sub.add_parser("models", help="list the models plato-sgl can serve, their sizes and whether each is built")
+    listing.set_defaults(func=cmd_models)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("plato-sgl")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from plato_sgl.errors import PlatoError
     from plato_sgl.serving import sigterm_as_interrupt
 
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in argv:  # `plato-sgl serve ... -- --any-sglang-flag`: the rest goes to sglang.launch_server
+        argv, passthrough = argv[:argv.index("--")], argv[argv.index("--") + 1:]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if passthrough:
+        if args.command != "serve":
+            parser.error("arguments after -- are passed to SGLang's server, so only `serve` takes them")
+        args.sglang_args = passthrough
     try:
         with sigterm_as_interrupt():  # `kill` stops a server started for the command, as Ctrl-C does
             return args.func(args)

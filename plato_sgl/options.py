@@ -26,6 +26,9 @@ class Options:
     ``node_sentences`` bounds each node to that many sentences or code blocks under a regex (0:
     free text); ``answer_max_tokens`` is split evenly over a sized plan's nodes, each capped at
     ``node_max_tokens``.
+
+    Sampling: ``temperature``, ``top_p``, ``top_k`` apply to every request; ``stop`` strings end
+    the answer text (plain answers, nodes, expansions), never a plan or a skeleton.
     """
 
     max_nodes: int = 6
@@ -37,6 +40,9 @@ class Options:
     description_max: int | None = None
     node_sentences: int = 5
     temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = -1
+    stop: tuple[str, ...] = ()
     pipeline: bool = True
     context: Literal["global", "deps"] = "global"
     plan_regex: str | None = None
@@ -50,6 +56,14 @@ class Options:
                 raise ValueError(f"option {name} must be a positive integer, got {value!r}")
         if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) or not 0 <= self.temperature <= 2:
             raise ValueError(f"option temperature must be a number from 0 to 2, got {self.temperature!r}")
+        if isinstance(self.top_p, bool) or not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
+            raise ValueError(f"option top_p must be a number above 0 and at most 1, got {self.top_p!r}")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or not (self.top_k == -1 or self.top_k >= 1):
+            raise ValueError(f"option top_k must be -1 (no limit) or a positive integer, got {self.top_k!r}")
+        stop = (self.stop,) if isinstance(self.stop, str) else self.stop
+        if not isinstance(stop, (tuple, list)) or not all(isinstance(x, str) and x for x in stop):
+            raise ValueError(f"option stop must be a string or a list of non-empty strings, got {self.stop!r}")
+        object.__setattr__(self, "stop", tuple(stop))  # frozen; a list or one string is accepted as given
         if self.context not in CONTEXT_MODES:
             raise ValueError(f"option context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}")
         if not all(isinstance(getattr(self, name), bool) for name in ("pipeline", "ignore_eos", "sized")):
@@ -72,6 +86,11 @@ class Options:
         if unknown:
             raise ValueError(f"unknown option(s): {', '.join(unknown)}; known options: {', '.join(sorted(known))}")
         return cls(**kwargs)
+
+    def sampling(self) -> dict[str, Any]:
+        """Sampling settings as ``SglFunction.run`` defaults, which every ``gen`` of a program and
+        its forks inherit. ``stop`` ends answer text; plan and skeleton requests override it."""
+        return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k, "stop": list(self.stop) or None}
 
     def plain_budget(self) -> "Options":
         """These options for a plain answer given in Plato's place (a one-part plan, ``auto``'s

@@ -31,7 +31,7 @@ def plan(s, question: str, regex: str | None = None, max_tokens: int = 512, size
     """
     s += sgl.system(prompts.plan_system(sized))
     s += sgl.user(prompts.plan_user(question))
-    s += sgl.assistant(sgl.gen("plan", regex=regex, max_tokens=max_tokens))
+    s += sgl.assistant(sgl.gen("plan", regex=regex, max_tokens=max_tokens, stop=[]))  # a user's stop ends answers, not plans
 
 
 def open_node_prompt(s, question: str, sentences: int = 0) -> None:

@@ -11,6 +11,7 @@ questions both answered without error.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Sequence
@@ -27,6 +28,12 @@ SCHEDULING_NOTE = (
     "token (`plato_sgl.metrics.scheduling_efficiency`)."
 )
 Rows = dict[str, dict[str, Row]]
+NO_PLOTS_NOTE = "Plots need the `report` extra (`pip install 'plato-sgl[report]'`: matplotlib, networkx); this report has none."
+
+
+def plots_available() -> bool:
+    """Whether the plotting extra is installed; without it reports are Markdown tables only."""
+    return all(importlib.util.find_spec(name) is not None for name in ("matplotlib", "networkx"))
 
 
 def ok_results(rows: Rows, variant: str, ids: set[str] | None = None) -> list[Result]:
@@ -352,6 +359,8 @@ def judge_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]], plot
         header = ["category", *(f"{a} vs {b}" for a, b in counts)]
         body = [[c, *(_fmt(by.get(c).net_win_rate, ".0%") if by.get(c) else "-" for by in counts.values())] for c in categories]
         lines += ["Net win rate per category:", "", _table(header, body), ""]
+    if not plots_available():
+        return lines
     plot_win_rates(counts, folder / plot)
     return lines + [f"![wins, ties and losses per pair]({plot})", ""]
 
@@ -397,14 +406,16 @@ def write_report(folder: str | Path) -> Path:
     rows = load_rows(folder)
     if not rows:
         raise ValueError(f"{folder} holds no benchmark results (*.jsonl)")
-    sections = ["# plato-sgl benchmark report", *environment_lines(folder), "", *user_section(rows),
+    plots = plots_available()
+    sections = ["# plato-sgl benchmark report", *environment_lines(folder), "", *([] if plots else [NO_PLOTS_NOTE, ""]), *user_section(rows),
                 "## Throughput and the paper's efficiency metrics", overall_table(rows), "",
                 SCHEDULING_NOTE, ""]
     speedups = category_speedups(rows)
     if speedups:
-        plot_category_speedups(speedups, folder / "speedup_by_category.png")
+        if plots:
+            plot_category_speedups(speedups, folder / "speedup_by_category.png")
         sections += ["## Speed-up per category", "Latency speed-up (total AR time / total method time):", "",
-                     category_table(speedups), "", "![latency speed-up per category](speedup_by_category.png)", "",
+                     category_table(speedups), "", *(["![latency speed-up per category](speedup_by_category.png)", ""] if plots else []),
                      "Throughput speed-up (the paper's Table 2):", "", category_table(category_speedups(rows, "throughput")), ""]
     ablation = ablation_table(rows)
     if ablation:
@@ -413,11 +424,13 @@ def write_report(folder: str | Path) -> Path:
     if example is not None:
         baseline = rows.get(BASELINE, {}).get(example.question.id)
         ar_done = baseline.result.wall_time if baseline is not None and baseline.result.ok else None
-        plot_timeline(example.result, folder / "timeline.png", ar_done=ar_done)
-        plot_dag(example.result, folder / "dag.png")
         sections += [f"## One question up close: {example.question.id} ({example.question.category})",
-                     f"> {example.question.text}", "", "```", example.result.plan.rstrip(), "```",
-                     "![timeline](timeline.png)", "", "![plan DAG](dag.png)", ""]
+                     f"> {example.question.text}", "", "```", example.result.plan.rstrip(), "```"]
+        if plots:
+            plot_timeline(example.result, folder / "timeline.png", ar_done=ar_done)
+            plot_dag(example.result, folder / "dag.png")
+            sections += ["![timeline](timeline.png)", "", "![plan DAG](dag.png)"]
+        sections += [""]
     sections += quality_section(rows, folder) + correctness_section(rows)
     path = folder / "report.md"
     path.write_text("\n".join(sections), encoding="utf-8")

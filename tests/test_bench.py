@@ -226,3 +226,15 @@ def test_the_category_table_leads_with_latency_and_keeps_throughput_after_it(tmp
     latency, throughput = per_category.split("Throughput speed-up")
     assert "| generic | 2.00x |" in latency and "| math | 0.50x |" in latency
     assert "| generic | 6.00x |" in throughput and "| math | 1.50x |" in throughput
+
+
+def test_without_the_plotting_extra_the_report_is_tables_and_says_so(tmp_path, monkeypatch):
+    import plato_sgl.report as report
+
+    monkeypatch.setattr(report, "plots_available", lambda: False)
+    for q in QUESTIONS:
+        save(tmp_path, "ar", q, result("ar", 100, 4.0))
+        save(tmp_path, "plato", q, result("plato", 100, 2.0))
+    text = write_report(tmp_path).read_text()
+    assert report.NO_PLOTS_NOTE in text and "| plato | 4 | 2.0 s |" in text
+    assert ".png" not in text and not list(tmp_path.glob("*.png"))

@@ -103,3 +103,39 @@ def test_bench_refuses_bad_methods_and_options_before_connecting(capsys, tmp_pat
     _, err = capsys.readouterr()
     assert code == 1 and message in err
     assert not (tmp_path / "run").exists()
+
+
+def test_version_names_the_installed_package(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"plato-sgl {version('plato-sgl')}"
+
+
+def test_models_lists_every_registry_entry_with_its_size_and_whether_it_is_built(capsys, tmp_path, monkeypatch):
+    from plato_sgl import models
+
+    monkeypatch.setenv("PLATO_SGL_CACHE", str(tmp_path))  # an empty cache: nothing built
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["model", "parameters", "built"]
+    listed = {line.split()[0]: line.split()[1:3] for line in lines[1:len(models.MODELS) + 1]}
+    assert listed == {name: [spec.parameters, "no"] for name, spec in models.MODELS.items()}
+
+
+def test_serve_passes_server_arguments_through(monkeypatch):
+    import plato_sgl.serving as serving
+
+    seen = {}
+    monkeypatch.setattr(serving, "serve_forever", lambda model, **kwargs: seen.update(model=model, **kwargs))
+    assert main(["serve", "--model", "tiny-random", "--host", "0.0.0.0", "--threads", "2", "--max-total-tokens", "4096",
+                 "--", "--schedule-policy", "lpm"]) == 0
+    assert seen == {"model": "tiny-random", "port": None, "host": "0.0.0.0", "threads": 2, "max_total_tokens": 4096,
+                    "extra_args": ["--schedule-policy", "lpm"]}
+
+
+def test_only_serve_takes_arguments_after_a_double_dash(capsys):
+    with pytest.raises(SystemExit):
+        main(["ask", "Why?", "--", "--schedule-policy", "lpm"])
+    assert "only `serve` takes them" in capsys.readouterr().err

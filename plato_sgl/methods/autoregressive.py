@@ -18,7 +18,7 @@ def plain_answer(question: str, backend: Any, options: Options, clock: Clock, *,
         question=question,
         instruction=instruction,
         max_tokens=options.max_tokens,
-        temperature=options.temperature,
+        **options.sampling(),
         backend=backend,
     )
     error = state.error()  # SGLang only prints a worker thread's exception; fetch it

@@ -336,7 +336,7 @@ class PastaRun:
         """The source: the prompt, then the main branch to its end."""
         self.root = pasta_prompt.run(
             question=self.question,
-            temperature=self.options.temperature,  # run()'s sampling default: every fork's gen inherits it
+            **self.options.sampling(),  # run()'s sampling default: every fork's gen inherits it
             backend=self.backend,
             stream=True,
         )

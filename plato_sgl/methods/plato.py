@@ -138,7 +138,7 @@ class PlatoRun:
             regex=self._plan_regex(),
             max_tokens=self.options.plan_max_tokens,
             sized=self.options.sized,
-            temperature=self.options.temperature,  # run()'s sampling default, used by its gen
+            **self.options.sampling(),  # run()'s sampling default, used by its gen
             backend=self.backend,
             stream=True,
         )
@@ -191,7 +191,7 @@ class PlatoRun:
 
     def _open_context(self) -> None:
         self.base = programs.node_prefix.run(
-            question=self.question, sentences=self.options.node_sentences if self.node_regex else 0, temperature=self.options.temperature, backend=self.backend, stream=True  # forks inherit it
+            question=self.question, sentences=self.options.node_sentences if self.node_regex else 0, **self.options.sampling(), backend=self.backend, stream=True  # forks inherit it
         )
         programs.drain(self.base)  # run(stream=True) returns before the body queued its text
         if self.options.context == "global":

@@ -151,7 +151,7 @@ def skeleton(s, question: str, regex: str | None = None, max_tokens: int = 512):
     s += sgl.user(SKELETON_PROMPT.format(question=question))
     s += sgl.assistant_begin()
     s += SKELETON_START
-    s += sgl.gen("skeleton", regex=regex, max_tokens=max_tokens)
+    s += sgl.gen("skeleton", regex=regex, max_tokens=max_tokens, stop=[])  # a user's stop ends answers, not skeletons
 
 
 @sgl.function
@@ -219,7 +219,7 @@ class SoTRun:
             question=self.question,
             regex=pattern if is_sglang_runtime(self.backend) else None,
             max_tokens=self.options.plan_max_tokens,
-            temperature=self.options.temperature,  # run()'s sampling default, used by its gen
+            **self.options.sampling(),  # run()'s sampling default, used by its gen
             backend=self.backend,
             stream=True,
         )
@@ -238,7 +238,7 @@ class SoTRun:
         base = expand_prefix.run(
             question=self.question,
             skeleton=self.result.plan,
-            temperature=self.options.temperature,  # the branches' forks inherit it
+            **self.options.sampling(),  # the branches' forks inherit it
             backend=self.backend,
             stream=True,
         )
