@@ -19,6 +19,8 @@ _EXPORTS = {
     "run": "plato_sgl.api",
     "run_batch": "plato_sgl.api",
     "run_many": "plato_sgl.api",
+    "stream": "plato_sgl.api",
+    "StreamEvent": "plato_sgl.stream",
     "Task": "plato_sgl.api",
     "PlanFormatError": "plato_sgl.errors",
     "PlatoError": "plato_sgl.errors",
@@ -36,7 +38,8 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # noqa: F401 (re-exports for type checkers; __getattr__ loads them at run time)
-    from plato_sgl.api import METHODS, Task, run, run_batch, run_many
+    from plato_sgl.api import METHODS, Task, run, run_batch, run_many, stream
+    from plato_sgl.stream import StreamEvent
     from plato_sgl.errors import PlanFormatError, PlatoError, PlatoTimeout, ServerError
     from plato_sgl.options import Options
     from plato_sgl.result import Call, NodeRecord, Result

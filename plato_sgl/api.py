@@ -1,12 +1,14 @@
-"""The public entry points: ``run`` one question and ``run_batch`` many, with any method."""
+"""The public entry points: ``run`` one question, ``stream`` its answer as it is written, and
+``run_batch`` many, with any method."""
 
 from __future__ import annotations
 
 import inspect
+import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sglang.lang.global_config import global_config
 from tqdm import tqdm
@@ -17,10 +19,11 @@ from plato_sgl.methods.auto import run_auto
 from plato_sgl.methods.autoregressive import run_ar, run_cot
 from plato_sgl.methods.pasta import run_pasta
 from plato_sgl.methods.plato import run_plato
-from plato_sgl.methods.sot import run_sot
+from plato_sgl.methods.sot import LAYOUT as SOT_LAYOUT, run_sot
 from plato_sgl.options import Options
 from plato_sgl.result import Result
 from plato_sgl.scheduler import Progress
+from plato_sgl.stream import Layout, ReadingOrder, StreamEvent, plato_layout
 
 MethodFn = Callable[..., Result]  # (question, backend, options, *, on_progress=None) -> Result
 
@@ -87,6 +90,59 @@ def run(
     return _answer(fn, method, _check_question(question), backend, opts, on_progress)
 
 
+def _layout(method: str, question: str) -> Layout | None:
+    """How ``method``'s answer is put together from its sections (None: one plain text, or, for
+    PASTA, whose branches are spliced into its main text at the end, the whole answer at the end)."""
+    return {"plato": plato_layout(question), "auto": plato_layout(question), "sot": SOT_LAYOUT}.get(method)
+
+
+def stream(question: str, *, method: str = "plato", backend: Any = None, **options: Any) -> Iterator[StreamEvent]:
+    """Answer one question, yielding its answer text in reading order as it is written.
+
+    The first section streams while it decodes; each later one, decoded side by side meanwhile,
+    is released as soon as every section before it is done. ``"progress"`` events (plan lines,
+    dispatches, finished nodes) come between the texts, and the last event is ``"result"``, with
+    the whole Result; the texts put together are its ``answer``. Arguments as for ``run``. If the
+    iteration is left early (e.g. a client went away), the question's requests are aborted. Raises
+    what ``run`` raises, after yielding what was released before the failure."""
+    fn, backend, opts = _prepare(method, backend, options)
+    question = _check_question(question)
+    order = ReadingOrder(_layout(method, question))
+    events: queue.Queue = queue.Queue()
+    scoped = for_question(backend)
+
+    def work() -> None:
+        try:
+            events.put(("result", _answer(fn, method, question, scoped, opts, events.put, scoped=scoped)))
+        except BaseException as exc:  # raised again in the caller's thread
+            events.put(("error", exc))
+
+    threading.Thread(target=work, daemon=True, name=f"plato-stream-{method}").start()
+    finished = False
+    try:
+        while True:
+            item = events.get()
+            if isinstance(item, Progress):
+                text = order.feed(item)
+                if item.kind != "text":
+                    yield StreamEvent("progress", progress=item)
+                if text:
+                    yield StreamEvent("text", text=text)
+                continue
+            kind, value = item
+            finished = True
+            if kind == "error":
+                raise value
+            rest = order.finish(value.answer)
+            if rest:
+                yield StreamEvent("text", text=rest)
+            yield StreamEvent("result", result=value)
+            return
+    finally:
+        if not finished:  # left early: stop the question's requests on the server
+            _cancel(scoped)
+
+
 def _takes_progress(fn: MethodFn) -> bool:
     """Whether a method function has an ``on_progress`` parameter (each one is to have it)."""
     try:
@@ -97,7 +153,7 @@ def _takes_progress(fn: MethodFn) -> bool:
 
 def _answer(
     fn: MethodFn, method: str, question: str, backend: Any, opts: Options,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None, *, scoped: Any = None,
 ) -> Result:
     """Answer in a daemon thread on the question's own endpoint, and wait for it.
 
@@ -106,8 +162,9 @@ def _answer(
     ``opts.timeout`` itself and raises PlatoTimeout with its partial Result; the wait here, a
     second longer, is only a backstop, and says so. When the question fails, times out or is
     interrupted, its requests still running on the server are aborted (``plato_sgl.cancel``).
+    ``scoped``: the question's endpoint, when the caller made it (to cancel it from outside).
     """
-    scoped = for_question(backend)
+    scoped = scoped if scoped is not None else for_question(backend)
     outcome: list[Result | BaseException] = []
     extra = {"on_progress": on_progress} if on_progress is not None and _takes_progress(fn) else {}
 

@@ -104,11 +104,31 @@ def format_progress(event) -> str:
         return f"      failed {what} {at}" + (f": {event.text}" if event.text else "")
     if event.kind == "route":
         return f"route {event.text}"
+    if event.kind == "planned":
+        return f"plan  complete {at}"
     return f"      {event.kind} {at}" + (f": {event.text}" if event.text else "")  # a kind added later
 
 
 def _print_progress(event) -> None:
     print(format_progress(event), file=sys.stderr, flush=True)
+
+
+def _stream_answer(events, show: bool) -> Result:
+    """Print the answer on stdout as it streams (progress on stderr when ``show``); return the Result."""
+    printed = []
+    for event in events:
+        if event.kind == "text":
+            printed.append(event.text)
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+        elif event.kind == "progress" and show:
+            _print_progress(event.progress)
+        elif event.kind == "result":
+            print()
+            if "".join(printed) != event.result.answer:  # not expected: say so, and show the answer whole
+                print(f"(the final answer differs from the streamed text; in full:)\n{event.result.answer}")
+            return event.result
+    raise RuntimeError("the answer stream ended without its result")  # stream() always ends with one
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -119,14 +139,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     check(args.question, args.method, **_options(args))  # bad input is refused before a server starts
     show = not (args.json or args.quiet)  # the plan and progress on stderr while it works
     with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template) as backend:
-        result = plato_sgl.run(args.question, method=args.method, backend=backend,
-                               on_progress=_print_progress if show else None, **_options(args))
+        if args.json:
+            result = plato_sgl.run(args.question, method=args.method, backend=backend, **_options(args))
+            print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+            return 0
+        result = _stream_answer(plato_sgl.stream(args.question, method=args.method, backend=backend, **_options(args)), show)
     if show:
         print(f"answered in {result.wall_time:.1f} s", file=sys.stderr, flush=True)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
-        return 0
-    print(result.answer)
     if args.verbose:
         print("\n" + format_details(result))
     return 0

@@ -192,6 +192,20 @@ def answer_tokens(result: Result) -> int:
     return sum(n.completion_tokens for n in result.nodes) + sum(c.completion_tokens for c in calls)
 
 
+def first_answer_token(result: Result) -> float | None:
+    """Seconds until the answer's first text could be shown to a reader, as ``plato_sgl.stream``
+    releases it: a single answer's first token; a sectioned answer's first section's first token
+    (the plan's first node, SoT's first point); PASTA's answer, spliced together at the end, at
+    the end. None when the run did not record it (results saved before streaming existed)."""
+    if result.method == "pasta":
+        return result.wall_time
+    plain = [c for c in result.calls if c.kind in ANSWER_CALLS]
+    if plain:
+        return plain[-1].first_token_at
+    first = min(result.nodes, key=lambda n: n.id, default=None)
+    return first.started_at if first is not None else None
+
+
 def answer_words(result: Result) -> int:
     """Whitespace-separated words of the final answer text."""
     return len(result.answer.split())

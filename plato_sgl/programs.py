@@ -13,7 +13,7 @@ branches and RadixAttention reuses their shared prefix.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import sglang as sgl
 
@@ -112,9 +112,10 @@ class Followed:
     finished_at: float
 
 
-def follow(state, name: str, clock: Clock) -> Followed:
+def follow(state, name: str, clock: Clock, on_chunk: Callable[[str], None] | None = None) -> Followed:
     """Block until ``gen(name)`` of a streaming ``state`` ends; raises PlatoError if it failed.
 
+    ``on_chunk`` is called with each piece of text as it arrives (for streamed answers).
     SGLang only prints a worker thread's exception, so ``state.error()`` is checked explicitly.
     """
     first = None
@@ -122,6 +123,8 @@ def follow(state, name: str, clock: Clock) -> Followed:
         for chunk in state.text_iter(name):
             if chunk and first is None:
                 first = clock.now()
+            if chunk and on_chunk is not None:
+                on_chunk(chunk)
     except KeyError:  # text_iter's way of saying the request failed before ``name`` got any text
         if state.error() is None:
             raise

@@ -116,13 +116,48 @@ def drop_restatement(result: str, description: str, question: str = "") -> tuple
     if match is None:
         return result, False
     first = _WORDS.findall(match["sentence"].lower())
-    known = set(_WORDS.findall(description.lower())) | set(_WORDS.findall(question.lower())) | _FILLER
-    if not first or not set(first) <= known:
+    if not first or not set(first) <= _known_words(description, question):
         return result, False
     rest = result[match.end():].lstrip()
     return (rest, True) if rest else (result, False)
 
 
+def _known_words(description: str, question: str) -> set[str]:
+    return set(_WORDS.findall(description.lower())) | set(_WORDS.findall(question.lower())) | _FILLER
+
+
+def restatement_settled(text: str, description: str, question: str = "") -> bool:
+    """Whether ``drop_restatement``'s decision on ``text``, a result still being written, is final:
+    more text cannot change what is left out. Either its first sentence (after any task label)
+    already has a whole word of its own (it stays), or that sentence has ended and something
+    follows it (a result that is nothing but its restatement is kept whole)."""
+    stripped = text.lstrip()
+    if len(stripped) < len(TASK_LABEL) and TASK_LABEL.lower().startswith(stripped.lower()):
+        return False  # may still become the label
+    if stripped.lower().startswith(TASK_LABEL.lower()):
+        return restatement_settled(stripped[len(TASK_LABEL):], description, question)
+    match = _FIRST_SENTENCE.match(text)
+    if match is None:
+        return True  # drop_restatement leaves such a text as it is, and more text cannot make it match
+    known = _known_words(description, question)
+    words = _WORDS.findall(match["sentence"].lower())
+    if match.end() == len(text) and words and text[-1:].isalnum():  # its last word may still grow
+        growing = words.pop()
+        if not any(word.startswith(growing) for word in known):
+            return True
+    if set(words) - known:
+        return True
+    return match.end() < len(text) and bool(text[match.end():].strip())
+
+
+SECTION_SEPARATOR = "\n\n"
+
+
+def section(description: str, result: str) -> str:
+    """One part of a composed answer: its topic as a heading, then its result."""
+    return f"**{description}**\n{result.strip()}"
+
+
 def compose_answer(sections: Iterable[tuple[str, str]]) -> str:
     """One readable answer from (description, result) pairs in plan order."""
-    return "\n\n".join(f"**{description}**\n{result.strip()}" for description, result in sections)
+    return SECTION_SEPARATOR.join(section(description, result) for description, result in sections)

@@ -104,7 +104,8 @@ def user_section(rows: Rows) -> list[str]:
         sooner = _count(metrics.answered_sooner(pairs), len(pairs)) if pairs else "-"
         latency.append([variant, str(len(results)), _fmt(lat["mean"], ".1f", " s"), _fmt(lat["median"], ".1f", " s"),
                         _fmt(lat["p90"], ".1f", " s"), _fmt(metrics.total_time_speedup(pairs), ".2f", "x"),
-                        _fmt(metrics.median_latency_ratio(pairs), ".2f"), sooner])
+                        _fmt(metrics.median_latency_ratio(pairs), ".2f"), sooner,
+                        _fmt(metrics.mean_of(metrics.first_answer_token(r) for r in results), ".1f", " s")])
         cut = metrics.truncation_totals(results)
         length.append([variant, _fmt(metrics.mean_of(metrics.answer_tokens(r) for r in results), ".0f"),
                        _fmt(metrics.mean_of(r.completion_tokens for r in results), ".0f"),
@@ -122,15 +123,16 @@ def user_section(rows: Rows) -> list[str]:
                           _fmt(metrics.mean_of(metrics.planning_latency(r) for r in with_nodes), ".1f", " s"),
                           _fmt(metrics.mean_of(metrics.plan_latency_share(r) for r in with_nodes), ".0%")])
     latency_header = ["method", "questions", "mean latency", "median", "p90", f"latency speed-up vs {BASELINE}",
-                      f"median latency ratio to {BASELINE}", f"answered sooner than {BASELINE}"]
+                      f"median latency ratio to {BASELINE}", f"answered sooner than {BASELINE}", "first answer token (mean)"]
     length_header = ["method", "answer tokens (mean)", "decoded tokens (mean)", "words (mean)", f"token ratio to {BASELINE}",
                      f"word ratio to {BASELINE}", "truncated answers", "truncated nodes"]
     if not base:  # nothing to compare with (e.g. the ablation): drop the columns against the baseline
-        keep_latency, keep_length = [0, 1, 2, 3, 4], [0, 1, 2, 3, 6, 7]
+        keep_latency, keep_length = [0, 1, 2, 3, 4, 8], [0, 1, 2, 3, 6, 7]
         latency_header, latency = [latency_header[k] for k in keep_latency], [[row[k] for k in keep_latency] for row in latency]
         length_header, length = [length_header[k] for k in keep_length], [[row[k] for k in keep_length] for row in length]
     lines = ["## What the user waits for",
-             "Latency = a question's wall time, from sending it to the complete answer."
+             "Latency = a question's wall time, from sending it to the complete answer. First answer token = when the "
+             "answer's first text could be shown, streamed in reading order (`plato_sgl.metrics.first_answer_token`)."
              + (f" Speed-up = total {BASELINE} time / total method time; ratio = median over questions of method / "
                 f"{BASELINE} latency (above 1: slower); both on the questions the method and {BASELINE} answered." if base else ""),
              "", _table(latency_header, latency), "",

@@ -46,6 +46,7 @@ class Call(Tokens):
 
     kind: str
     started_at: float | None = None
+    first_token_at: float | None = None  # its first output token arrived (streamed requests)
     finished_at: float | None = None
 
 

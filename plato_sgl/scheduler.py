@@ -84,8 +84,10 @@ class Progress:
     a waiting node), ``"dispatched"`` (``node_ids`` started together, in id order; ``node_id`` is
     None), ``"done"`` (``tokens``: its completion tokens, ``text``: its result), ``"failed"`` (a
     node, or with ``node_id`` None the source or an action named by ``description``; ``text``: the
-    error) or ``"route"`` (a method's choice of how to answer, in ``text``; not sent by the
-    scheduler). ``at``: seconds since the question started.
+    error); sent by methods, not the scheduler: ``"route"`` (a method's choice of how to answer, in
+    ``text``), ``"planned"`` (the plan or skeleton has ended: no node comes after it) and
+    ``"text"`` (a piece of answer text as it arrives: of node ``node_id``, or of a single plain
+    answer when that is None). ``at``: seconds since the question started.
     """
 
     kind: str

@@ -193,3 +193,17 @@ def test_node_counts_duplicates_and_plan_share():
     assert metrics.duplicate_subtasks(plan("a", "b")) == 0
     assert metrics.plan_latency_share(plan("a")) == pytest.approx(0.4)
     assert metrics.plan_latency_share(timed(1.0)) is None
+
+
+def test_the_first_answer_token_is_the_first_section_s_or_the_single_answer_s():
+    from plato_sgl.metrics import first_answer_token
+    from plato_sgl.result import Call, NodeRecord, Result
+
+    sectioned = Result(question="q", method="plato", wall_time=9.0, nodes=[
+        NodeRecord(id=2, description="b", started_at=1.0), NodeRecord(id=1, description="a", started_at=2.5)])
+    assert first_answer_token(sectioned) == 2.5  # node 1 is read first, even though node 2 started sooner
+    plain = Result(question="q", method="auto", wall_time=9.0, calls=[Call(kind="plan", first_token_at=0.2),
+                                                                     Call(kind="answer", first_token_at=3.0)])
+    assert first_answer_token(plain) == 3.0
+    assert first_answer_token(Result(question="q", method="pasta", wall_time=9.0)) == 9.0  # spliced at the end
+    assert first_answer_token(Result(question="q", method="ar", calls=[Call(kind="answer")])) is None  # not recorded

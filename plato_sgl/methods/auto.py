@@ -77,6 +77,6 @@ def run_auto(question: str, backend: Any, options: Options, on_progress: Callabl
         return PlatoRun(question, backend, options, method="auto", on_progress=on_progress, route=plan_route).run()
     if on_progress is not None:
         on_progress(Progress("route", 0.0, text=f"plain: {reason}"))
-    result = run_single("auto", question, backend, options.plain_budget())
+    result = run_single("auto", question, backend, options.plain_budget(), on_progress=on_progress)
     result.route, result.route_reason = "plain", reason
     return result

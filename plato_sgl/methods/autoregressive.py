@@ -8,11 +8,13 @@ from plato_sgl import programs, prompts
 from plato_sgl.errors import PlatoError, PlatoTimeout
 from plato_sgl.options import Options
 from plato_sgl.result import Call, Clock, Result
-from plato_sgl.scheduler import Deadline
+from plato_sgl.scheduler import Deadline, Progress
 
 
-def plain_answer(question: str, backend: Any, options: Options, clock: Clock, *, instruction: str = "", kind: str = "answer") -> tuple[str, Call]:
-    """One plain request; returns the text and its Call record, or raises PlatoError."""
+def plain_answer(question: str, backend: Any, options: Options, clock: Clock, *, instruction: str = "", kind: str = "answer",
+                 on_chunk: Callable[[str], None] | None = None) -> tuple[str, Call]:
+    """One plain request, streamed (``on_chunk`` gets its text as it arrives); returns the text and
+    its Call record (with the time of its first token), or raises PlatoError."""
     call = Call(kind=kind, started_at=clock.now())
     state = programs.answer.run(
         question=question,
@@ -20,22 +22,27 @@ def plain_answer(question: str, backend: Any, options: Options, clock: Clock, *,
         max_tokens=options.max_tokens,
         **options.sampling(),
         backend=backend,
+        stream=True,
     )
-    error = state.error()  # SGLang only prints a worker thread's exception; fetch it
-    if error is not None:
-        raise PlatoError(f"the {kind} request failed: {type(error).__name__}: {error}")
-    call.finished_at = clock.now()
-    call.record_meta(state.get_meta_info("answer"))
-    return state["answer"], call
+    try:
+        out = programs.follow(state, "answer", clock, on_chunk)
+    except PlatoError as exc:
+        raise PlatoError(f"the {kind} request failed: {exc}") from exc
+    call.first_token_at, call.finished_at = out.first_token_at, out.finished_at
+    call.record_meta(out.meta)
+    return out.text, call
 
 
-def run_single(method: str, question: str, backend: Any, options: Options, *, instruction: str = "") -> Result:
-    """A Result for ``method`` from one plain request (``instruction`` appended to the question)."""
+def run_single(method: str, question: str, backend: Any, options: Options, *, instruction: str = "",
+               on_progress: Callable[[Progress], None] | None = None) -> Result:
+    """A Result for ``method`` from one plain request (``instruction`` appended to the question).
+    ``on_progress`` gets the answer's text as it arrives (``Progress("text")``, no node)."""
     clock = Clock()
     result = Result(question=question, method=method, options=options.to_dict())
+    on_chunk = None if on_progress is None else (lambda text: on_progress(Progress("text", clock.now(), text=text)))
     try:
         result.answer, call = Deadline(options.timeout, clock).call(
-            "the answer request", plain_answer, question, backend, options, clock, instruction=instruction)
+            "the answer request", plain_answer, question, backend, options, clock, instruction=instruction, on_chunk=on_chunk)
     except PlatoError as exc:
         result.error = f"{method} failed: {exc}"
         result.wall_time = clock.now()
@@ -46,12 +53,12 @@ def run_single(method: str, question: str, backend: Any, options: Options, *, in
     return result
 
 
-def run_ar(question: str, backend: Any, options: Options, on_progress: Callable[..., None] | None = None) -> Result:
-    """The paper's baseline: the question, answered in one request. ``on_progress`` is accepted
-    for a uniform method signature; one request has no nodes to report, so it is never called."""
-    return run_single("ar", question, backend, options)
+def run_ar(question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None) -> Result:
+    """The paper's baseline: the question, answered in one request. ``on_progress`` gets its text
+    as it arrives; one request has no nodes to report."""
+    return run_single("ar", question, backend, options, on_progress=on_progress)
 
 
-def run_cot(question: str, backend: Any, options: Options, on_progress: Callable[..., None] | None = None) -> Result:
+def run_cot(question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None) -> Result:
     """The same request with a step-by-step instruction (``on_progress``: as for ``run_ar``)."""
-    return run_single("cot", question, backend, options, instruction=prompts.COT_INSTRUCTION)
+    return run_single("cot", question, backend, options, instruction=prompts.COT_INSTRUCTION, on_progress=on_progress)

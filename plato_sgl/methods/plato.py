@@ -154,6 +154,7 @@ class PlatoRun:
             deciding = self._post(held, deciding, done=False)
         held += self.parser.close()
         self._post(held, deciding, done=True)
+        self.scheduler.tell(Progress("planned", self.clock.now()))  # no plan line comes after this
         error = programs.stream_error(state, "plan")  # SGLang only prints a worker thread's exception
         self.result.plan = self.parser.text
         if error is not None and not self.plain_reason:
@@ -238,11 +239,14 @@ class PlatoRun:
 
     def _follow_node(self, node_id: int, state) -> None:
         try:
-            out = programs.follow(state, "result", self.clock)
+            out = programs.follow(state, "result", self.clock, lambda text: self._tell_text(node_id, text))
         except BaseException as exc:  # surfaced to the scheduler, never swallowed
             self.scheduler.node_failed(node_id, exc)
             return
         self.scheduler.node_done(node_id, out.text, out.meta, out.first_token_at, at=out.finished_at)
+
+    def _tell_text(self, node_id: int | None, text: str) -> None:
+        self.scheduler.tell(Progress("text", self.clock.now(), node_id=node_id, text=text))
 
     def _collect_prefills(self) -> None:
         for call, state in self._prefills:
@@ -276,7 +280,8 @@ class PlatoRun:
         try:
             options = self.options.plain_budget() if kind == "answer" else self.options
             self.result.answer, call = self.deadline.call(
-                kind, plain_answer, self.question, self.backend, options, self.clock, kind=kind)
+                kind, plain_answer, self.question, self.backend, options, self.clock, kind=kind,
+                on_chunk=lambda text: self._tell_text(None, text))
         except PlatoTimeout:
             raise
         except PlatoError as exc:

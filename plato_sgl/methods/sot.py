@@ -32,6 +32,7 @@ from plato_sgl.plan import PlanNode
 from plato_sgl.programs import LiveStates, drain, follow
 from plato_sgl.result import Call, Clock, NodeRecord, Result
 from plato_sgl.scheduler import Deadline, Progress, Scheduler
+from plato_sgl.stream import Layout
 
 # -- the paper's prompts (Prompt 1 and Prompt 2, verbatim apart from line breaks) ------------------
 
@@ -132,9 +133,18 @@ def parse_skeleton(skeleton: str, max_points: int = MAX_POINTS) -> list[tuple[in
     return points
 
 
+def point_line(index: int, point: str, expansion: str) -> str:
+    """One line of the answer: "<index>. <point> <expansion>"."""
+    return f"{index}. {point} {expansion.strip()}".rstrip()
+
+
+# Streamed in reading order (plato_sgl.stream): each point's line as compose_answer writes it.
+LAYOUT = Layout(lambda index, point, expansion, done: point_line(index, point, expansion), "\n")
+
+
 def compose_answer(points: list[tuple[int, str, str]]) -> str:
-    """The answer from (index, point, expansion) triples: one "<index>. <point> <expansion>" per line."""
-    return "\n".join(f"{index}. {point} {expansion.strip()}".rstrip() for index, point, expansion in points)
+    """The answer from (index, point, expansion) triples, one line each."""
+    return "\n".join(point_line(index, point, expansion) for index, point, expansion in points)
 
 
 # -- SGLang programs --------------------------------------------------------------------------------
@@ -231,6 +241,7 @@ class SoTRun:
         self.result.plan_done_at = out.finished_at
         points = parse_skeleton(self.result.plan, min(self.options.max_nodes, MAX_POINTS))
         self.scheduler.add_nodes([PlanNode(index, point) for index, point in points])
+        self.scheduler.tell(Progress("planned", self.clock.now()))
         self.scheduler.source_finished()
 
     def dispatch(self, nodes: list[PlanNode], context: tuple[int, ...]) -> None:
@@ -255,11 +266,14 @@ class SoTRun:
 
     def _follow_point(self, node_id: int, branch) -> None:
         try:
-            out = follow(branch, "expansion", self.clock)
+            out = follow(branch, "expansion", self.clock, lambda text: self._tell_text(node_id, text))
         except BaseException as exc:  # surfaced to the scheduler at once, never swallowed
             self.scheduler.node_failed(node_id, exc)
             return
         self.scheduler.node_done(node_id, out.text, out.meta, out.first_token_at, at=out.finished_at)
+
+    def _tell_text(self, node_id: int | None, text: str) -> None:
+        self.scheduler.tell(Progress("text", self.clock.now(), node_id=node_id, text=text))
 
     def _record_points(self) -> None:
         records = self.scheduler.plan_records()
@@ -274,7 +288,8 @@ class SoTRun:
         """No numbered point in the skeleton: answer plainly and say why, rather than answer nothing."""
         self.result.fallback = "the skeleton had no numbered point; answered with a single plain request"
         self.result.answer, call = self.deadline.call(
-            "the fallback request", plain_answer, self.question, self.backend, self.options, self.clock, kind="fallback")
+            "the fallback request", plain_answer, self.question, self.backend, self.options, self.clock, kind="fallback",
+            on_chunk=lambda text: self._tell_text(None, text))
         self.result.calls.append(call)
 
 

@@ -1,0 +1,149 @@
+"""Streaming: answer text in reading order. The ordering logic on scripted event sequences (no
+engine needed), then ``plato_sgl.stream`` against the tiny real server for every method."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import plato_sgl
+from plato_sgl.backends import server_load
+from plato_sgl import prompts
+from plato_sgl.grammar import literal_regex
+from plato_sgl.methods.sot import LAYOUT as SOT_LAYOUT, compose_answer as sot_answer
+from plato_sgl.scheduler import Progress
+from plato_sgl.stream import ReadingOrder, plato_layout
+
+
+def node(i, description):
+    return Progress("node", 0.0, node_id=i, description=description)
+
+
+def text(i, piece):
+    return Progress("text", 0.0, node_id=i, text=piece)
+
+
+def done(i, result):
+    return Progress("done", 0.0, node_id=i, text=result)
+
+
+PLANNED = Progress("planned", 0.0)
+
+
+def released(order, events):
+    return [order.feed(e) for e in events]
+
+
+def test_the_first_section_streams_while_later_ones_wait_for_it():
+    order = ReadingOrder(plato_layout("How do bees fly?"))
+    out = released(order, [node(1, "Wings"), node(2, "Muscles"), text(2, "Muscles contract fast. "),
+                           text(1, "Wings beat. "), text(1, "They twist."), PLANNED])
+    assert out[:3] == ["", "", ""]  # node 2's text waits for node 1
+    assert out[3] == "**Wings**\nWings beat."  # a first sentence with words of its own is not a restatement
+    assert "".join(out) == "**Wings**\nWings beat. They twist."  # node 1's text is released as it comes
+    rest = released(order, [done(1, "Wings beat. They twist."), done(2, "Muscles contract fast.")])
+    assert rest[0] == "\n\n**Muscles**\nMuscles contract fast."  # node 2's text so far, as node 1 ends
+    answer = prompts.compose_answer([("Wings", "Wings beat. They twist."), ("Muscles", "Muscles contract fast.")])
+    assert order.released == answer and order.finish(answer) == ""
+
+
+def test_an_opening_restatement_is_held_until_it_is_settled_and_then_left_out():
+    order = ReadingOrder(plato_layout("How do bees fly?"))
+    out = released(order, [node(1, "Wing beats"), text(1, "Your part"), text(1, ": Wing beats."), text(1, " They are fast.")])
+    assert out == ["", "**Wing beats**", "", "\nThey are fast."]
+    final = "Your part: Wing beats. They are fast."
+    released(order, [done(1, final), PLANNED])
+    assert order.released == prompts.compose_answer([("Wing beats", prompts.drop_restatement(final, "Wing beats", "How do bees fly?")[0])])
+
+
+def test_trailing_whitespace_waits_and_a_section_after_the_last_waits_for_the_plan_to_end():
+    order = ReadingOrder(plato_layout("q"))
+    assert released(order, [node(1, "A"), text(1, "Alpha is first.  ")]) == ["", "**A**\nAlpha is first."]
+    assert order.feed(done(1, "Alpha is first.")) == ""
+    assert order.feed(node(2, "B")) == ""  # known, but no text yet
+    assert order.feed(text(2, "Beta.")) == "\n\n**B**\nBeta."
+
+
+@pytest.mark.parametrize("text, settled", [
+    ("Wing", False), ("Wing beats", False), ("Wing beats.", False), ("Wing beats. ", False),  # may be a restatement
+    ("Wing beats. They", True),  # a restatement followed by text: it goes
+    ("Win", False),  # a word still being written that may become the topic's "wing"
+    ("Wings", True), ("Wingspan", True),  # no topic or question word starts so: the sentence stays
+    ("Your pa", False), ("Your part: Wing", False), ("Your part: Lift", True),
+])
+def test_when_an_opening_restatement_is_settled(text, settled):
+    assert prompts.restatement_settled(text, "Wing beats", "How do bees fly?") is settled
+
+
+def test_a_plain_answer_streams_as_it_comes():
+    order = ReadingOrder(None)
+    assert released(order, [Progress("text", 0.0, text="Hel"), Progress("text", 0.0, text="lo")]) == ["Hel", "lo"]
+    assert order.finish("Hello") == ""
+
+
+def test_a_method_without_text_events_gives_its_answer_at_the_end_and_a_mismatch_is_reported():
+    order = ReadingOrder(None)
+    assert order.feed(node(1, "x")) == "" and order.finish("whole answer") == "whole answer"
+    order = ReadingOrder(None)
+    order.feed(Progress("text", 0.0, text="Hi"))
+    assert order.finish("Hello") is None
+
+
+def test_skeleton_of_thought_points_stream_as_lines():
+    order = ReadingOrder(SOT_LAYOUT)
+    released(order, [node(1, "Wings"), node(2, "Muscles"), PLANNED, text(1, " beat"), done(1, " beat fast"), done(2, "")])
+    assert order.released == sot_answer([(1, "Wings", " beat fast"), (2, "Muscles", "")])
+
+
+# -- against the tiny server ---------------------------------------------------------------------
+
+PLAN = "Parts: 3\n1. Wings.[]\n2. Muscles.[]\n3. Both together.[1,2]\n"
+SMALL = dict(node_max_tokens=8, max_tokens=12, plan_max_tokens=32)
+
+
+def collect(**kwargs):
+    events = list(plato_sgl.stream(**kwargs))
+    assert events[-1].kind == "result" and all(e.kind != "result" for e in events[:-1])
+    return events, events[-1].result
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("method", ["plato", "auto", "ar", "cot", "sot", "pasta"])
+def test_every_method_streams_texts_that_make_up_its_answer(backend, method):
+    forced = {"plan_regex": literal_regex(PLAN)} if method in ("plato", "auto") else {}
+    events, result = collect(question=f"How do bees fly? (stream {method})", method=method, backend=backend, **SMALL, **forced)
+    assert result.ok and result.answer
+    assert "".join(e.text for e in events if e.kind == "text") == result.answer
+    if method in ("plato", "auto", "ar", "cot", "sot"):
+        assert sum(e.kind == "text" for e in events) > 1  # in pieces, not all at the end
+
+
+@pytest.mark.server
+def test_plato_releases_the_first_section_before_the_last_node_is_done(backend):
+    events, result = collect(question="How do bees fly? (stream order)", backend=backend, ignore_eos=True,
+                             plan_regex=literal_regex(PLAN), **SMALL)
+    kinds = [(e.kind, e.progress.kind if e.progress else None, e.progress.node_id if e.progress else None) for e in events]
+    first_text = next(i for i, e in enumerate(events) if e.kind == "text")
+    assert first_text < kinds.index(("progress", "done", 3))
+    assert events[first_text].text.startswith("**Wings**")
+    assert ("progress", "planned", None) in kinds and ("progress", "dispatched", None) in kinds
+
+
+def _running(backend) -> int:
+    load = server_load(backend.base_url)
+    return int(load.get("num_running_reqs", 0)) + int(load.get("num_waiting_reqs", 0))
+
+
+@pytest.mark.server
+def test_leaving_a_stream_early_aborts_the_questions_requests(backend):
+    # nodes 1 and 2 would decode 3000 tokens each (tens of seconds here); the reader leaves at the first text
+    events = plato_sgl.stream("How do bees fly? (stream abort)", backend=backend, node_max_tokens=3000,
+                              ignore_eos=True, plan_regex=literal_regex(PLAN))
+    next(e for e in events if e.kind == "text")
+    assert _running(backend) > 0  # the nodes are decoding
+    events.close()  # e.g. the client went away
+    end = time.monotonic() + 5
+    while _running(backend) and time.monotonic() < end:
+        time.sleep(0.2)
+    assert _running(backend) == 0, "the server kept decoding the abandoned question's nodes"
