@@ -19,6 +19,7 @@ _EXPORTS = {
     "run": "plato_sgl.api",
     "run_batch": "plato_sgl.api",
     "run_many": "plato_sgl.api",
+    "append_answer": "plato_sgl.api",
     "stream": "plato_sgl.api",
     "StreamEvent": "plato_sgl.stream",
     "Task": "plato_sgl.api",
@@ -38,7 +39,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # noqa: F401 (re-exports for type checkers; __getattr__ loads them at run time)
-    from plato_sgl.api import METHODS, Task, run, run_batch, run_many, stream
+    from plato_sgl.api import METHODS, Task, append_answer, run, run_batch, run_many, stream
     from plato_sgl.stream import StreamEvent
     from plato_sgl.errors import PlanFormatError, PlatoError, PlatoTimeout, ServerError
     from plato_sgl.options import Options

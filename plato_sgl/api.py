@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+import sglang as sgl
 from sglang.lang.global_config import global_config
 from tqdm import tqdm
 
@@ -90,13 +91,56 @@ def run(
     return _answer(fn, method, _check_question(question), backend, opts, on_progress)
 
 
+def append_answer(s: Any, name: str = "answer", *, method: str = "plato", **options: Any) -> Result:
+    """Inside your own ``@sgl.function``: answer the state's last user turn with ``method`` and
+    append the answer to ``s`` as the assistant's turn, as ``s += sgl.assistant(sgl.gen(name))``
+    would; read it back as ``s[name]``. The state's earlier user and assistant turns are the
+    conversation (``history``); its system prompt is not used, since each method's prompts bring
+    their own. Runs on the state's backend, so the rest of the program composes with it. Returns
+    the Result (plan, nodes, timings); raises what ``run`` raises."""
+    if not hasattr(s, "messages") or not hasattr(s, "stream_executor"):
+        raise ValueError(f"append_answer needs an SGLang program state (the s of an @sgl.function), got {type(s).__name__}")
+    s.sync()  # the turns appended so far are in the state's messages once its queue is done
+    turns = [(m["role"], m["content"]) for m in s.messages() if m["role"] in ("user", "assistant")]
+    if not turns or turns[-1][0] != "user":
+        raise ValueError("append_answer answers the state's last user turn: append one first (s += sgl.user(question))")
+    *history, (_, question) = turns
+    result = run(question, method=method, backend=s.stream_executor.backend, history=history, **options)
+    s += sgl.assistant(result.answer)
+    s.set_var(name, result.answer)
+    return result
+
+
 def _layout(method: str, question: str) -> Layout | None:
     """How ``method``'s answer is put together from its sections (None: one plain text, or, for
     PASTA, whose branches are spliced into its main text at the end, the whole answer at the end)."""
     return {"plato": plato_layout(question), "auto": plato_layout(question), "sot": SOT_LAYOUT}.get(method)
 
 
-def stream(question: str, *, method: str = "plato", backend: Any = None, **options: Any) -> Iterator[StreamEvent]:
+class AnswerStream:
+    """What ``stream`` returns: an iterator of StreamEvents, and ``cancel()``, which any thread may
+    call (e.g. a web server's, when its client goes away) to abort the question's requests."""
+
+    def __init__(self, events: Iterator[StreamEvent], scoped: Any):
+        self._events = events
+        self._scoped = scoped
+
+    def __iter__(self) -> "AnswerStream":
+        return self
+
+    def __next__(self) -> StreamEvent:
+        return next(self._events)
+
+    def close(self) -> None:
+        """Stop iterating (the iterating thread): the question's requests still running are aborted."""
+        self._events.close()
+
+    def cancel(self) -> None:
+        """Abort the question's requests on the server, from any thread; the stream then ends with the error."""
+        _cancel(self._scoped)
+
+
+def stream(question: str, *, method: str = "plato", backend: Any = None, **options: Any) -> AnswerStream:
     """Answer one question, yielding its answer text in reading order as it is written.
 
     The first section streams while it decodes; each later one, decoded side by side meanwhile,
@@ -104,12 +148,17 @@ def stream(question: str, *, method: str = "plato", backend: Any = None, **optio
     dispatches, finished nodes) come between the texts, and the last event is ``"result"``, with
     the whole Result; the texts put together are its ``answer``. Arguments as for ``run``. If the
     iteration is left early (e.g. a client went away), the question's requests are aborted. Raises
-    what ``run`` raises, after yielding what was released before the failure."""
+    what ``run`` raises, after yielding what was released before the failure. Input is checked
+    at once, before anything is sent."""
     fn, backend, opts = _prepare(method, backend, options)
     question = _check_question(question)
+    scoped = for_question(backend)
+    return AnswerStream(_stream_events(fn, method, question, scoped, opts), scoped)
+
+
+def _stream_events(fn: MethodFn, method: str, question: str, scoped: Any, opts: Options) -> Iterator[StreamEvent]:
     order = ReadingOrder(_layout(method, question))
     events: queue.Queue = queue.Queue()
-    scoped = for_question(backend)
 
     def work() -> None:
         try:

@@ -349,6 +349,13 @@ def abort_requests(url: str, rids: Sequence[str], api_key: str | None = None) ->
             return
 
 
+def server_health(url: str, timeout: float = 10.0) -> None:
+    """Raise ServerError unless the SGLang server at ``url`` answers ``/health`` with 200."""
+    response = _request("GET", url, "/health", timeout=timeout)
+    if response.status_code != 200:
+        raise ServerError(f"the SGLang server at {url} is not healthy: HTTP {response.status_code} to /health: {_body(response)}")
+
+
 def server_load(url: str, timeout: float = 10.0) -> dict[str, Any]:
     """The server's load from ``/v1/loads`` (first data-parallel rank): ``num_running_reqs``,
     ``num_waiting_reqs``, token usage..."""

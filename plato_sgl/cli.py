@@ -1,5 +1,5 @@
 """The ``plato-sgl`` command line: ``ask`` a question, ``bench`` a dataset, ``report`` results, ``serve`` a model,
-list the ``models``."""
+serve an OpenAI-compatible ``api``, list the ``models``."""
 
 from __future__ import annotations
 
@@ -217,6 +217,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    from plato_sgl.serving import open_backend
+    from plato_sgl.service import serve_api
+
+    with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template) as backend:
+        print(f"plato-sgl api: OpenAI-compatible, on http://{args.host}:{args.port}/v1 (models: the methods; "
+              f"SGLang at {backend.base_url})", file=sys.stderr, flush=True)
+        serve_api(backend, host=args.host, port=args.port)
+    return 0
+
+
 def format_models(statuses) -> str:
     """The registry as a table: name, parameters, built (with its size on disk) or where it comes from."""
     rows = [("model", "parameters", "built", "source")]
@@ -288,6 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, help="CPU threads of the server (OMP_NUM_THREADS; default: $PLATO_SGL_THREADS, else one less than the usable cores)")
     serve.add_argument("--max-total-tokens", type=int, help="KV cache size in tokens (default: 8192)")
     serve.set_defaults(func=cmd_serve, sglang_args=[])
+
+    service = sub.add_parser("api", help="serve an OpenAI-compatible API whose models are the methods (plato, auto, ar, ...)")
+    _add_backend_args(service)
+    service.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    service.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    service.set_defaults(func=cmd_api)
 
     listing = sub.add_parser("models", help="list the models plato-sgl can serve, their sizes and whether each is built")
     listing.set_defaults(func=cmd_models)

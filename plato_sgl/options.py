@@ -13,6 +13,33 @@ from typing import Any, Literal
 CONTEXT_MODES = ("global", "deps")
 
 
+ROLES = ("user", "assistant")
+
+
+def conversation_turns(history: Any) -> tuple[tuple[str, str], ...]:
+    """``history`` as (role, text) pairs, checked: a sequence of pairs or of OpenAI-style
+    ``{"role": ..., "content": ...}`` messages, alternating user and assistant, from a user turn
+    to an assistant turn (the question is the next user turn). Raises ValueError naming the problem."""
+    if isinstance(history, (str, bytes)) or not isinstance(history, (list, tuple)):
+        raise ValueError(f"option history must be a list of (role, text) turns, got {type(history).__name__}")
+    turns = []
+    for number, turn in enumerate(history, start=1):
+        if isinstance(turn, dict):
+            turn = (turn.get("role"), turn.get("content"))
+        if not isinstance(turn, (list, tuple)) or len(turn) != 2:
+            raise ValueError(f"history turn {number} must be a (role, text) pair or a {{'role', 'content'}} message, got {turn!r}")
+        role, text = turn
+        expected = ROLES[(number - 1) % 2]
+        if role != expected:
+            raise ValueError(f"history turn {number} must be the {expected}'s (turns alternate, from user to assistant), got {role!r}")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"history turn {number} ({role}) must be non-empty text, got {text!r}")
+        turns.append((role, text))
+    if turns and turns[-1][0] != "assistant":
+        raise ValueError("history must end with the assistant's turn: the question is the next user turn")
+    return tuple(turns)
+
+
 @dataclass(frozen=True)
 class Options:
     """How a question is answered.
@@ -29,6 +56,11 @@ class Options:
 
     Sampling: ``temperature``, ``top_p``, ``top_k`` apply to every request; ``stop`` strings end
     the answer text (plain answers, nodes, expansions), never a plan or a skeleton.
+
+    ``history``: the conversation before the question, (role, text) turns alternating from
+    "user" to "assistant" and ending with the assistant's; every prompt of every method (plan,
+    nodes, plain answer...) starts with it, after the system prompt, so a follow-up question is
+    answered in its context and the turns are one cached prefix.
     """
 
     max_nodes: int = 6
@@ -43,6 +75,7 @@ class Options:
     top_p: float = 1.0
     top_k: int = -1
     stop: tuple[str, ...] = ()
+    history: tuple[tuple[str, str], ...] = ()
     pipeline: bool = True
     context: Literal["global", "deps"] = "global"
     plan_regex: str | None = None
@@ -64,6 +97,7 @@ class Options:
         if not isinstance(stop, (tuple, list)) or not all(isinstance(x, str) and x for x in stop):
             raise ValueError(f"option stop must be a string or a list of non-empty strings, got {self.stop!r}")
         object.__setattr__(self, "stop", tuple(stop))  # frozen; a list or one string is accepted as given
+        object.__setattr__(self, "history", conversation_turns(self.history))
         if self.context not in CONTEXT_MODES:
             raise ValueError(f"option context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}")
         if not all(isinstance(getattr(self, name), bool) for name in ("pipeline", "ignore_eos", "sized")):

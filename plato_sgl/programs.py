@@ -22,24 +22,33 @@ from plato_sgl.errors import PlatoError
 from plato_sgl.result import Clock
 
 
+def open_chat(s, system: str, history: Sequence[tuple[str, str]] = ()) -> None:
+    """Every prompt's start: the system prompt, then the conversation so far (``Options.history``)."""
+    s += sgl.system(system)
+    for role, text in history:
+        s += sgl.user(text) if role == "user" else sgl.assistant(text)
+
+
 @sgl.function
-def plan(s, question: str, regex: str | None = None, max_tokens: int = 512, sized: bool = True):
+def plan(s, question: str, regex: str | None = None, max_tokens: int = 512, sized: bool = True,
+         history: Sequence[tuple[str, str]] = ()):
     """Decode a plan for ``question``; under ``regex`` every plan is a well-formed DAG.
 
     ``sized``: the prompt's examples open with the size decision (``Parts: k``) that the sized plan
     regex asks for.
     """
-    s += sgl.system(prompts.plan_system(sized))
+    open_chat(s, prompts.plan_system(sized), history)
     s += sgl.user(prompts.plan_user(question))
     s += sgl.assistant(sgl.gen("plan", regex=regex, max_tokens=max_tokens, stop=[]))  # a user's stop ends answers, not plans
 
 
-def open_node_prompt(s, question: str, sentences: int = 0) -> None:
-    """Parts (1)-(2) of a node prompt; leaves the user turn open for the context and the sub-task.
+def open_node_prompt(s, question: str, sentences: int = 0, history: Sequence[tuple[str, str]] = ()) -> None:
+    """Parts (1)-(2) of a node prompt, after the conversation so far; leaves the user turn open for
+    the context and the sub-task.
 
     ``sentences``: the length the node's grammar allows, said in the rules (0: free text).
     """
-    s += sgl.system(prompts.ASSISTANT_SYSTEM)
+    open_chat(s, prompts.ASSISTANT_SYSTEM, history)
     s += sgl.user_begin()
     s += prompts.node_preamble(question, sentences)
 
@@ -69,9 +78,9 @@ def answer_node(
 
 
 @sgl.function
-def node_prefix(s, question: str, sentences: int = 0):
+def node_prefix(s, question: str, sentences: int = 0, history: Sequence[tuple[str, str]] = ()):
     """The shared start of every node prompt of ``question``: fork it, append results, answer nodes."""
-    open_node_prompt(s, question, sentences)
+    open_node_prompt(s, question, sentences, history)
 
 
 @sgl.function
@@ -83,18 +92,19 @@ def plato_node(
     max_tokens: int = 256,
     sentences: int = 0,
     regex: str | None = None,
+    history: Sequence[tuple[str, str]] = (),
 ):
     """One node as a whole program: question, rules, ``previous`` (description, result) pairs, sub-task."""
-    open_node_prompt(s, question, sentences)
+    open_node_prompt(s, question, sentences, history)
     for prev_description, prev_result in previous:
         append_result(s, prev_description, prev_result)
     answer_node(s, description, max_tokens=max_tokens, regex=regex)
 
 
 @sgl.function
-def answer(s, question: str, instruction: str = "", max_tokens: int = 1024):
+def answer(s, question: str, instruction: str = "", max_tokens: int = 1024, history: Sequence[tuple[str, str]] = ()):
     """A plain single-request answer (the autoregressive baseline; with an instruction, CoT)."""
-    s += sgl.system(prompts.ASSISTANT_SYSTEM)
+    open_chat(s, prompts.ASSISTANT_SYSTEM, history)
     s += sgl.user(f"{question}\n{instruction}" if instruction else question)
     s += sgl.assistant(sgl.gen("answer", max_tokens=max_tokens))
 

@@ -51,7 +51,7 @@ from plato_sgl.grammar import literal_regex
 from plato_sgl.methods.autoregressive import plain_answer
 from plato_sgl.options import Options
 from plato_sgl.plan import PlanNode, critical_path, parallel_degree
-from plato_sgl.programs import LiveStates, drain, follow
+from plato_sgl.programs import LiveStates, drain, follow, open_chat
 from plato_sgl.result import Call, Clock, NodeRecord, Result, Tokens
 from plato_sgl.scheduler import Deadline, Progress, Scheduler
 
@@ -129,9 +129,9 @@ It is important to find a healthy balance between using mobile devices and other
 
 
 @sgl.function
-def pasta_prompt(s, question: str):
+def pasta_prompt(s, question: str, history: Sequence[tuple[str, str]] = ()):
     """The prompt every request of a PASTA answer starts with; fork it and append the text so far."""
-    s += sgl.system(prompts.ASSISTANT_SYSTEM)
+    open_chat(s, prompts.ASSISTANT_SYSTEM, history)
     s += sgl.user(PASTA_PROMPT.format(question=question))
     s += sgl.assistant_begin()
 
@@ -336,6 +336,7 @@ class PastaRun:
         """The source: the prompt, then the main branch to its end."""
         self.root = pasta_prompt.run(
             question=self.question,
+            history=self.options.history,
             **self.options.sampling(),  # run()'s sampling default: every fork's gen inherits it
             backend=self.backend,
             stream=True,

@@ -135,6 +135,7 @@ class PlatoRun:
     def _stream_plan(self) -> None:
         state = programs.plan.run(
             question=self.question,
+            history=self.options.history,
             regex=self._plan_regex(),
             max_tokens=self.options.plan_max_tokens,
             sized=self.options.sized,
@@ -192,7 +193,8 @@ class PlatoRun:
 
     def _open_context(self) -> None:
         self.base = programs.node_prefix.run(
-            question=self.question, sentences=self.options.node_sentences if self.node_regex else 0, **self.options.sampling(), backend=self.backend, stream=True  # forks inherit it
+            question=self.question, sentences=self.options.node_sentences if self.node_regex else 0, history=self.options.history,
+            **self.options.sampling(), backend=self.backend, stream=True  # forks inherit it
         )
         programs.drain(self.base)  # run(stream=True) returns before the body queued its text
         if self.options.context == "global":

@@ -18,7 +18,7 @@ nodes without dependencies: SoT's parallel degree is the number of points (Plato
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import regex
 import sglang as sgl
@@ -29,7 +29,7 @@ from plato_sgl.backends import is_sglang_runtime
 from plato_sgl.methods.autoregressive import plain_answer
 from plato_sgl.options import Options
 from plato_sgl.plan import PlanNode
-from plato_sgl.programs import LiveStates, drain, follow
+from plato_sgl.programs import LiveStates, drain, follow, open_chat
 from plato_sgl.result import Call, Clock, NodeRecord, Result
 from plato_sgl.scheduler import Deadline, Progress, Scheduler
 from plato_sgl.stream import Layout
@@ -155,9 +155,9 @@ def compose_answer(points: list[tuple[int, str, str]]) -> str:
 
 
 @sgl.function
-def skeleton(s, question: str, regex: str | None = None, max_tokens: int = 512):
+def skeleton(s, question: str, regex: str | None = None, max_tokens: int = 512, history: Sequence[tuple[str, str]] = ()):
     """The skeleton request: Prompt 1, then the model continues the partial answer "1."."""
-    s += sgl.system(prompts.ASSISTANT_SYSTEM)
+    open_chat(s, prompts.ASSISTANT_SYSTEM, history)
     s += sgl.user(SKELETON_PROMPT.format(question=question))
     s += sgl.assistant_begin()
     s += SKELETON_START
@@ -165,9 +165,9 @@ def skeleton(s, question: str, regex: str | None = None, max_tokens: int = 512):
 
 
 @sgl.function
-def expand_prefix(s, question: str, skeleton: str):
+def expand_prefix(s, question: str, skeleton: str, history: Sequence[tuple[str, str]] = ()):
     """The part of Prompt 2 every point shares (question and skeleton); fork it, then ``expand_point``."""
-    s += sgl.system(prompts.ASSISTANT_SYSTEM)
+    open_chat(s, prompts.ASSISTANT_SYSTEM, history)
     s += sgl.user_begin()
     s += EXPAND_SHARED.format(question=question, skeleton=skeleton)
 
@@ -227,6 +227,7 @@ class SoTRun:
         self.result.calls.append(call)
         state = skeleton.run(
             question=self.question,
+            history=self.options.history,
             regex=pattern if is_sglang_runtime(self.backend) else None,
             max_tokens=self.options.plan_max_tokens,
             **self.options.sampling(),  # run()'s sampling default, used by its gen
@@ -249,6 +250,7 @@ class SoTRun:
         base = expand_prefix.run(
             question=self.question,
             skeleton=self.result.plan,
+            history=self.options.history,
             **self.options.sampling(),  # the branches' forks inherit it
             backend=self.backend,
             stream=True,

@@ -1,0 +1,83 @@
+"""Conversations: earlier turns go into every prompt of every method, and a Plato answer composes
+inside a user's own SGLang program (``append_answer``). Against the tiny real server."""
+
+from __future__ import annotations
+
+import pytest
+import sglang as sgl
+
+import plato_sgl
+from plato_sgl.grammar import literal_regex
+
+PLAN = "Parts: 2\n1. First.[]\n2. Second.[]\n"
+SKELETON = " First.\n2. Second."  # SoT's skeleton after its "1."
+SMALL = dict(node_max_tokens=6, max_tokens=6, ignore_eos=True, plan_regex=literal_regex(PLAN))
+FORCED = {"ar": {}, "plato": {"plan_regex": literal_regex(PLAN)}, "sot": {"plan_regex": literal_regex(SKELETON)}}
+
+
+def first_turn(backend):
+    question = "What is a bee? (conversation)"
+    return question, plato_sgl.run(question, method="ar", backend=backend, max_tokens=8).answer
+
+
+def history_tokens(tokenizer, history) -> int:
+    """What the turns add to a ChatML prompt: their rendered text's tokens."""
+    text = tokenizer.apply_chat_template([{"role": r, "content": t} for r, t in history], tokenize=False)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("method", ["ar", "plato", "sot"])
+def test_a_follow_up_question_s_prompts_hold_the_first_turn(backend, tokenizer, method):
+    question, answer = first_turn(backend)
+    history = [("user", question), ("assistant", answer)]
+    follow_up = "Now make it shorter. (conversation)"
+    settings = {**SMALL, **FORCED[method]}
+    alone = plato_sgl.run(follow_up, method=method, backend=backend, **settings)
+    after = plato_sgl.run(follow_up, method=method, backend=backend, history=history, **settings)
+    assert after.ok and after.options["history"] == tuple(history)
+    added = history_tokens(tokenizer, history)
+    requests = lambda r: [*(c.prompt_tokens for c in r.calls if c.kind != "context"), *(n.prompt_tokens for n in r.nodes)]
+    # every request of the follow-up (plan or skeleton, each node, the plain answer) starts with the conversation
+    assert [b - a for a, b in zip(requests(alone), requests(after))] == [added] * len(requests(alone))
+    assert len(requests(alone)) == {"ar": 1, "plato": 3, "sot": 3}[method]  # plan or skeleton and two nodes
+
+
+@pytest.mark.server
+def test_the_conversation_reaches_the_stream_too(backend, tokenizer):
+    question, answer = first_turn(backend)
+    events = list(plato_sgl.stream("And its wings? (conversation)", backend=backend, history=[("user", question), ("assistant", answer)], **SMALL))
+    result = events[-1].result
+    alone = plato_sgl.run("And its wings? (conversation)", backend=backend, **SMALL)
+    assert result.calls[0].prompt_tokens - alone.calls[0].prompt_tokens == history_tokens(tokenizer, [("user", question), ("assistant", answer)])
+
+
+@sgl.function
+def chat(s, first: str, second: str, seen: list):
+    s += sgl.system("You are a helpful assistant.")
+    s += sgl.user(first)
+    s += sgl.assistant(sgl.gen("first", max_tokens=8))
+    s += sgl.user(second)
+    seen.append(plato_sgl.append_answer(s, "second", **SMALL))
+    s += sgl.user("Thanks!")
+    s += sgl.assistant(sgl.gen("third", max_tokens=4))
+
+
+@pytest.mark.server
+def test_append_answer_composes_with_the_rest_of_a_users_program(backend):
+    seen: list = []
+    state = chat.run(first="What is a bee? (program)", second="How do bees fly? (program)", seen=seen, backend=backend)
+    assert state.error() is None
+    (result,) = seen
+    assert result.ok and result.method == "plato" and [n.id for n in result.nodes] == [1, 2]
+    assert state["second"] == result.answer and state["third"]  # read back by name; the program went on after it
+    assert result.question == "How do bees fly? (program)"
+    assert result.options["history"] == (("user", "What is a bee? (program)"), ("assistant", state["first"]))
+    roles = [m["role"] for m in state.messages()]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user", "assistant"]
+    assert state.messages()[4]["content"] == result.answer
+
+
+def test_append_answer_needs_a_program_state_with_a_user_turn_last():
+    with pytest.raises(ValueError, match="needs an SGLang program state"):
+        plato_sgl.append_answer("not a state")
