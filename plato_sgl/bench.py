@@ -46,6 +46,7 @@ ABLATION = (
     Variant("plato-no-size", "plato", {"sized": False}),
     Variant("plato-long-topics", "plato", {"description_max": 120}),
     Variant("plato-free-nodes", "plato", {"node_sentences": 0}),
+    Variant("plato-cap-2", "plato", {"streaming_cap": 2}),
 )
 
 

@@ -50,13 +50,14 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--top-k", type=int, help="sample from the k most likely tokens (-1: all)")
     group.add_argument("--stop", action="append", metavar="TEXT", help="end the answer text at TEXT (repeatable)")
     group.add_argument("--no-pipeline", dest="pipeline", action="store_false", default=None, help="plan first, then execute")
+    group.add_argument("--streaming-cap", type=int, help="at most this many nodes at once while the plan streams, critical path first")
     group.add_argument("--context", choices=["global", "deps"], help="node context: all finished results, or dependencies only")
     group.add_argument("--timeout", type=float, help="seconds allowed per question")
 
 
 def _options(args: argparse.Namespace) -> dict:
     names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "node_sentences", "description_max",
-             "sized", "max_tokens", "temperature", "top_p", "top_k", "stop", "pipeline", "context", "timeout")
+             "sized", "max_tokens", "temperature", "top_p", "top_k", "stop", "pipeline", "streaming_cap", "context", "timeout")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
@@ -269,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--category", help="only questions of this category")
     bench.add_argument("--per-category", type=int, metavar="N", help="only the first N questions of each category")
     bench.add_argument("--methods", default="ar,sot,plato", help="comma-separated methods (default: %(default)s)")
-    bench.add_argument("--ablation", action="store_true", help="also run the Plato ablation: plan-first, dependency-only context (Table 4), and each length lever off (no size decision, long topics, free-text nodes)")
+    bench.add_argument("--ablation", action="store_true", help="also run the Plato ablation: plan-first, dependency-only context (Table 4), each length lever off (no size decision, long topics, free-text nodes), and a cap of 2 nodes while the plan streams")
     bench.add_argument("--out", required=True, type=Path, help="results folder (JSONL per method, report.md, plots)")
     bench.add_argument("--concurrency", type=int, default=1, help="questions in flight at once (1 = the paper's setting)")
     bench.add_argument("--resume", action="store_true", help="continue a run in --out: only missing and failed questions run")

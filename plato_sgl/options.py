@@ -77,6 +77,7 @@ class Options:
     stop: tuple[str, ...] = ()
     history: tuple[tuple[str, str], ...] = ()
     pipeline: bool = True
+    streaming_cap: int | None = None
     context: Literal["global", "deps"] = "global"
     plan_regex: str | None = None
     ignore_eos: bool = False
@@ -107,6 +108,9 @@ class Options:
         if self.description_max is not None and (isinstance(self.description_max, bool) or not isinstance(self.description_max, int)
                                                  or not 1 <= self.description_max <= 1000):
             raise ValueError(f"option description_max must be an integer from 1 to 1000 characters, got {self.description_max!r}")
+        if self.streaming_cap is not None and (isinstance(self.streaming_cap, bool) or not isinstance(self.streaming_cap, int)
+                                               or self.streaming_cap < 1):
+            raise ValueError(f"option streaming_cap must be a positive integer or None, got {self.streaming_cap!r}")
         if self.plan_regex is not None and (not isinstance(self.plan_regex, str) or not self.plan_regex):
             raise ValueError("option plan_regex must be a non-empty string (an empty regex can hang the server)")
         if self.timeout is not None and (isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or self.timeout <= 0):

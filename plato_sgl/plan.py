@@ -83,3 +83,28 @@ def ready_nodes(nodes: Iterable[PlanNode], finished: set[int], dispatched: set[i
         (n for n in nodes if n.id not in dispatched and finished.issuperset(n.deps)),
         key=lambda n: n.id,
     )
+
+
+def chain_below(nodes: Sequence[PlanNode]) -> dict[int, int]:
+    """For each node, the number of nodes on the longest chain that starts at it and runs through
+    nodes depending on it (1 for a node nothing depends on): how much of the plan waits behind it."""
+    children: dict[int, list[int]] = {n.id: [] for n in nodes}
+    for n in nodes:
+        for dep in n.deps:
+            children.setdefault(dep, []).append(n.id)
+    depth: dict[int, int] = {}
+    for n in sorted(nodes, key=lambda n: n.id, reverse=True):  # dependencies point backwards
+        depth[n.id] = 1 + max((depth[c] for c in children[n.id] if c in depth), default=0)
+    return depth
+
+
+def admit(ready: Sequence[PlanNode], nodes: Sequence[PlanNode], running: int, cap: int | None, streaming: bool) -> list[PlanNode]:
+    """Which of the ``ready`` nodes to start now (in id order). While the plan is ``streaming`` and
+    ``cap`` is set, at most ``cap`` nodes run at once and the ready ones with the longest chain
+    behind them go first (ties: plan order), so the plan's own decoding shares the batch with fewer
+    nodes; once the plan has ended, every ready node starts."""
+    if cap is None or not streaming:
+        return list(ready)
+    depth = chain_below(nodes)
+    chosen = sorted(ready, key=lambda n: (-depth.get(n.id, 1), n.id))[:max(0, cap - running)]
+    return sorted(chosen, key=lambda n: n.id)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
 from plato_sgl.errors import PlatoError, PlatoTimeout
-from plato_sgl.plan import PlanNode, ready_nodes
+from plato_sgl.plan import PlanNode, admit, ready_nodes
 from plato_sgl.result import Clock, NodeRecord
 
 
@@ -122,12 +122,14 @@ class Scheduler:
         *,
         pipeline: bool = True,
         max_nodes: int | None = None,
+        streaming_cap: int | None = None,
         on_event: Callable[[Progress], None] | None = None,
     ):
         self.clock = clock
         self.deadline = deadline
         self.pipeline = pipeline
         self.max_nodes = max_nodes
+        self.streaming_cap = streaming_cap  # at most this many nodes at once while the source streams (plan.admit)
         self.events: queue.Queue[Event] = queue.Queue()
         self.nodes: list[PlanNode] = []  # in plan order
         self.records: dict[int, NodeRecord] = {}
@@ -287,6 +289,8 @@ class Scheduler:
         if not self.pipeline and not self.source_done:
             return
         ready = ready_nodes(self.nodes, set(self.finish_order), set(self.dispatched))
+        running = len(self.dispatched) - len(self.finish_order)
+        ready = admit(ready, self.nodes, running, self.streaming_cap, streaming=not self.source_done)
         if not ready:
             return
         now = self.clock.now()

@@ -83,3 +83,22 @@ def test_validate_dag_names_the_offending_node(nodes: list[PlanNode], message: s
 def test_validate_dag_accepts_valid_shapes() -> None:
     for nodes, _, _ in SHAPES.values():
         validate_dag(nodes)
+
+
+def test_chain_below_counts_how_much_of_the_plan_waits_behind_a_node():
+    from plato_sgl.plan import chain_below
+
+    nodes = [PlanNode(1, "a"), PlanNode(2, "b"), PlanNode(3, "c", (1,)), PlanNode(4, "d", (3,)), PlanNode(5, "e", (2,))]
+    assert chain_below(nodes) == {1: 3, 2: 2, 3: 2, 4: 1, 5: 1}
+
+
+def test_admit_caps_nodes_while_the_plan_streams_critical_path_first():
+    from plato_sgl.plan import admit
+
+    nodes = [PlanNode(1, "a"), PlanNode(2, "b"), PlanNode(3, "c"), PlanNode(4, "d", (2,))]
+    ready = nodes[:3]
+    assert admit(ready, nodes, running=0, cap=None, streaming=True) == ready  # no cap
+    assert [n.id for n in admit(ready, nodes, running=0, cap=2, streaming=True)] == [1, 2]  # 2 has node 4 behind it
+    assert [n.id for n in admit(ready, nodes[:4], running=1, cap=2, streaming=True)] == [2]
+    assert admit(ready, nodes, running=2, cap=2, streaming=True) == []
+    assert admit(ready, nodes, running=5, cap=2, streaming=False) == ready  # the plan has ended: no cap

@@ -303,3 +303,30 @@ def test_a_raising_callback_is_warned_about_once_and_does_not_break_the_run():
     assert len([w for w in caught if issubclass(w.category, RuntimeWarning)]) == 1
     assert s.finish_order == [1, 2] and all(r.result for r in s.plan_records())
     assert calls == ["node", "node", "dispatched", "done", "dispatched", "done"]  # still told everything
+
+
+def test_a_streaming_cap_holds_nodes_back_until_the_plan_ends_or_a_slot_frees():
+    s = scheduler(streaming_cap=1)
+    runner = ScriptedRunner(s, finish_at_once=False)
+    seen: list = []
+
+    def plan_and_nodes():
+        import time
+        s.add_nodes([PlanNode(1, "a"), PlanNode(2, "b"), PlanNode(3, "c", (2,))])
+        time.sleep(0.2)
+        seen.append([batch for batch, _ in runner.batches])  # one slot while the plan streams: node 2 (node 3 waits on it)
+        s.node_done(2, "x", {}, None)
+        time.sleep(0.2)
+        seen.append([batch for batch, _ in runner.batches])  # the freed slot: nodes 1 and 3 tie (nothing behind them)
+        s.source_finished()
+        time.sleep(0.2)
+        seen.append([batch for batch, _ in runner.batches])
+        for node_id in (1, 3):
+            s.node_done(node_id, "x", {}, None)
+
+    threading.Thread(target=plan_and_nodes).start()
+    s.run(runner)
+    assert seen[0] == [[2]]
+    assert seen[1] == [[2], [1]]  # ties go in plan order
+    assert seen[2] == [[2], [1], [3]]  # the plan ended: every ready node starts
+    assert sorted(s.finish_order) == [1, 2, 3]

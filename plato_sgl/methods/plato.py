@@ -73,6 +73,7 @@ class PlatoRun:
         self.node_regex = (node_regex(options.node_sentences, ascii=self.ascii, code=asks_for_code(question))
                            if self.runtime and options.node_sentences and not options.ignore_eos else None)
         self.scheduler = Scheduler(self.clock, self.deadline, pipeline=options.pipeline, max_nodes=options.max_nodes,
+                                   streaming_cap=options.streaming_cap,
                                    on_event=on_progress)
         self.base = None  # node prompt parts (1)-(2), an ended state: fork it, never append to it
         self.context = None  # live state: base + finished results in finish order
