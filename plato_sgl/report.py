@@ -178,6 +178,34 @@ def category_table(speedups: dict[str, dict[str, float]]) -> str:
     return _table(["category", *variants], body)
 
 
+def targets_table(rows: Rows) -> str | None:
+    """Issue 16's targets, measured in this run: Plato's latency speed-up, auto's in its worst
+    category, Plato's answer length against AR's, truncated nodes, Plato's throughput speed-up.
+    None when the run has no plato or no ar."""
+    if "plato" not in rows or BASELINE not in rows:
+        return None
+    base, plato = _by_question(rows, BASELINE), _by_question(rows, "plato")
+    pairs = metrics.paired(plato, base)
+    cut, nodes = metrics.truncation_totals(plato.values())["node"]
+    ids = common_ids(rows, ["plato", BASELINE])
+    found = [
+        ("Plato latency speed-up over ar (total time)", metrics.total_time_speedup(pairs), lambda v: v >= 1.3, ">= 1.3x", ".2f", "x"),
+        ("Plato answer length / ar answer length (tokens, median)", metrics.median_ratio(pairs, metrics.answer_tokens),
+         lambda v: 0.7 <= v <= 1.5, "0.7 to 1.5", ".2f", ""),
+        ("truncated node requests", cut / nodes if nodes else None, lambda v: v <= 0.05, "<= 5%", ".1%", ""),
+        ("Plato throughput speed-up over ar", metrics.speedup(ok_results(rows, "plato", ids), ok_results(rows, BASELINE, ids)) if ids else None,
+         lambda v: v >= 1.5, ">= 1.5x", ".2f", "x"),
+    ]
+    if "auto" in rows:
+        per_category = {c: v["auto"] for c, v in category_speedups(rows).items() if "auto" in v}
+        worst = min(per_category, key=per_category.get, default=None)
+        found.insert(1, (f"auto latency speed-up over ar, worst category ({worst})", per_category.get(worst),
+                         lambda v: v >= 1.0, ">= 1.0x in every category", ".2f", "x"))
+    body = [[name, target, _fmt(value, spec, suffix), "-" if value is None else ("met" if ok(value) else "missed")]
+            for name, value, ok, target, spec, suffix in found]
+    return _table(["figure", "target", "measured", ""], body)
+
+
 def has_dependencies(result: Result) -> bool:
     return any(n.deps for n in result.nodes)
 
@@ -409,7 +437,9 @@ def write_report(folder: str | Path) -> Path:
     if not rows:
         raise ValueError(f"{folder} holds no benchmark results (*.jsonl)")
     plots = plots_available()
-    sections = ["# plato-sgl benchmark report", *environment_lines(folder), "", *([] if plots else [NO_PLOTS_NOTE, ""]), *user_section(rows),
+    targets = targets_table(rows)
+    sections = ["# plato-sgl benchmark report", *environment_lines(folder), "", *([] if plots else [NO_PLOTS_NOTE, ""]),
+                *(["## Targets (issue 16)", targets, ""] if targets else []), *user_section(rows),
                 "## Throughput and the paper's efficiency metrics", overall_table(rows), "",
                 SCHEDULING_NOTE, ""]
     speedups = category_speedups(rows)

@@ -238,3 +238,16 @@ def test_without_the_plotting_extra_the_report_is_tables_and_says_so(tmp_path, m
     text = write_report(tmp_path).read_text()
     assert report.NO_PLOTS_NOTE in text and "| plato | 4 | 2.0 s |" in text
     assert ".png" not in text and not list(tmp_path.glob("*.png"))
+
+
+def test_the_report_states_each_target_as_met_or_missed(tmp_path):
+    for q in QUESTIONS:
+        save(tmp_path, "ar", q, result("ar", 100, 4.0))
+        save(tmp_path, "plato", q, result("plato", 100, 2.0))  # 2x sooner, the same length
+        save(tmp_path, "auto", q, result("ar", 100, 3.0 if q.category == "generic" else 5.0))
+    report = write_report(tmp_path).read_text()
+    assert report.index("## Targets") < report.index("## What the user waits for")
+    assert "| Plato latency speed-up over ar (total time) | >= 1.3x | 2.00x | met |" in report
+    assert "| auto latency speed-up over ar, worst category (math) | >= 1.0x in every category | 0.80x | missed |" in report
+    assert "| Plato answer length / ar answer length (tokens, median) | 0.7 to 1.5 | 1.00 | met |" in report
+    assert "| truncated node requests | <= 5% | 0.0% | met |" in report
