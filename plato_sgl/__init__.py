@@ -21,7 +21,7 @@ _EXPORTS = {
     "run_many": "plato_sgl.api",
     "append_answer": "plato_sgl.api",
     "stream": "plato_sgl.api",
-    "StreamEvent": "plato_sgl.stream",
+    "StreamEvent": "plato_sgl.streaming",
     "Task": "plato_sgl.api",
     "PlanFormatError": "plato_sgl.errors",
     "PlatoError": "plato_sgl.errors",
@@ -40,7 +40,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # noqa: F401 (re-exports for type checkers; __getattr__ loads them at run time)
     from plato_sgl.api import METHODS, Task, append_answer, run, run_batch, run_many, stream
-    from plato_sgl.stream import StreamEvent
+    from plato_sgl.streaming import StreamEvent
     from plato_sgl.errors import PlanFormatError, PlatoError, PlatoTimeout, ServerError
     from plato_sgl.options import Options
     from plato_sgl.result import Call, NodeRecord, Result

@@ -24,7 +24,7 @@ from plato_sgl.methods.sot import LAYOUT as SOT_LAYOUT, run_sot
 from plato_sgl.options import Options
 from plato_sgl.result import Result
 from plato_sgl.scheduler import Progress
-from plato_sgl.stream import Layout, ReadingOrder, StreamEvent, plato_layout
+from plato_sgl.streaming import Layout, ReadingOrder, StreamEvent, plato_layout
 
 MethodFn = Callable[..., Result]  # (question, backend, options, *, on_progress=None) -> Result
 

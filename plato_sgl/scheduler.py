@@ -84,8 +84,8 @@ class Progress:
     a waiting node), ``"dispatched"`` (``node_ids`` started together, in id order; ``node_id`` is
     None), ``"done"`` (``tokens``: its completion tokens, ``text``: its result), ``"failed"`` (a
     node, or with ``node_id`` None the source or an action named by ``description``; ``text``: the
-    error); sent by methods, not the scheduler: ``"route"`` (a method's choice of how to answer, in
-    ``text``), ``"planned"`` (the plan or skeleton has ended: no node comes after it) and
+    error), ``"planned"`` (the source, e.g. the plan, has ended: no node comes after it); sent by
+    methods, not the scheduler: ``"route"`` (a method's choice of how to answer, in ``text``) and
     ``"text"`` (a piece of answer text as it arrives: of node ``node_id``, or of a single plain
     answer when that is None). ``at``: seconds since the question started.
     """
@@ -243,6 +243,7 @@ class Scheduler:
                 self._add(node, event.at)
         elif event.kind == "source_done":
             self.source_done = True
+            self.tell(Progress("planned", event.at))
         elif event.kind == "failed":
             self.tell(Progress("failed", event.at, description=event.what, text=_cause(event.error)))
             raise _failure(event.what, event.error)

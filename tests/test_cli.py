@@ -45,13 +45,14 @@ def test_ask_shows_the_plan_and_the_progress_on_stderr_and_the_answer_on_stdout(
     code, out, err = ask(capsys, "Name three colours.", "--url", tiny_server.url, "--method", "sot", *SMALL)
     assert code == 0, err
     lines = err.splitlines()
-    plan = [line for line in lines if line.startswith("plan  ")]
+    plan = [line for line in lines[:3] if line.startswith("plan  ")]
     assert [line.split(".")[0] for line in plan] == ["plan  1", "plan  2", "plan  3"]  # SoT: 3 points at --max-nodes 3
     assert all(line.endswith(" []") for line in plan)  # SoT's points depend on nothing
-    assert re.fullmatch(r"      dispatched 1,2,3 at \d+\.\d s", lines[3]), lines
-    done = sorted(int(m[1]) for m in (re.fullmatch(r"      done (\d+) \(\d+ tokens\) at \d+\.\d s", line) for line in lines[4:7]) if m)
+    assert re.fullmatch(r"plan  complete at \d+\.\d s", lines[3]), lines  # the skeleton ended
+    assert re.fullmatch(r"      dispatched 1,2,3 at \d+\.\d s", lines[4]), lines
+    done = sorted(int(m[1]) for m in (re.fullmatch(r"      done (\d+) \(\d+ tokens\) at \d+\.\d s", line) for line in lines[5:8]) if m)
     assert done == [1, 2, 3], lines
-    assert re.fullmatch(r"answered in \d+\.\d s", lines[-1]) and len(lines) == 8, lines
+    assert re.fullmatch(r"answered in \d+\.\d s", lines[-1]) and len(lines) == 9, lines
     assert out.strip() and "plan  " not in out and "answered in" not in out  # stdout: the answer alone
     code, quiet_out, quiet_err = ask(capsys, "Name a colour.", "--url", tiny_server.url, "--method", "ar", "-q", *SMALL)
     assert code == 0 and quiet_out and quiet_err == ""  # the answer (random model: maybe only blanks) and nothing else

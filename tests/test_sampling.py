@@ -26,19 +26,22 @@ def test_the_cli_passes_sampling_settings_as_options():
 
 @pytest.mark.server
 def test_top_k_1_samples_the_greedy_text_at_any_temperature(backend):
-    greedy = plato_sgl.run("Name a colour. (sampling)", method="ar", backend=backend, max_tokens=24).answer
-    hot = [plato_sgl.run("Name a colour. (sampling)", method="ar", backend=backend, max_tokens=24, temperature=1.5, top_k=1).answer
+    greedy = plato_sgl.run("How do bees make honey? (sampling)", method="ar", backend=backend, max_tokens=24).answer
+    hot = [plato_sgl.run("How do bees make honey? (sampling)", method="ar", backend=backend, max_tokens=24, temperature=1.5, top_k=1).answer
            for _ in range(2)]
     assert hot == [greedy, greedy]
 
 
 @pytest.mark.server
-def test_a_stop_string_ends_a_plain_answer_where_it_first_appears(backend):
-    question = "Name a colour. (stop)"
-    full = plato_sgl.run(question, method="ar", backend=backend, max_tokens=32).answer
-    stop = full[len(full) // 2:len(full) // 2 + 3]
-    assert stop.strip(), full  # a stop of visible text
-    cut = plato_sgl.run(question, method="ar", backend=backend, max_tokens=32, stop=stop).answer
+def test_a_stop_string_ends_a_plain_answer_where_it_first_appears(smollm_server):
+    # SmolLM2 (a real model, small): the tiny random model answers this prompt with blank lines only
+    backend = smollm_server.endpoint(warm_up=False)
+    question = "Name three colours. (stop)"
+    full = plato_sgl.run(question, method="ar", backend=backend, max_tokens=32, ignore_eos=True).answer
+    windows = [full[i:i + 2] for i in range(len(full) // 2, len(full) - 1)]
+    stop = next((w for w in windows if not any(c.isspace() for c in w)), None)
+    assert stop, full  # a stop of visible text from the answer's second half
+    cut = plato_sgl.run(question, method="ar", backend=backend, max_tokens=32, ignore_eos=True, stop=stop).answer
     assert cut == full[:full.index(stop)]
 
 

@@ -251,6 +251,7 @@ def test_on_event_sees_each_node_each_dispatch_and_each_finish_in_order():
     seen = [(e.kind, e.node_id, e.node_ids) for e in events]
     assert seen == [
         ("node", 1, ()), ("node", 2, ()), ("node", 3, ()),
+        ("planned", None, ()),  # the source ended: no node comes after it
         ("dispatched", None, (1, 2)),
         ("done", 1, ()), ("done", 2, ()),
         ("dispatched", None, (3,)),
@@ -262,7 +263,7 @@ def test_on_event_sees_each_node_each_dispatch_and_each_finish_in_order():
     assert times == sorted(times) and all(t >= 0 for t in times)  # on the question's clock, as they happened
     records = s.records
     assert [e.at for e in events if e.kind == "done"] == [records[i].finished_at for i in (1, 2, 3)]
-    assert events[3].at == records[1].dispatched_at == records[2].dispatched_at
+    assert events[4].at == records[1].dispatched_at == records[2].dispatched_at
 
 
 def test_on_event_tells_a_revised_line_and_a_failure():
@@ -275,8 +276,8 @@ def test_on_event_tells_a_revised_line_and_a_failure():
     with pytest.raises(PlatoError, match="node 1"):
         s.run(runner)
     assert [(e.kind, e.node_id, e.description) for e in events] == [
-        ("node", 1, "a"), ("node", 2, "b"), ("node", 2, "b again"), ("dispatched", None, ""), ("failed", 1, "a")]
-    assert events[3].node_ids == (1, 2)
+        ("node", 1, "a"), ("node", 2, "b"), ("node", 2, "b again"), ("planned", None, ""), ("dispatched", None, ""), ("failed", 1, "a")]
+    assert events[4].node_ids == (1, 2)
     assert events[-1].text == "ConnectionError: reset"
     events.clear()
     s = scheduler(on_event=events.append)
@@ -302,7 +303,7 @@ def test_a_raising_callback_is_warned_about_once_and_does_not_break_the_run():
         s.run(runner)
     assert len([w for w in caught if issubclass(w.category, RuntimeWarning)]) == 1
     assert s.finish_order == [1, 2] and all(r.result for r in s.plan_records())
-    assert calls == ["node", "node", "dispatched", "done", "dispatched", "done"]  # still told everything
+    assert calls == ["node", "node", "planned", "dispatched", "done", "dispatched", "done"]  # still told everything
 
 
 def test_a_streaming_cap_holds_nodes_back_until_the_plan_ends_or_a_slot_frees():

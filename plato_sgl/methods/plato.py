@@ -156,7 +156,6 @@ class PlatoRun:
             deciding = self._post(held, deciding, done=False)
         held += self.parser.close()
         self._post(held, deciding, done=True)
-        self.scheduler.tell(Progress("planned", self.clock.now()))  # no plan line comes after this
         error = programs.stream_error(state, "plan")  # SGLang only prints a worker thread's exception
         self.result.plan = self.parser.text
         if error is not None and not self.plain_reason:

@@ -32,7 +32,7 @@ from plato_sgl.plan import PlanNode
 from plato_sgl.programs import LiveStates, drain, follow, open_chat
 from plato_sgl.result import Call, Clock, NodeRecord, Result
 from plato_sgl.scheduler import Deadline, Progress, Scheduler
-from plato_sgl.stream import Layout
+from plato_sgl.streaming import Layout
 
 # -- the paper's prompts (Prompt 1 and Prompt 2, verbatim apart from line breaks) ------------------
 
@@ -138,7 +138,7 @@ def point_line(index: int, point: str, expansion: str) -> str:
     return f"{index}. {point} {expansion.strip()}".rstrip()
 
 
-# Streamed in reading order (plato_sgl.stream): each point's line as compose_answer writes it.
+# Streamed in reading order (plato_sgl.streaming): each point's line as compose_answer writes it.
 LAYOUT = Layout(lambda index, point, expansion, done: point_line(index, point, expansion), "\n")
 
 
@@ -242,7 +242,6 @@ class SoTRun:
         self.result.plan_done_at = out.finished_at
         points = parse_skeleton(self.result.plan, min(self.options.max_nodes, MAX_POINTS))
         self.scheduler.add_nodes([PlanNode(index, point) for index, point in points])
-        self.scheduler.tell(Progress("planned", self.clock.now()))
         self.scheduler.source_finished()
 
     def dispatch(self, nodes: list[PlanNode], context: tuple[int, ...]) -> None:
