@@ -90,6 +90,7 @@ class NodeGrammar:
     sentence_end: dict[str, str]
     continue_after_end: dict[str, str]
     hard_end: dict[str, str]
+    line_break: str
     separator: dict[str, str]
     code_block: str
     list_marker: str
@@ -102,8 +103,8 @@ def load_node_grammar() -> NodeGrammar:
     data = _grammar_file("node.json")
     classes = {name: {k: data[name][k] for k in ("any", "ascii")}
                for name in ("sentence_start", "sentence_char", "sentence_end", "continue_after_end", "hard_end", "separator")}
-    return NodeGrammar(**classes, code_block=data["code_block"]["pattern"], list_marker=data["list_marker"]["pattern"],
-                       min_units=data["min_units"]["count"])
+    return NodeGrammar(**classes, line_break=data["line_break"]["pattern"], code_block=data["code_block"]["pattern"],
+                       list_marker=data["list_marker"]["pattern"], min_units=data["min_units"]["count"])
 
 
 def is_ascii(text: str) -> bool:
@@ -211,22 +212,24 @@ def node_regex(max_units: int = 4, *, ascii: bool = False, code: bool = True) ->
 
     A sentence may open with a list marker ("1. ", "- "), starts with a letter (or a quote,
     bracket or markdown mark; a digit only in its marker) and ends at ``.``, ``!``, ``?`` or ``:``
-    not followed directly by a digit, ``,`` or ``)`` (so "3.5" does not end it); the last one
-    cannot continue after such a mark, so the count, once spent, leaves only the stop. With
-    ``code``, a fenced code block counts as one unit. When the regex is complete, the server
-    stops the request: the node ends at a sentence boundary instead of mid-sentence at its cap.
+    not followed directly by a digit, ``,`` or ``)`` (so "3.5" does not end it), or at a line
+    break (a line with no closing mark: an email's greeting, a list item); the last one cannot
+    continue after such a mark, so the count, once spent, leaves only the stop. With ``code``, a
+    fenced code block counts as one unit. When the regex is complete, the server stops the
+    request: the node ends at a sentence boundary instead of mid-sentence at its cap.
     """
     max_units = _check_int("max_units", max_units, 1, 20, "a node is a short part of an answer")
     g = load_node_grammar()
     form = "ascii" if ascii else "any"
-    end, hard, char = g.sentence_end[form], g.hard_end[form], g.sentence_char[form]
+    end, hard, char, separator = g.sentence_end[form], g.hard_end[form], g.sentence_char[form], g.separator[form]
     start = f"{g.list_marker}?{g.sentence_start[form]}"
     final = f"(?:{end}|{hard})" if hard else end
-    sentence = f"{start}(?:{char}|{end}{g.continue_after_end[form]})*{final}"
-    last = f"{start}{char}*{final}"  # no continuation after a mark: the node's end
-    units, last_units = (f"(?:{sentence}|{g.code_block})", f"(?:{last}|{g.code_block})") if code else (sentence, last)
+    # A unit before the last one, with what follows it: its end mark and a separator, or a line break.
+    sentence = f"{start}(?:{char}|{end}{g.continue_after_end[form]})*(?:{final}{separator}|{g.line_break})"
+    last = f"{start}{char}*(?:{final}|{g.line_break})"  # no continuation after a mark: the node's end
+    units, last_units = (f"(?:{sentence}|{g.code_block}{separator})", f"(?:{last}|{g.code_block})") if code else (sentence, last)
     least = min(g.min_units, max_units) - 1
-    before = f"(?:{units}{g.separator[form]}){{{least},{max_units - 1}}}" if max_units > 1 else ""
+    before = f"(?:{units}){{{least},{max_units - 1}}}" if max_units > 1 else ""
     return before + last_units
 
 

@@ -194,6 +194,8 @@ def test_ascii_descriptions_leave_out_other_scripts_and_heading_marks() -> None:
     "Note: this holds. So it does.",
     "Three ways:\n1. Plan (etc.), mostly.\n- Keep a list.\n2. Rest.",
     "Here is the code:\n\n```python\ndef f(x):\n    return x.y\n```",
+    "Subject: Joint venture\n\nDear [Name],\nI propose a venture.",  # lines without a closing mark end at the break
+    "I propose a venture.\nBest regards,\n",  # the last unit may end at a line break too
 ])
 def test_node_results_accepted(text: str) -> None:
     assert regex.fullmatch(node_regex(4, ascii=True), text)
@@ -209,6 +211,8 @@ def test_node_results_accepted(text: str) -> None:
     "Other chronic疾病.",
     "Tasks first.using a tool helps.",  # glued on after the last sentence
     "Plan your week. It is 3.5 km.",  # the last sentence cannot continue after a mark: it ends there
+    "Dear [Name],\nHi.\nOne. Two. Three.",  # a line break ends a unit, and each counts
+    "Dear [Name],\n\n\nHi.",
     "12. 5 things.",  # a number opens a sentence only as a list marker
 ])
 def test_node_results_rejected(text: str) -> None:
@@ -381,7 +385,7 @@ def test_xgrammar_agrees_with_python_regex_on_sized_plans_and_node_results(xgram
 
     agree(plan_regex(3, ascii=True), ["Parts: 2\n1. A b.[]\n2. C.[1]\n", "Parts: 2\n1. A b.[]\n", "Parts: 1\n1. A: b.[]\n"])
     agree(node_regex(2, ascii=True), ["It is 3.5 km. Yes!", "One. Two. Three.", "No end", "Code:\n\n```py\nx = 1\n```",
-                                      "Ways:\n1. One.", "A 3.5 b."])
+                                      "Ways:\n1. One.", "A 3.5 b.", "Dear Sam,\nThanks.", "Dear Sam,\n", "Dear Sam,\nA.\nB."])
 
 
 def test_xgrammar_reads_a_literal_plan_as_python_does(xgrammar_compiler) -> None:
