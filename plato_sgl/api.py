@@ -152,7 +152,7 @@ def stream(question: str, *, method: str = "plato", backend: Any = None, **optio
     at once, before anything is sent."""
     fn, backend, opts = _prepare(method, backend, options)
     question = _check_question(question)
-    scoped = for_question(backend)
+    scoped = for_question(backend, opts.seed)
     return AnswerStream(_stream_events(fn, method, question, scoped, opts), scoped)
 
 
@@ -213,7 +213,7 @@ def _answer(
     interrupted, its requests still running on the server are aborted (``plato_sgl.cancel``).
     ``scoped``: the question's endpoint, when the caller made it (to cancel it from outside).
     """
-    scoped = scoped if scoped is not None else for_question(backend)
+    scoped = scoped if scoped is not None else for_question(backend, opts.seed)
     outcome: list[Result | BaseException] = []
     extra = {"on_progress": on_progress} if on_progress is not None and _takes_progress(fn) else {}
 

@@ -10,7 +10,9 @@ stops using the server even if one of its threads is still about to send somethi
 The frontend builds each request body inside ``RuntimeEndpoint.generate``/``generate_stream`` and
 posts it with ``sglang.utils.http_request``; the only way to add a field is to pass it to that
 call. :func:`_http_request` wraps it (installed once, in ``runtime_endpoint``'s namespace) and adds
-the id that the sending thread's endpoint set; every other caller is passed through untouched.
+the id that the sending thread's endpoint set, and the question's sampling seed, which the frontend
+has no parameter for (``sampling_params.sampling_seed``); every other caller is passed through
+untouched.
 The abort itself is plain HTTP, which lives in ``plato_sgl.backends`` with the other calls the
 frontend lacks.
 """
@@ -30,7 +32,7 @@ from sglang.lang.backend.runtime_endpoint import RuntimeEndpoint
 from plato_sgl.backends import abort_requests
 from plato_sgl.errors import PlatoError
 
-_sending = threading.local()  # .rid: the id the current thread's next /generate carries
+_sending = threading.local()  # .rid, .seed: what the current thread's next /generate carries
 _sglang_http_request = runtime_endpoint.http_request
 
 
@@ -38,6 +40,8 @@ def _http_request(url, json=None, **kwargs):
     rid = getattr(_sending, "rid", None)
     if rid is not None and isinstance(json, dict) and url.endswith("/generate") and isinstance(json.get("text"), str):
         json = {**json, "rid": rid}
+        if _sending.seed is not None:
+            json["sampling_params"] = {**json.get("sampling_params", {}), "sampling_seed": _sending.seed}
     return _sglang_http_request(url, json=json, **kwargs)
 
 
@@ -55,8 +59,9 @@ class QuestionEndpoint(RuntimeEndpoint):
         raise TypeError("use QuestionEndpoint.for_question(endpoint)")
 
     @classmethod
-    def for_question(cls, endpoint: RuntimeEndpoint) -> "QuestionEndpoint":
-        """A per-question copy of ``endpoint`` (no request is sent to make it)."""
+    def for_question(cls, endpoint: RuntimeEndpoint, seed: int | None = None) -> "QuestionEndpoint":
+        """A per-question copy of ``endpoint`` (no request is sent to make it); ``seed``: the
+        sampling seed every request of the question carries (None: the server's default)."""
         scoped = copy.copy(endpoint)
         scoped.__class__ = cls
         scoped._prefix = f"plato-{uuid.uuid4().hex[:12]}"
@@ -65,6 +70,7 @@ class QuestionEndpoint(RuntimeEndpoint):
         scoped._in_flight: set[str] = set()
         scoped.sent: list[str] = []  # every request id this question used, in order
         scoped.cancelled = False
+        scoped.seed = seed
         return scoped
 
     def _begin(self) -> str:
@@ -82,12 +88,12 @@ class QuestionEndpoint(RuntimeEndpoint):
 
     @contextmanager
     def _sending(self, rid: str) -> Iterator[None]:
-        """The sending thread's /generate in this block carries ``rid``."""
-        _sending.rid = rid
+        """The sending thread's /generate in this block carries ``rid`` (and the question's seed)."""
+        _sending.rid, _sending.seed = rid, self.seed
         try:
             yield
         finally:
-            _sending.rid = None
+            _sending.rid = _sending.seed = None
 
     @contextmanager
     def _request(self) -> Iterator[None]:
@@ -145,8 +151,12 @@ class QuestionEndpoint(RuntimeEndpoint):
         return rids
 
 
-def for_question(backend: Any) -> Any:
-    """The backend a question should use: a QuestionEndpoint for SGLang's runtime, else ``backend``."""
+def for_question(backend: Any, seed: int | None = None) -> Any:
+    """The backend a question should use: a QuestionEndpoint for SGLang's runtime, else ``backend``
+    (which can take no seed: a ``seed`` for it is a ValueError)."""
     if isinstance(backend, RuntimeEndpoint) and not isinstance(backend, QuestionEndpoint):
-        return QuestionEndpoint.for_question(backend)
+        return QuestionEndpoint.for_question(backend, seed)
+    if seed is not None and not isinstance(backend, RuntimeEndpoint):
+        raise ValueError(f"option seed needs SGLang's runtime (a RuntimeEndpoint); {type(backend).__name__} "
+                         "gets no per-request seed through SGLang's frontend")
     return backend

@@ -48,6 +48,7 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--temperature", type=float)
     group.add_argument("--top-p", type=float, help="nucleus sampling: keep the most likely tokens up to this probability mass")
     group.add_argument("--top-k", type=int, help="sample from the k most likely tokens (-1: all)")
+    group.add_argument("--seed", type=int, help="sampling seed of every request (applied by servers started with --enable-deterministic-inference)")
     group.add_argument("--stop", action="append", metavar="TEXT", help="end the answer text at TEXT (repeatable)")
     group.add_argument("--no-pipeline", dest="pipeline", action="store_false", default=None, help="plan first, then execute")
     group.add_argument("--streaming-cap", type=int, help="at most this many nodes at once while the plan streams, critical path first")
@@ -57,7 +58,7 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
 
 def _options(args: argparse.Namespace) -> dict:
     names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "node_sentences", "description_max",
-             "sized", "max_tokens", "temperature", "top_p", "top_k", "stop", "pipeline", "streaming_cap", "context", "timeout")
+             "sized", "max_tokens", "temperature", "top_p", "top_k", "seed", "stop", "pipeline", "streaming_cap", "context", "timeout")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 

@@ -55,7 +55,9 @@ class Options:
     ``node_max_tokens``.
 
     Sampling: ``temperature``, ``top_p``, ``top_k`` apply to every request; ``stop`` strings end
-    the answer text (plain answers, nodes, expansions), never a plan or a skeleton.
+    the answer text (plain answers, nodes, expansions), never a plan or a skeleton. ``seed`` goes
+    with every request as SGLang's ``sampling_seed``, which a server applies when it was started
+    with ``--enable-deterministic-inference`` (others accept it and sample as usual).
 
     ``history``: the conversation before the question, (role, text) turns alternating from
     "user" to "assistant" and ending with the assistant's; every prompt of every method (plan,
@@ -75,6 +77,7 @@ class Options:
     top_p: float = 1.0
     top_k: int = -1
     stop: tuple[str, ...] = ()
+    seed: int | None = None
     history: tuple[tuple[str, str], ...] = ()
     pipeline: bool = True
     streaming_cap: int | None = None
@@ -98,6 +101,8 @@ class Options:
         if not isinstance(stop, (tuple, list)) or not all(isinstance(x, str) and x for x in stop):
             raise ValueError(f"option stop must be a string or a list of non-empty strings, got {self.stop!r}")
         object.__setattr__(self, "stop", tuple(stop))  # frozen; a list or one string is accepted as given
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int) or not -2**63 <= self.seed < 2**63):
+            raise ValueError(f"option seed must be a 64-bit integer or None, got {self.seed!r}")
         object.__setattr__(self, "history", conversation_turns(self.history))
         if self.context not in CONTEXT_MODES:
             raise ValueError(f"option context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}")

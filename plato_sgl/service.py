@@ -28,8 +28,8 @@ from plato_sgl.options import Options
 from plato_sgl.result import Result
 
 # OpenAI request fields and the options they set; the other known fields are options by name.
-_OPENAI_FIELDS = {"max_tokens", "max_completion_tokens", "temperature", "top_p", "stop"}
-_IGNORED_FIELDS = {"model", "messages", "stream", "stream_options", "n", "user", "seed"}
+_OPENAI_FIELDS = {"max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed"}
+_IGNORED_FIELDS = {"model", "messages", "stream", "stream_options", "n", "user"}
 OPTION_NAMES = {f for f in Options.__dataclass_fields__ if f != "history"}  # history: from the messages
 
 
@@ -46,7 +46,7 @@ def parse_request(body: Any) -> tuple[str, str, dict[str, Any], bool]:
 
     ``max_tokens`` (or ``max_completion_tokens``) caps the answer: a single request's ``max_tokens``
     and Plato's ``answer_max_tokens``. System messages are not used: each method's prompts bring
-    their own. ``n`` other than 1 is refused; ``seed`` is refused, SGLang's frontend has none.
+    their own. ``n`` other than 1 is refused.
     """
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
@@ -55,8 +55,6 @@ def parse_request(body: Any) -> tuple[str, str, dict[str, Any], bool]:
         raise BadRequest(f"unknown model {method!r}; the models are plato-sgl's methods: {', '.join(api.METHODS)}", "model")
     if body.get("n", 1) != 1:
         raise BadRequest("only n = 1 is supported", "n")
-    if body.get("seed") is not None:
-        raise BadRequest("seed is not supported: SGLang's frontend language has no seed", "seed")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("messages must be a non-empty list", "messages")

@@ -1,4 +1,4 @@
-"""Sampling settings (``top_p``, ``top_k``, ``stop``) reach SGLang, from ``run`` and the CLI.
+"""Sampling settings (``top_p``, ``top_k``, ``stop``, ``seed``) reach SGLang, from ``run`` and the CLI.
 
 Against the tiny random model: its text is noise, but noise that is deterministic under greedy
 decoding, which is what these tests compare against.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 import plato_sgl
+from plato_sgl import cancel
 from plato_sgl.cli import build_parser, _options
 from plato_sgl.grammar import literal_regex
 from plato_sgl.options import Options
@@ -20,8 +21,42 @@ def test_sampling_settings_are_the_programs_run_defaults():
 
 
 def test_the_cli_passes_sampling_settings_as_options():
-    args = build_parser().parse_args(["ask", "q?", "--top-p", "0.5", "--top-k", "3", "--stop", "A", "--stop", "B"])
-    assert {k: v for k, v in _options(args).items() if k in ("top_p", "top_k", "stop")} == {"top_p": 0.5, "top_k": 3, "stop": ["A", "B"]}
+    args = build_parser().parse_args(["ask", "q?", "--top-p", "0.5", "--top-k", "3", "--stop", "A", "--stop", "B", "--seed", "7"])
+    assert ({k: v for k, v in _options(args).items() if k in ("top_p", "top_k", "stop", "seed")}
+            == {"top_p": 0.5, "top_k": 3, "stop": ["A", "B"], "seed": 7})
+
+
+@pytest.mark.parametrize("seed", [1.5, "7", True, 2**63])
+def test_a_seed_that_is_not_a_64_bit_integer_is_refused(seed):
+    with pytest.raises(ValueError, match="seed must be a 64-bit integer"):
+        Options(seed=seed)
+
+
+def test_a_seed_for_a_backend_without_the_runtime_is_refused_before_any_request():
+    with pytest.raises(ValueError, match="option seed needs SGLang's runtime"):
+        cancel.for_question(object(), seed=7)
+
+
+@pytest.mark.server
+def test_every_request_of_a_question_carries_its_seed_and_the_server_takes_it(backend, monkeypatch):
+    """The frontend has no seed parameter: the question's endpoint adds ``sampling_seed`` to every
+    /generate body (plan, prefills, nodes) on its way to the real server, which accepts it (this CPU
+    server samples as usual: SGLang applies the seed under --enable-deterministic-inference only)."""
+    sent = []
+    real = cancel._sglang_http_request
+
+    def recording(url, json=None, **kwargs):
+        if url.endswith("/generate") and isinstance(json, dict) and str(json.get("rid", "")).startswith("plato-"):
+            sent.append(json)
+        return real(url, json=json, **kwargs)
+
+    monkeypatch.setattr(cancel, "_sglang_http_request", recording)
+    result = plato_sgl.run("How do bees make honey? (seed)", backend=backend, seed=7, max_nodes=3, node_max_tokens=8)
+    assert result.error is None and result.nodes
+    assert len(sent) >= 2 and all(body["sampling_params"]["sampling_seed"] == 7 for body in sent)
+    sent.clear()
+    plato_sgl.run("How do bees make honey? (seed)", method="ar", backend=backend, max_tokens=8)
+    assert sent and all("sampling_seed" not in body["sampling_params"] for body in sent)
 
 
 @pytest.mark.server
