@@ -14,6 +14,7 @@ import sglang as sgl
 from sglang.lang.global_config import global_config
 from tqdm import tqdm
 
+from plato_sgl.admission import Gate
 from plato_sgl.cancel import for_question
 from plato_sgl.errors import PlatoError, PlatoTimeout
 from plato_sgl.methods.auto import run_auto
@@ -263,8 +264,13 @@ def run_many(
     num_threads: int = 8,
     progress_bar: bool = True,
     on_result: Callable[[int, Result], None] | None = None,
+    max_inflight: int | None = None,
 ) -> list[Result]:
     """Run ``tasks``, ``num_threads`` at a time; Results come back in task order.
+
+    ``max_inflight``: at most this many requests of the batch on the server at once, counting
+    every plan, node and prefill (``plato_sgl.admission``: plans first, then the earliest
+    questions' requests); None: only ``num_threads`` bounds it.
 
     Every task is validated before the first request. A task that fails does not stop the
     others: its Result carries the error (and whatever finished before the failure).
@@ -281,11 +287,15 @@ def run_many(
         except ValueError as exc:
             raise ValueError(f"question {number} of {len(tasks)}: {exc}") from None
     done = threading.Lock()
+    gate = Gate(max_inflight) if max_inflight is not None else None
 
     def one(index: int) -> Result:
         question, fn, task_backend, opts = prepared[index]
         try:
-            result = _answer(fn, tasks[index].method, question, task_backend, opts)
+            scoped = for_question(task_backend, opts.seed)
+            if gate is not None and hasattr(scoped, "admit_through"):
+                scoped.admit_through(gate)
+            result = _answer(fn, tasks[index].method, question, task_backend, opts, scoped=scoped)
         except PlatoError as exc:
             result = exc.result or Result(question=question, method=tasks[index].method, error=str(exc), options=opts.to_dict())
         if on_result is not None:
@@ -310,11 +320,13 @@ def run_batch(
     backend: Any = None,
     num_threads: int = 8,
     progress_bar: bool = True,
+    max_inflight: int | None = None,
     **options: Any,
 ) -> list[Result]:
     """Answer many questions with one method, ``num_threads`` at a time, in input order.
 
     A question that fails does not stop the batch: its Result carries the error.
+    ``max_inflight`` bounds the batch's requests on the server (see ``run_many``).
     """
     tasks = [Task(q, method, options) for q in questions]
-    return run_many(tasks, backend=backend, num_threads=num_threads, progress_bar=progress_bar)
+    return run_many(tasks, backend=backend, num_threads=num_threads, progress_bar=progress_bar, max_inflight=max_inflight)

@@ -44,6 +44,15 @@ def is_sglang_runtime(backend: Any) -> bool:
     return isinstance(getattr(backend, "endpoint", backend), RuntimeEndpoint)
 
 
+def go_first(backend: Any, regex: str | None) -> None:
+    """Tell a question's endpoint that requests decoded under ``regex`` (a plan, a skeleton) unblock
+    its others, so admission and the server's priority scheduling put them first
+    (``plato_sgl.cancel.QuestionEndpoint.go_first``); any other backend ignores it."""
+    mark = getattr(backend, "go_first", None)
+    if mark is not None and regex is not None:
+        mark(regex)
+
+
 def model_name(backend: Any) -> str:
     """The served model's name (``--served-model-name``, by default its path). OpenAI-style backends
     keep it in ``model_name`` (the ``get_model_name`` they inherit raises NotImplementedError);
@@ -337,16 +346,92 @@ ABORT_TIMEOUT = 5.0  # seconds for one /abort_request (a frozen server never ans
 
 
 def abort_requests(url: str, rids: Sequence[str], api_key: str | None = None) -> None:
-    """``POST /abort_request`` for each request id; best effort: a dead or frozen server is not an
-    error here (it is decoding nothing, or it will fail the requests itself)."""
+    """``POST /abort_request`` for each request id, on every worker behind ``url`` (sglang-router has
+    no ``/abort_request``, and only the worker that got a request can abort it; a worker that never
+    saw an id ignores it). Best effort: a dead or frozen server is not an error here (it is decoding
+    nothing, or it will fail the requests itself)."""
     import requests
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    for rid in rids:
-        try:
-            requests.post(f"{url}/abort_request", json={"rid": rid}, headers=headers, timeout=ABORT_TIMEOUT)
-        except requests.RequestException:
-            return
+    try:
+        targets = worker_urls(url, timeout=ABORT_TIMEOUT)
+    except ServerError:
+        targets = [url]
+    for target in targets:
+        for rid in rids:
+            try:
+                requests.post(f"{target}/abort_request", json={"rid": rid}, headers=headers, timeout=ABORT_TIMEOUT)
+            except requests.RequestException:
+                break  # this worker is gone or frozen: on to the next
+
+
+# ---------------------------------------------------------------- several workers behind sglang-router
+
+# URLs known to be plain SGLang servers (they answered 404 to /workers): asked once, not per abort.
+_PLAIN_SERVERS: set[str] = set()
+
+
+def worker_urls(url: str, timeout: float = 10.0) -> list[str]:
+    """The SGLang servers that requests sent to ``url`` run on: the workers an sglang-router at
+    ``url`` routes to (its ``GET /workers``, healthy or not: a request may still be on one that just
+    failed), or ``[url]`` for a plain SGLang server (which answers 404 there).
+
+    The router proxies ``/generate``, ``/flush_cache``, ``/get_model_info``, ``/v1/models``,
+    ``/health`` and the OpenAI routes, but not ``/abort_request``, ``/model_info``, ``/tokenize``,
+    ``/server_info`` or ``/v1/loads`` (sglang-router 0.3.2, tried): those go to the workers.
+    Raises ServerError when nothing answers at ``url``.
+    """
+    url = url.rstrip("/")
+    if url in _PLAIN_SERVERS:
+        return [url]
+    response = _request("GET", url, "/workers", timeout=timeout)
+    workers = _router_workers(response)
+    if workers is None:
+        _PLAIN_SERVERS.add(url)
+        return [url]
+    return [w["url"].rstrip("/") for w in workers]
+
+
+def is_router(url: str, timeout: float = 10.0) -> bool:
+    """Whether ``url`` is an sglang-router (several workers) rather than one SGLang server."""
+    return worker_urls(url, timeout) != [url.rstrip("/")]
+
+
+def _router_workers(response: Any) -> list[dict[str, Any]] | None:
+    """The worker records of a router's ``/workers`` answer, or None if it is not one."""
+    if response.status_code != 200:
+        return None
+    try:
+        workers = response.json().get("workers")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(workers, list) or not all(isinstance(w, dict) and "url" in w for w in workers):
+        return None
+    return workers
+
+
+def server_args(url: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The server's arguments and state (``/server_info``; for a router, its first worker's): the
+    device, whether priority scheduling is on, ..."""
+    worker = worker_urls(url, timeout)[0]
+    response = _request("GET", worker, "/server_info", timeout=timeout)
+    if response.status_code != 200:
+        raise ServerError(f"the server at {worker} answered HTTP {response.status_code} to /server_info: {_body(response)}")
+    return response.json()
+
+
+def priority_levels(args: dict[str, Any]) -> tuple[int, int] | None:
+    """The ``priority`` values to send with requests that should go first and with the rest, on a
+    server with these arguments (``/server_info``); None when its priority scheduling is off.
+
+    SGLang schedules larger values first unless ``--schedule-low-priority-values-first``; a request
+    without a priority is put last of all, so every request of a question carries one. A server
+    whose priority scheduling is off may abort requests that carry one
+    (``--abort-on-priority-when-disabled``), so then none is sent.
+    """
+    if not args.get("enable_priority_scheduling"):
+        return None
+    return (0, 1) if args.get("schedule_low_priority_values_first") else (1, 0)
 
 
 def server_health(url: str, timeout: float = 10.0) -> None:
@@ -358,11 +443,30 @@ def server_health(url: str, timeout: float = 10.0) -> None:
 
 def server_load(url: str, timeout: float = 10.0) -> dict[str, Any]:
     """The server's load from ``/v1/loads`` (first data-parallel rank): ``num_running_reqs``,
-    ``num_waiting_reqs``, token usage..."""
-    response = _request("GET", url, "/v1/loads?include=core", timeout=timeout)
-    if response.status_code != 200:
-        raise ServerError(f"the server at {url} answered HTTP {response.status_code} to /v1/loads: {_body(response)}")
-    return (response.json().get("loads") or [{}])[0]
+    ``num_waiting_reqs``, token usage... (for a router: its first worker's; see :func:`server_loads`)."""
+    return server_loads(url, timeout)[0]
+
+
+def server_loads(url: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The load of every worker behind ``url`` (one for a plain server), each from its ``/v1/loads``
+    (first data-parallel rank), with its ``url`` added. A router has no ``/v1/loads`` of its own."""
+    loads = []
+    for worker in worker_urls(url, timeout):
+        response = _request("GET", worker, "/v1/loads?include=core", timeout=timeout)
+        if response.status_code != 200:
+            raise ServerError(f"the server at {worker} answered HTTP {response.status_code} to /v1/loads: {_body(response)}")
+        loads.append({**(response.json().get("loads") or [{}])[0], "url": worker})
+    return loads
+
+
+def queued_requests(url: str, timeout: float = 2.0) -> float | None:
+    """Requests running or waiting per worker behind ``url``, right now (one cheap ``/v1/loads``
+    each), or None when it cannot be read (an older server, an unreachable worker)."""
+    try:
+        loads = server_loads(url, timeout)
+    except ServerError:
+        return None
+    return sum(int(l.get("num_running_reqs", 0)) + int(l.get("num_waiting_reqs", 0)) for l in loads) / len(loads)
 
 
 def _connection_cause(exc: Exception) -> str:

@@ -15,6 +15,13 @@ has no parameter for (``sampling_params.sampling_seed``); every other caller is 
 untouched.
 The abort itself is plain HTTP, which lives in ``plato_sgl.backends`` with the other calls the
 frontend lacks.
+
+The same wrapper adds what serving under load needs (issue 19): a ``priority`` (plan and skeleton
+requests first) where the server schedules by priority (``endpoint.plato_priorities``, set by
+``connect``), and an ``X-SMG-Routing-Key`` header naming the question, so that sglang-router's
+``manual`` policy keeps all of a question's requests, whose prefixes they share, on one worker
+(other policies and plain servers ignore the header). The questions of a batch may also share an
+admission :class:`~plato_sgl.admission.Gate`: each request waits for a slot before it is sent.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
+import urllib.error
+import urllib.request
 import uuid
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -29,11 +38,13 @@ from typing import Any, Iterator
 from sglang.lang.backend import runtime_endpoint
 from sglang.lang.backend.runtime_endpoint import RuntimeEndpoint
 
+from plato_sgl.admission import FIRST, REST, Gate, GateClosed
 from plato_sgl.backends import abort_requests
 from plato_sgl.errors import PlatoError
 
 _sending = threading.local()  # .rid, .seed: what the current thread's next /generate carries
 _sglang_http_request = runtime_endpoint.http_request
+ROUTING_KEY_HEADER = "X-SMG-Routing-Key"  # sglang-router's manual policy: one key, one worker
 
 
 def _http_request(url, json=None, **kwargs):
@@ -42,7 +53,31 @@ def _http_request(url, json=None, **kwargs):
         json = {**json, "rid": rid}
         if _sending.seed is not None:
             json["sampling_params"] = {**json.get("sampling_params", {}), "sampling_seed": _sending.seed}
+        if getattr(_sending, "priority", None) is not None:  # only where the server schedules by priority
+            json["priority"] = _sending.priority
+        if getattr(_sending, "route", None) is not None:
+            return _post_with_header(url, json, ROUTING_KEY_HEADER, _sending.route, **kwargs)
     return _sglang_http_request(url, json=json, **kwargs)
+
+
+def _post_with_header(url: str, json: dict, name: str, value: str, stream: bool = False, api_key: str | None = None,
+                      verify: Any = None, method: str | None = None) -> Any:
+    """``sglang.utils.http_request`` with one header more (it takes no headers): the same clients
+    (requests for a stream, urllib otherwise) and the same response type."""
+    import orjson
+    import requests
+    from sglang.utils import HttpResponse
+
+    headers = {"Content-Type": "application/json; charset=utf-8", name: value}
+    if api_key is not None:
+        headers["Authorization"] = f"Bearer {api_key}"
+    if stream:
+        return requests.post(url, json=json, stream=True, headers=headers)
+    request = urllib.request.Request(url, headers=headers, method=method, data=orjson.dumps(json))
+    try:
+        return HttpResponse(urllib.request.urlopen(request, cafile=verify if isinstance(verify, str) else None))
+    except urllib.error.HTTPError as exc:
+        return HttpResponse(exc)
 
 
 runtime_endpoint.http_request = _http_request
@@ -71,11 +106,38 @@ class QuestionEndpoint(RuntimeEndpoint):
         scoped.sent: list[str] = []  # every request id this question used, in order
         scoped.cancelled = False
         scoped.seed = seed
+        scoped.first_regexes: set[str] = set()  # requests decoded under these go first (see go_first)
+        scoped.gate = None  # a batch's admission Gate (see admit_through)
+        scoped._question_number = 0
         return scoped
 
-    def _begin(self) -> str:
+    def go_first(self, regex: str) -> None:
+        """Requests decoded under ``regex`` (the plan's, the skeleton's) unblock the question's
+        others: admit them first, and send them with the higher priority where the server has
+        priority scheduling."""
+        self.first_regexes.add(regex)
+
+    def admit_through(self, gate: Gate) -> None:
+        """Have every request of this question wait for a slot of ``gate`` (its batch's) first."""
+        self.gate = gate
+        self._question_number = gate.question_number()
+
+    def _kind(self, sampling_params: Any) -> str:
+        return FIRST if getattr(sampling_params, "regex", None) in self.first_regexes else REST
+
+    def _begin(self, kind: str = REST) -> str:
         with self._lock:
             if self.cancelled:
+                raise Cancelled("the question was cancelled; no new request is sent")
+        if self.gate is not None:
+            try:
+                self.gate.enter(kind, self._question_number, lambda: self.cancelled)
+            except GateClosed:
+                raise Cancelled("the question was cancelled; no new request is sent") from None
+        with self._lock:
+            if self.cancelled:  # cancelled while it waited for its slot
+                if self.gate is not None:
+                    self.gate.leave()
                 raise Cancelled("the question was cancelled; no new request is sent")
             rid = f"{self._prefix}-{next(self._numbers)}"
             self._in_flight.add(rid)
@@ -85,21 +147,27 @@ class QuestionEndpoint(RuntimeEndpoint):
     def _end(self, rid: str) -> None:
         with self._lock:
             self._in_flight.discard(rid)
+        if self.gate is not None:
+            self.gate.leave()
 
     @contextmanager
-    def _sending(self, rid: str) -> Iterator[None]:
-        """The sending thread's /generate in this block carries ``rid`` (and the question's seed)."""
+    def _sending(self, rid: str, kind: str = REST) -> Iterator[None]:
+        """The sending thread's /generate in this block carries ``rid`` (and the question's seed),
+        the question's routing key and, where the server schedules by priority, ``kind``'s priority."""
         _sending.rid, _sending.seed = rid, self.seed
+        levels = getattr(self, "plato_priorities", None)
+        _sending.route = self._prefix
+        _sending.priority = None if levels is None else levels[0 if kind == FIRST else 1]
         try:
             yield
         finally:
-            _sending.rid = _sending.seed = None
+            _sending.rid = _sending.seed = _sending.route = _sending.priority = None
 
     @contextmanager
-    def _request(self) -> Iterator[None]:
-        rid = self._begin()
+    def _request(self, kind: str = REST) -> Iterator[None]:
+        rid = self._begin(kind)
         try:
-            with self._sending(rid):
+            with self._sending(rid, kind):
                 yield
         finally:
             self._end(rid)
@@ -112,14 +180,15 @@ class QuestionEndpoint(RuntimeEndpoint):
     # -- the frontend's request paths, each under one request id ---------------------------------
 
     def generate(self, s, sampling_params):
-        with self._request():
+        with self._request(self._kind(sampling_params)):
             return super().generate(s, sampling_params)
 
     def generate_stream(self, s, sampling_params):
-        rid = self._begin()
+        kind = self._kind(sampling_params)
+        rid = self._begin(kind)
         stream = super().generate_stream(s, sampling_params)
         try:
-            with self._sending(rid):
+            with self._sending(rid, kind):
                 item = next(stream, None)  # the first step sends the request
             while item is not None:
                 yield item
@@ -145,6 +214,8 @@ class QuestionEndpoint(RuntimeEndpoint):
         with self._lock:
             self.cancelled = True
             rids = sorted(self._in_flight)
+        if self.gate is not None:
+            self.gate.wake()  # its requests still waiting for a slot give up
         if rids:
             threading.Thread(target=abort_requests, args=(self.base_url, rids, self.api_key), daemon=True,
                              name="plato-abort").start()

@@ -22,6 +22,17 @@ CHAT_TEMPLATE_HELP = (
 )
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
 def _add_backend_args(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
@@ -214,7 +225,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from plato_sgl.serving import serve_forever
 
     options = {"host": args.host, "max_total_tokens": args.max_total_tokens}
-    serve_forever(args.model, port=args.port, threads=args.threads, extra_args=args.sglang_args,
+    serve_forever(args.model, port=args.port, threads=args.threads, workers=args.workers, extra_args=args.sglang_args,
                   **{k: v for k, v in options.items() if v is not None})
     return 0
 
@@ -300,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--threads", type=int, help="CPU threads of the server (OMP_NUM_THREADS; default: $PLATO_SGL_THREADS, else one less than the usable cores)")
     serve.add_argument("--max-total-tokens", type=int, help="KV cache size in tokens (default: 8192)")
+    serve.add_argument("--workers", type=_positive_int, default=1, help="SGLang workers (data-parallel) behind sglang-router with the cache-aware policy; --port is the router's (default: 1, no router)")
     serve.set_defaults(func=cmd_serve, sglang_args=[])
 
     service = sub.add_parser("api", help="serve an OpenAI-compatible API whose models are the methods (plato, auto, ar, ...)")

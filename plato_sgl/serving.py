@@ -121,6 +121,17 @@ class LocalServer:
 
     def start(self) -> "LocalServer":
         """Resolve the model, launch the server and wait until it is ready (or raise ServerError)."""
+        self.launch()
+        try:
+            self.wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def launch(self) -> "LocalServer":
+        """Resolve the model and start the server process, without waiting for it (see :meth:`start`;
+        :class:`LocalCluster` launches its workers together, then waits for each)."""
         if self.process is not None:
             raise ServerError(f"this server was already started (at {self.url})")
         try:
@@ -143,11 +154,6 @@ class LocalServer:
             start_new_session=True,  # own process group: stop() can end every child, Ctrl-C skips it
         )
         atexit.register(self.stop)
-        try:
-            self._wait_until_ready()
-        except BaseException:
-            self.stop()
-            raise
         return self
 
     def stop(self) -> None:
@@ -206,36 +212,171 @@ class LocalServer:
             )
         return env
 
-    def _wait_until_ready(self) -> None:
-        import requests
-
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            code = self.process.poll()
-            if code is not None:
-                raise ServerError(
-                    f"the SGLang server for {self.model!r} exited with code {code} before it was ready.\n"
-                    + self._log_quote()
-                )
-            try:
-                if requests.get(self.url + "/health", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass  # not listening yet
-            if time.monotonic() > deadline:
-                raise ServerError(
-                    f"the SGLang server for {self.model!r} was not ready within "
-                    f"{self.startup_timeout:.0f} s at {self.url}.\n" + self._log_quote()
-                )
-            time.sleep(0.5)
+    def wait_until_ready(self) -> None:
+        """Block until the launched server answers ``/health`` (ServerError, quoting its log, if it
+        exits first or takes longer than ``startup_timeout``)."""
+        _wait_until_ready(self, f"the SGLang server for {self.model!r}", "/health", self.startup_timeout)
 
     def _log_quote(self) -> str:
         return f"Last lines of its log ({self.log_path}):\n{self.log_tail()}"
 
 
-def _new_log_path(port: int) -> Path:
+def _wait_until_ready(server, what: str, path: str, timeout: float, ready=None) -> None:
+    """Poll ``server.url + path`` until it answers 200 (and ``ready(response)`` holds, if given).
+
+    ``server`` is a :class:`LocalServer` or :class:`LocalRouter` (a ``process``, ``url`` and
+    ``_log_quote``). ServerError, quoting its log, if the process exits first or ``timeout`` passes.
+    """
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        code = server.process.poll()
+        if code is not None:
+            raise ServerError(f"{what} exited with code {code} before it was ready.\n" + server._log_quote())
+        try:
+            response = requests.get(server.url + path, timeout=5)
+            if response.status_code == 200 and (ready is None or ready(response)):
+                return
+        except requests.RequestException:
+            pass  # not listening yet
+        if time.monotonic() > deadline:
+            raise ServerError(f"{what} was not ready within {timeout:.0f} s at {server.url}.\n" + server._log_quote())
+        time.sleep(0.5)
+
+
+class LocalRouter(LocalServer):
+    """sglang-router (``python -m sglang_router.launch_router``) in front of running SGLang workers.
+
+    It shares :class:`LocalServer`'s process handling (own process group, log file, stopped on exit,
+    exception or Ctrl-C); only its command and its readiness differ: ready once ``/workers`` lists
+    every worker as healthy. ``policy`` is the router's (``cache_aware``: a request goes to the
+    worker whose cache holds the longest part of its prompt, while the load is balanced).
+    """
+
+    def __init__(self, worker_urls: Sequence[str], *, port: int | None = None, host: str = "127.0.0.1",
+                 policy: str = "cache_aware", startup_timeout: float = 120.0, extra_args: Sequence[str] = (),
+                 log_path: str | os.PathLike | None = None):
+        super().__init__("sglang-router", port=port, host=host, startup_timeout=startup_timeout,
+                         extra_args=extra_args, log_path=log_path)
+        self.worker_urls = list(worker_urls)
+        self.policy = policy
+
+    def launch(self) -> "LocalRouter":
+        if self.process is not None:
+            raise ServerError(f"this router was already started (at {self.url})")
+        self.port = self.port or free_port(self.host)
+        if self.log_path is None:
+            self.log_path = _new_log_path(self.port, "sglang-router")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log_file = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self._command(False), stdin=subprocess.DEVNULL, stdout=self._log_file,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        atexit.register(self.stop)
+        return self
+
+    def wait_until_ready(self) -> None:
+        count = len(self.worker_urls)
+
+        def all_workers_healthy(response) -> bool:
+            workers = response.json().get("workers") or []
+            return len(workers) == count and all(w.get("is_healthy") for w in workers)
+
+        _wait_until_ready(self, f"sglang-router (for {count} workers)", "/workers", self.startup_timeout, all_workers_healthy)
+
+    def _command(self, on_cpu: bool) -> list[str]:
+        return [
+            sys.executable, "-m", "sglang_router.launch_router",
+            "--worker-urls", *self.worker_urls,
+            "--host", self.host, "--port", str(self.port),
+            "--policy", self.policy,
+            # manual: a new routing key (a question, see plato_sgl.cancel) goes to the least loaded worker
+            *(["--assignment-mode", "min_load"] if self.policy == "manual" else []),
+            "--log-level", "warn",
+            "--shutdown-grace-period-secs", "5",  # stop() waits less than that before it kills
+            # A worker that dies is taken out of rotation within seconds, not after 3 checks a minute apart.
+            "--health-check-interval-secs", str(ROUTER_HEALTH_CHECK_SECONDS),
+            "--health-failure-threshold", "1",
+            *self.extra_args,
+        ]
+
+
+ROUTER_HEALTH_CHECK_SECONDS = 2
+
+
+class LocalCluster:
+    """``workers`` SGLang servers for one model behind one sglang-router: one URL, data-parallel.
+
+    Each worker is a :class:`LocalServer` (launched together, then waited for), the router a
+    :class:`LocalRouter` with the cache-aware policy, so a question's forks, which share one long
+    prefix, go to the worker that holds it. ``url`` is the router's; ``connect(url)`` and every
+    method work through it. A context manager that always stops the router and every worker.
+    ``worker_options`` go to each LocalServer (``threads``, ``max_total_tokens``, ``extra_args``...).
+    """
+
+    def __init__(self, model: str | os.PathLike, *, workers: int = 2, port: int | None = None, host: str = "127.0.0.1",
+                 policy: str = "cache_aware", router_args: Sequence[str] = (), **worker_options):
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {workers!r}")
+        self.model = os.fspath(model)
+        self.workers = [LocalServer(model, host=host, **worker_options) for _ in range(workers)]
+        self.router = LocalRouter([], port=port, host=host, policy=policy, extra_args=router_args)
+
+    @property
+    def url(self) -> str:
+        """The router's URL: the one address of the whole cluster."""
+        return self.router.url
+
+    @property
+    def chat_template(self) -> str | None:
+        return self.workers[0].chat_template
+
+    @property
+    def model_dir(self) -> Path | None:
+        return self.workers[0].model_dir
+
+    @property
+    def log_path(self) -> Path | None:
+        return self.router.log_path
+
+    def __enter__(self) -> "LocalCluster":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> "LocalCluster":
+        """Launch every worker, wait for each, then start the router in front of them."""
+        try:
+            for worker in self.workers:
+                worker.launch()
+            for worker in self.workers:
+                worker.wait_until_ready()
+            self.router.worker_urls = [w.url for w in self.workers]
+            self.router.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop the router, then every worker (each with its whole process group); idempotent."""
+        self.router.stop()
+        for worker in self.workers:
+            worker.stop()
+
+    def endpoint(self, *, chat_template: str | None = None, warm_up: bool = True) -> "sgl.RuntimeEndpoint":
+        """A frontend backend connected to the router (see :meth:`LocalServer.endpoint`)."""
+        return connect(self.url, chat_template=chat_template or self.chat_template, warm_up=warm_up)
+
+    def _log_quote(self) -> str:
+        return "\n".join(f"{what}:\n{server._log_quote()}" for what, server in
+                         [("the router", self.router), *((f"worker {i}", w) for i, w in enumerate(self.workers, 1))])
+
+
+def _new_log_path(port: int, name: str = "sglang") -> Path:
     folder = Path(tempfile.gettempdir()) / "plato-sgl-logs"
-    return folder / f"sglang-{time.strftime('%Y%m%d-%H%M%S')}-port{port}.log"
+    return folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-port{port}.log"
 
 
 def _tail(path: Path, lines: int) -> str:
@@ -326,9 +467,11 @@ def connect(
     from plato_sgl import backends
 
     url = url.rstrip("/")
-    info = backends.server_model_info(url, timeout)  # also the reachability check, before SGLang loads
+    # An sglang-router lacks /model_info and /tokenize: the chat template is detected on a worker.
+    workers = backends.worker_urls(url, timeout)  # also the reachability check, before SGLang loads
+    info = backends.server_model_info(workers[0], timeout)
     if chat_template is None:
-        chat_template = backends.detect_chat_template(url, timeout=timeout, info=info)
+        chat_template = backends.detect_chat_template(workers[0], timeout=timeout, info=info)
     else:
         backends.check_chat_template_name(chat_template)
     import sglang as sgl
@@ -336,8 +479,15 @@ def connect(
     from plato_sgl import grammar
 
     endpoint = sgl.RuntimeEndpoint(url, chat_template_name=chat_template)
-    if warm_up:
-        backends.warm_up(endpoint, grammar.warm_up_regexes(), timeout=timeout)
+    # Plan requests go first where the server schedules by priority (plato_sgl.cancel adds the field).
+    try:
+        endpoint.plato_priorities = backends.priority_levels(backends.server_args(workers[0], timeout))
+    except ServerError:  # a server without /server_info: send no priority
+        endpoint.plato_priorities = None
+    if warm_up:  # every worker compiles its own grammars: warm each one up, not just where the router sends
+        for worker in workers:
+            target = endpoint if worker == url else sgl.RuntimeEndpoint(worker, chat_template_name=chat_template)
+            backends.warm_up(target, grammar.warm_up_regexes(), timeout=timeout)
     return endpoint
 
 
@@ -374,14 +524,25 @@ def serve_forever(
     *,
     port: int | None = None,
     threads: int | None = None,
+    workers: int = 1,
     **server_options,
 ) -> None:
-    """Serve ``model`` until Ctrl-C (or SIGTERM), printing the URL and how to use it; then stop."""
+    """Serve ``model`` until Ctrl-C (or SIGTERM), printing the URL and how to use it; then stop.
+
+    ``workers`` > 1 starts that many SGLang servers behind sglang-router (:class:`LocalCluster`),
+    the router on ``port``: the printed URL is the router's, the one clients use.
+    """
+    if workers > 1:
+        server = LocalCluster(model, workers=workers, port=port, threads=threads, **server_options)
+    else:
+        server = LocalServer(model, port=port, threads=threads, **server_options)
     try:
-        with sigterm_as_interrupt(), LocalServer(model, port=port, threads=threads, **server_options) as server:
+        with sigterm_as_interrupt(), server:
             print(_usage(server, _template_line(server)), flush=True)
-            code = server.process.wait()
-            raise ServerError(f"the SGLang server exited with code {code}.\n{server._log_quote()}")
+            process = server.router.process if isinstance(server, LocalCluster) else server.process
+            code = process.wait()
+            what = "sglang-router" if isinstance(server, LocalCluster) else "the SGLang server"
+            raise ServerError(f"{what} exited with code {code}.\n{server._log_quote()}")
     except KeyboardInterrupt:
         print("\nplato-sgl: server stopped.", flush=True)
 
@@ -401,24 +562,33 @@ def _raise_keyboard_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _template_line(server: LocalServer) -> str:
+def _template_line(server: "LocalServer | LocalCluster") -> str:
     """The chat template clients of ``server`` get by default, or why they must choose one."""
     from plato_sgl import backends
 
     if server.chat_template:
         return f"{server.chat_template} (the model's tokenizer formats chats as ChatML)"
     try:
-        return f"{backends.detect_chat_template(server.url)} (detected; clients detect it too)"
+        probe = server.workers[0].url if isinstance(server, LocalCluster) else server.url
+        return f"{backends.detect_chat_template(probe)} (detected; clients detect it too)"
     except ServerError as exc:
         return f"none detected: clients must choose one with --chat-template NAME ({exc})"
 
 
-def _usage(server: LocalServer, template_line: str) -> str:
+def _usage(server: "LocalServer | LocalCluster", template_line: str) -> str:
+    if isinstance(server, LocalCluster):
+        head = [f"plato-sgl: {len(server.workers)} SGLang workers for {server.model} are ready behind sglang-router at {server.url}",
+                f"  workers:       {', '.join(w.url for w in server.workers)} (cache-aware routing)"]
+        logs = [f"  router log:    {server.router.log_path}",
+                *(f"  worker log:    {w.log_path}" for w in server.workers)]
+    else:
+        head = [f"plato-sgl: SGLang server for {server.model} is ready at {server.url}"]
+        logs = [f"  server log:    {server.log_path}"]
     return "\n".join([
-        f"plato-sgl: SGLang server for {server.model} is ready at {server.url}",
+        *head,
         f"  model folder:  {server.model_dir}",
         f"  chat template: {template_line}",
-        f"  server log:    {server.log_path}",
+        *logs,
         "Use it from another terminal:",
         f"  plato-sgl ask --url {server.url} \"What are the main benefits of regular exercise?\"",
         f"  python -c 'from plato_sgl.serving import connect; backend = connect(\"{server.url}\")'",
@@ -426,4 +596,4 @@ def _usage(server: LocalServer, template_line: str) -> str:
     ])
 
 
-__all__ = ["LocalServer", "connect", "open_backend", "serve_forever", "default_threads", "free_port"]
+__all__ = ["LocalServer", "LocalRouter", "LocalCluster", "connect", "open_backend", "serve_forever", "default_threads", "free_port"]

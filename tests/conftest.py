@@ -14,9 +14,9 @@ import sglang as sgl
 import tiktoken
 from sglang.lang.chat_template import get_chat_template
 
-from plato_sgl.serving import LocalServer
+from plato_sgl.serving import LocalCluster, LocalServer
 
-_SERVER_FIXTURES = {"tiny_server", "backend", "openai_backend", "smollm_server", "judge_server"}
+_SERVER_FIXTURES = {"tiny_server", "backend", "openai_backend", "smollm_server", "judge_server", "router_cluster"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -42,6 +42,14 @@ def backend(tiny_server):
     """The tiny server's ``sgl.RuntimeEndpoint``, with the ChatML template chosen explicitly."""
     assert tiny_server.chat_template == "chatml"
     return tiny_server.endpoint()
+
+
+@pytest.fixture(scope="session")
+def router_cluster():
+    """Two ``tiny-random`` workers behind a real sglang-router (``plato-sgl serve --workers 2``'s
+    LocalCluster). Only tests/test_router.py uses it; its last test kills a worker."""
+    with LocalCluster("tiny-random", workers=2) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import sglang as sgl
 
 from plato_sgl import programs, prompts
-from plato_sgl.backends import is_sglang_runtime
+from plato_sgl.backends import go_first, is_sglang_runtime
 from plato_sgl.errors import PlatoError, PlatoTimeout
 from plato_sgl.grammar import asks_for_code, is_ascii, node_regex, plan_regex
 from plato_sgl.methods.autoregressive import plain_answer
@@ -134,6 +134,7 @@ class PlatoRun:
             self.plan_ended.set()
 
     def _stream_plan(self) -> None:
+        go_first(self.backend, self._plan_regex())  # every node waits for the plan: admit it first
         state = programs.plan.run(
             question=self.question,
             history=self.options.history,

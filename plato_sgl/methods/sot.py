@@ -25,7 +25,7 @@ import sglang as sgl
 
 from plato_sgl import prompts
 from plato_sgl.errors import PlatoError, PlatoTimeout
-from plato_sgl.backends import is_sglang_runtime
+from plato_sgl.backends import go_first, is_sglang_runtime
 from plato_sgl.methods.autoregressive import plain_answer
 from plato_sgl.options import Options
 from plato_sgl.plan import PlanNode
@@ -225,6 +225,7 @@ class SoTRun:
             pattern = skeleton_regex(self.options.max_nodes)
         call = Call(kind="skeleton", started_at=self.clock.now())
         self.result.calls.append(call)
+        go_first(self.backend, pattern)
         state = skeleton.run(
             question=self.question,
             history=self.options.history,

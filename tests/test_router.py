@@ -1,0 +1,121 @@
+"""Several SGLang workers behind a real sglang-router (two tiny-model workers, ``LocalCluster``).
+
+Through the router's one URL: connecting (template detection and warm-up on the workers, which the
+router does not proxy), every fork of a question finding its prefix cached as on one server, the
+questions of a batch spread over both workers, aborts reaching the worker that runs a request, and
+a worker killed mid-batch: its questions fail with an error naming the failed request, nothing is
+lost, and ``bench --resume`` reruns only those. The last test kills a worker of the shared cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+import requests
+
+import plato_sgl
+from plato_sgl import backends
+from plato_sgl.bench import load_rows, run_bench, variants_for
+from plato_sgl.datasets import Question
+from plato_sgl.errors import PlatoTimeout
+from plato_sgl.grammar import literal_regex
+
+pytestmark = pytest.mark.server
+
+PLAN = "1. Alpha part of it.[]\n2. Beta part of it.[]\n3. Gamma closes it.[1,2]\n"
+FORCED = dict(plan_regex=literal_regex(PLAN), node_max_tokens=8, ignore_eos=True)
+
+
+@pytest.fixture(scope="module")
+def cluster_backend(router_cluster):
+    return router_cluster.endpoint()
+
+
+def _uncached(url: str) -> list[int]:
+    """Each worker's running total of prompt tokens it had to compute (not found in its cache)."""
+    return [int(load["total_prefill_uncached_tokens"]) for load in backends.server_loads(url)]
+
+
+def _busy(url: str) -> int:
+    return sum(int(l.get("num_running_reqs", 0)) + int(l.get("num_waiting_reqs", 0)) for l in backends.server_loads(url))
+
+
+def _until(condition, within: float, step: float = 0.2) -> bool:
+    """Whether ``condition()`` holds within ``within`` seconds (a bounded poll, not a timing check)."""
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(step)
+    return False
+
+
+def test_the_router_url_stands_for_its_workers(router_cluster, cluster_backend):
+    workers = sorted(w.url for w in router_cluster.workers)
+    assert sorted(backends.worker_urls(router_cluster.url)) == workers and backends.is_router(router_cluster.url)
+    assert backends.worker_urls(workers[0]) == [workers[0]] and not backends.is_router(workers[0])
+    # what the router lacks is asked of a worker: the chat template detected there, /v1/loads per worker
+    assert plato_sgl.connect(router_cluster.url, warm_up=False).chat_template.name == "chatml"
+    assert sorted(load["url"] for load in backends.server_loads(router_cluster.url)) == workers
+    assert backends.server_args(router_cluster.url)["device"] == "cpu"
+    assert cluster_backend.base_url == router_cluster.url
+
+
+def test_every_fork_finds_its_prefix_cached_and_the_batch_spreads_over_both_workers(router_cluster, cluster_backend):
+    before = _uncached(router_cluster.url)
+    questions = [f"Which garden plants suit plot {i} on the hill?" for i in range(6)]
+    results = plato_sgl.run_batch(questions, backend=cluster_backend, num_threads=6, progress_bar=False, **FORCED)
+    after = _uncached(router_cluster.url)
+    assert all(r.ok and len(r.nodes) == 3 for r in results), [(r.error, r.plan) for r in results]
+    for result in results:
+        prefix = next(c for c in result.calls if c.kind == "context")  # the node prompt prefix, prefilled once
+        for node in result.nodes:
+            # each fork found at least the whole shared prefix cached: it ran where the prefix was
+            assert node.cached_tokens >= prefix.prompt_tokens - 2, (node.id, node.cached_tokens, prefix.prompt_tokens)
+    assert all(a > b for a, b in zip(after, before)), (before, after)  # both workers computed part of the batch
+
+
+def test_a_timed_out_question_is_aborted_on_the_worker_that_runs_it(router_cluster, cluster_backend):
+    assert _until(lambda: _busy(router_cluster.url) == 0, 30)
+    with pytest.raises(PlatoTimeout, match="timed out after 4 s"):
+        plato_sgl.run("A question that runs out of time behind the router", backend=cluster_backend,
+                      plan_regex=literal_regex(PLAN), node_max_tokens=3000, ignore_eos=True, timeout=4)
+    # the router has no /abort_request: the abort went to every worker, and the one running it stopped
+    assert _until(lambda: _busy(router_cluster.url) == 0, 5), backends.server_loads(router_cluster.url)
+
+
+def test_a_worker_killed_mid_batch_fails_only_its_questions_and_resume_reruns_them(router_cluster, cluster_backend, tmp_path):
+    questions = [Question(id=str(i), text=f"How should team {i} plan its sprint?") for i in range(1, 7)]
+    variants = variants_for(["plato"], options=dict(plan_regex=literal_regex(PLAN), node_max_tokens=600, ignore_eos=True))
+    out = tmp_path / "run"
+    victim = router_cluster.workers[1]
+    bench = threading.Thread(target=run_bench, args=(questions, variants, cluster_backend, out),
+                             kwargs=dict(concurrency=6, progress_bar=False), daemon=True)
+    bench.start()
+    running = lambda: int(backends.server_load(victim.url).get("num_running_reqs", 0)) > 0  # noqa: E731
+    assert _until(running, 120), "no request reached the second worker"
+    os.killpg(victim.process.pid, signal.SIGKILL)  # the worker and its children, as a crash would
+    bench.join(600)
+    assert not bench.is_alive()
+
+    saved = load_rows(out)["plato"]
+    assert sorted(saved, key=int) == [q.id for q in questions]  # every question has its row: nothing lost
+    failed = sorted((qid for qid, row in saved.items() if not row.result.ok), key=int)
+    assert failed, "no question ran on the killed worker"
+    for qid in failed:
+        assert "failed" in saved[qid].result.error and ("node" in saved[qid].result.error or "plan" in saved[qid].result.error)
+
+    # once the router has seen the worker die, the rerun goes to the live one
+    def victim_out_of_rotation() -> bool:
+        workers = requests.get(f"{router_cluster.url}/workers", timeout=5).json()["workers"]
+        return any(w["url"] == victim.url and not w["is_healthy"] for w in workers)
+
+    assert _until(victim_out_of_rotation, 60)
+    rerun = run_bench(questions, variants, cluster_backend, out, concurrency=6, resume=True, progress_bar=False)
+    assert sorted((r.question.id for r in rerun), key=int) == failed  # only the failed ones ran again
+    assert all(r.result.ok for r in rerun), [r.result.error for r in rerun]
+    assert all(row.result.ok for row in load_rows(out)["plato"].values())
