@@ -150,6 +150,28 @@ def restatement_settled(text: str, description: str, question: str = "") -> bool
     return match.end() < len(text) and bool(text[match.end():].strip())
 
 
+def _normal(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def repeated_section(text: str, earlier: Iterable[str]) -> int | None:
+    """The index of the first of ``earlier`` (sections' texts) that ``text`` repeats word for word,
+    case and spacing aside, or None. Sibling nodes of a small model, given near-identical prompts,
+    sometimes write the very same text (qwen2.5-coder-0.5b wrote one email twice for two parts);
+    an answer shows it once."""
+    normal = _normal(text)
+    if not normal:
+        return None
+    return next((index for index, other in enumerate(earlier) if _normal(other) == normal), None)
+
+
+def may_repeat(text: str, earlier: Iterable[str]) -> bool:
+    """Whether a section still being written, ``text`` so far, may yet turn out to repeat one of
+    ``earlier`` (its text so far begins one of them), so a reader should not be shown it yet."""
+    normal = _normal(text)
+    return any(_normal(other).startswith(normal) for other in earlier)
+
+
 SECTION_SEPARATOR = "\n\n"
 
 

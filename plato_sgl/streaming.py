@@ -7,7 +7,8 @@ holds every later one until all sections before it are done; then it releases wh
 has so far and follows it live. The released text, put together, is the method's final answer
 (``Result.answer``): each section is rendered by the same function the method composes its answer
 with, and text that a later token could still change (an opening restatement that the answer
-leaves out, trailing whitespace) is held back until it is settled.
+leaves out, trailing whitespace, a section that may yet repeat an earlier one word for word and so
+be left out, with a ``distinct`` layout) is held back until it is settled.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Layout:
 
     render: Render
     separator: str
+    distinct: bool = False  # a section repeating an earlier one is left out (prompts.repeated_section)
 
 
 def plato_layout(question: str) -> Layout:
@@ -38,7 +40,7 @@ def plato_layout(question: str) -> Layout:
             return prompts.section(description, "")
         return prompts.section(description, prompts.drop_restatement(text, description, question)[0])
 
-    return Layout(render, prompts.SECTION_SEPARATOR)
+    return Layout(render, prompts.SECTION_SEPARATOR, distinct=True)
 
 
 @dataclass
@@ -59,6 +61,7 @@ class ReadingOrder:
     _sections: list[_Section] = field(default_factory=list)
     _by_id: dict[int, _Section] = field(default_factory=dict)
     _current: int = 0  # index of the section being read
+    _kept: list[str] = field(default_factory=list)  # the texts of the sections read so far and shown
     _shown: str = ""  # what the current section has released
     _planned: bool = False
     _plain: bool = False
@@ -98,6 +101,12 @@ class ReadingOrder:
             section = self._sections[self._current]
             if not section.text and not section.done:
                 break  # not started: its heading waits for its first text
+            if self.layout.distinct and not self._shown:
+                if section.done and prompts.repeated_section(section.text, self._kept) is not None:
+                    self._current += 1  # left out of the answer, separator and all
+                    continue
+                if not section.done and prompts.may_repeat(section.text, self._kept):
+                    break
             rendered = self.layout.render(section.id, section.description, section.text, section.done)
             settled = rendered if section.done else rendered.rstrip()  # trailing space may be the end
             if not settled.startswith(self._shown):
@@ -110,6 +119,7 @@ class ReadingOrder:
                 break
             if self._current + 1 == len(self._sections) and not self._planned:
                 break  # more sections may come
+            self._kept.append(section.text)
             self._current += 1
             self._shown = ""
         return self._release("".join(out))

@@ -11,7 +11,9 @@ import plato_sgl
 from plato_sgl.backends import server_load
 from plato_sgl import prompts
 from plato_sgl.grammar import literal_regex
+from plato_sgl.methods.plato import compose
 from plato_sgl.methods.sot import LAYOUT as SOT_LAYOUT, compose_answer as sot_answer
+from plato_sgl.result import NodeRecord
 from plato_sgl.scheduler import Progress
 from plato_sgl.streaming import ReadingOrder, plato_layout
 
@@ -55,6 +57,40 @@ def test_an_opening_restatement_is_held_until_it_is_settled_and_then_left_out():
     final = "Your part: Wing beats. They are fast."
     released(order, [done(1, final), PLANNED])
     assert order.released == prompts.compose_answer([("Wing beats", prompts.drop_restatement(final, "Wing beats", "How do bees fly?")[0])])
+
+
+def test_a_section_that_repeats_an_earlier_one_word_for_word_is_held_and_left_out():
+    email = "Subject: Joint venture\n\nDear Sam, I write to propose a venture."
+    order = ReadingOrder(plato_layout("Write an email proposing a joint venture."))
+    out = released(order, [node(1, "Opening"), node(2, "Terms"), node(3, "Closing"), done(1, email),
+                           text(2, "Subject: Joint"), text(3, "Thanks for reading.")])
+    assert out[-2:] == ["", ""]  # node 2 may still repeat node 1: held, and node 3 waits behind it
+    tail = released(order, [done(2, email.upper()), done(3, "Thanks for reading."), PLANNED])
+    assert "".join(tail) == "\n\n**Closing**\nThanks for reading."  # node 2 is left out, separator and all
+    records = [NodeRecord(id=1, description="Opening", result=email), NodeRecord(id=2, description="Terms", result=email.upper()),
+               NodeRecord(id=3, description="Closing", result="Thanks for reading.")]
+    answer, repairs = compose(records, "Write an email proposing a joint venture.")  # Plato's Result.answer
+    assert answer == prompts.compose_answer([("Opening", email), ("Closing", "Thanks for reading.")])
+    assert repairs == ["node 2: left out of the answer, its text repeats node 1's"]
+    assert order.released == answer and order.finish(answer) == ""
+
+
+def test_a_section_that_starts_like_an_earlier_one_and_then_differs_is_shown():
+    order = ReadingOrder(plato_layout("How do bees fly?"))
+    out = released(order, [node(1, "Wings"), node(2, "Muscles"), done(1, "Bees beat their wings."), text(2, "Bees beat"),
+                           text(2, " their muscles fast.")])
+    assert out[-2] == "" and out[-1] == "\n\n**Muscles**\nBees beat their muscles fast."
+
+
+@pytest.mark.parametrize("text, earlier, repeated, may", [
+    ("Dear Sam,\n\nHello.", ["Other.", "dear  sam, hello."], 1, True),
+    ("Dear Sam", ["Dear Sam, hello."], None, True),
+    ("Dear Pat", ["Dear Sam, hello."], None, False),
+    ("", [""], None, True),  # nothing written: never a repeat, but it may become one
+])
+def test_repeated_sections(text, earlier, repeated, may):
+    assert prompts.repeated_section(text, earlier) == repeated
+    assert prompts.may_repeat(text, earlier) == may
 
 
 def test_trailing_whitespace_waits_and_a_section_after_the_last_waits_for_the_plan_to_end():

@@ -263,15 +263,8 @@ class PlatoRun:
         """Put the nodes (in plan order), the answer composed from them and the DAG metrics in the Result."""
         records = self.scheduler.plan_records()
         self.result.nodes = records
-        sections = []
-        for r in records:
-            if not (r.finished or not finished_only):
-                continue
-            text, dropped = prompts.drop_restatement(r.result, r.description, self.question)
-            if dropped:
-                self.result.repairs.append(f"node {r.id}: left out its opening restatement of its topic")
-            sections.append((r.description, text))
-        self.result.answer = prompts.compose_answer(sections)
+        self.result.answer, repairs = compose(records if not finished_only else [r for r in records if r.finished], self.question)
+        self.result.repairs += repairs
         self.result.critical_path = critical_path(self.scheduler.nodes)
         self.result.parallel_degree = parallel_degree(self.scheduler.nodes)
 
@@ -290,6 +283,24 @@ class PlatoRun:
         except PlatoError as exc:
             raise PlatoError(f"the {'plain' if kind == 'answer' else kind} answer failed: {exc}") from exc
         self.result.calls.append(call)
+
+
+def compose(records: list[NodeRecord], question: str) -> tuple[str, list[str]]:
+    """The answer from finished nodes' records in plan order, and what it left out: a node whose
+    text repeats an earlier node's word for word, and a node's opening restatement of its topic.
+    The reading order (``plato_sgl.streaming.plato_layout``) leaves out the same."""
+    sections, kept, repairs = [], [], []
+    for r in records:
+        same = prompts.repeated_section(r.result, [k.result for k in kept])
+        if same is not None:
+            repairs.append(f"node {r.id}: left out of the answer, its text repeats node {kept[same].id}'s")
+            continue
+        kept.append(r)
+        text, dropped = prompts.drop_restatement(r.result, r.description, question)
+        if dropped:
+            repairs.append(f"node {r.id}: left out its opening restatement of its topic")
+        sections.append((r.description, text))
+    return prompts.compose_answer(sections), repairs
 
 
 def single_part_route(size: int | None, nodes: list[PlanNode], done: bool) -> str | None:
