@@ -185,10 +185,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_judge(args: argparse.Namespace) -> int:
-    from plato_sgl.judge import judge_pool_tokens, run_judge, tallies
-    from plato_sgl.report import write_report
+def _judge_backend(args: argparse.Namespace):
+    """The judge's backend as a context manager: a local server for --judge-model (its KV pool sized
+    for --num-threads calls), a running SGLang server at --judge-url, or an OpenAI-style API."""
+    from plato_sgl.judge import judge_pool_tokens
     from plato_sgl.serving import open_backend
+
+    if args.judge_openai_model:
+        import sglang as sgl
+
+        return nullcontext(sgl.OpenAI(args.judge_openai_model, base_url=args.judge_url,
+                                      api_key=os.environ.get("OPENAI_API_KEY", "none")))
+    local = {} if args.judge_url else {"max_total_tokens": judge_pool_tokens(args.num_threads)}
+    return open_backend(model=args.judge_model if not args.judge_url else None, url=args.judge_url,
+                        chat_template=args.chat_template, **local)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from plato_sgl.backends import model_name
+    from plato_sgl.calibration import run_calibration, verdict_lines, write_calibration_report
+
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
+    with _judge_backend(args) as backend:
+        scores = run_calibration(args.out, backend, num_threads=args.num_threads, kinds=kinds, first=args.first)
+        judge = model_name(backend)
+    print("\n".join(verdict_lines(scores, judge)))
+    print(f"report: {write_calibration_report(args.out)}")
+    return 0 if scores and all(s.passed for s in scores) else 2
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    from plato_sgl.judge import run_judge, tallies
+    from plato_sgl.report import write_report
 
     pairs = []
     for item in args.pairs.split(","):
@@ -196,16 +224,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
         if not sep or not first or not second or first == second:
             raise ValueError(f"--pairs takes METHOD:METHOD items, e.g. plato:ar; got {item!r}")
         pairs.append((first, second))
-    if args.judge_openai_model:
-        import sglang as sgl
-
-        backend_cm = nullcontext(sgl.OpenAI(args.judge_openai_model, base_url=args.judge_url,
-                                             api_key=os.environ.get("OPENAI_API_KEY", "none")))
-    else:
-        local = {} if args.judge_url else {"max_total_tokens": judge_pool_tokens(args.num_threads)}
-        backend_cm = open_backend(model=args.judge_model if not args.judge_url else None, url=args.judge_url,
-                                  chat_template=args.chat_template, **local)
-    with backend_cm as backend:
+    with _judge_backend(args) as backend:
         outcomes = run_judge(args.folder, pairs, backend, num_threads=args.num_threads)
     for (first, second), by_category in tallies(args.folder, outcomes).items():
         t = by_category["all"]
@@ -300,6 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--chat-template", metavar="NAME", help=CHAT_TEMPLATE_HELP)
     judge.add_argument("--num-threads", type=int, default=4)
     judge.set_defaults(func=cmd_judge)
+
+    calibrate = sub.add_parser("calibrate", help="score a judge on pairs with a known worse answer (cut, duplicated, off-topic, empty, wrong GSM8K answer)")
+    calibrate.add_argument("--out", required=True, type=Path, help="folder for the pairs, the judgements (cached) and calibration.md; "
+                           "a results folder's calibration/ subfolder puts the scores into its report")
+    calibrate_where = calibrate.add_mutually_exclusive_group(required=True)
+    calibrate_where.add_argument("--judge-model", help="registry name or folder of a judge model to serve locally")
+    calibrate_where.add_argument("--judge-url", help="a running SGLang server, or with --judge-openai-model an OpenAI-compatible /v1 URL")
+    calibrate.add_argument("--judge-openai-model", help="model name at an OpenAI-compatible endpoint (--judge-url); key from OPENAI_API_KEY")
+    calibrate.add_argument("--chat-template", metavar="NAME", help=CHAT_TEMPLATE_HELP)
+    calibrate.add_argument("--num-threads", type=int, default=4)
+    calibrate.add_argument("--kinds", help="only these kinds, comma-separated (truncated, duplicated, off_topic, empty, wrong_answer)")
+    calibrate.add_argument("--first", type=int, metavar="N", help="only the first N pairs of each kind")
+    calibrate.set_defaults(func=cmd_calibrate)
 
     report = sub.add_parser("report", help="write report.md and plots for a results folder")
     report.add_argument("folder", type=Path)

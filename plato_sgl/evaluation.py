@@ -8,11 +8,12 @@ loss) only when both orders agree, anything else is a tie. Net win rate = (wins 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib.resources import files
-from typing import Iterable
+from typing import Any, Iterable, Sequence
 
 import regex
 
@@ -98,8 +99,9 @@ _NUMBER = regex.compile(
 _ANSWER = regex.compile(
     r"\\boxed\{(?P<boxed>[^{}]*)\}"
     r"|####(?=(?P<hashes>[^\n]*))"
-    r"|\banswer\b(?:[ \t]*\**)?(?:[ \t]+(?:is|was|would[ \t]+be|will[ \t]+be)\b|[ \t]*[:=])(?=(?P<said>[^\n]*))",
-    regex.IGNORECASE,
+    r"|\banswer\b(?:[ \t]*\**)?(?:[ \t]+(?:is|was|would[ \t]+be|will[ \t]+be)\b|[ \t]*[:=])(?=(?P<said>[^\n]*))"
+    r"|^[ \t#*_>]*(?:final[ \t]+)?answer[ \t*_:]*$(?P<label>)",  # a line that is only a label: "### Final Answer"
+    regex.IGNORECASE | regex.MULTILINE,
 )
 # Where a stated answer ends: a sentence end or a comma that is not inside a number.
 _SPAN_END = regex.compile(r"[.!?;](?!\d)|,(?!\d{3})")
@@ -126,14 +128,17 @@ def final_number(text: str) -> Decimal | None:
 
     An explicit final answer wins: the last of "the answer is N" / "Answer: N" (up to the end of
     that sentence), "#### N" (that line) and "\\boxed{N}", so a number restated or explained after
-    it does not count. Without one, the last number in ``text``. Numbers may carry thousands
+    it does not count; a label alone on its line ("### Final Answer", "**Answer:**") states the next
+    line that has a word in it. Without one, the last number in ``text``. Numbers may carry thousands
     commas, decimals, "$" and a minus sign (only one attached to the digits: "5-10" ends in 10,
     "- 42 apples" is 42); units, "%" and markdown around them are ignored.
     """
     text = text or ""
     for marker in reversed(list(_ANSWER.finditer(text))):
         span = marker["boxed"] if marker["boxed"] is not None else marker["hashes"] if marker["hashes"] is not None else marker["said"]
-        if marker["said"] is not None:
+        if marker["label"] is not None or (marker["said"] is not None and not regex.search(r"\w", marker["said"])):
+            span = _next_line(text, marker.end())  # "**Answer:**" ending its line: the answer is on the next one
+        if marker["hashes"] is None and marker["boxed"] is None:
             end = _SPAN_END.search(span)
             span = span[: end.start()] if end else span
         number = _stated_number(span)
@@ -141,6 +146,14 @@ def final_number(text: str) -> Decimal | None:
             return number
     matches = list(_NUMBER.finditer(text))
     return _to_decimal(matches[-1]) if matches else None
+
+
+def _next_line(text: str, start: int) -> str:
+    """The first line after the one holding ``start`` that has a word character in it ("" if none)."""
+    for line in text[start:].split("\n")[1:]:
+        if regex.search(r"\w", line):
+            return line
+    return ""
 
 
 def reference_number(solution: str) -> Decimal | None:
@@ -153,3 +166,113 @@ def is_correct(answer: str, solution: str) -> bool:
     """Whether the answer's final number equals the reference (1.50 equals 1.5)."""
     got, expected = final_number(answer), reference_number(solution)
     return got is not None and expected is not None and got == expected
+
+
+# Position-debiased verdicts (issue 17). On SGLang's runtime the judge's verdict is read as
+# probabilities, P(A), P(B), P(tie) at the verdict, in both answer orders. A judge that favours a
+# position adds the same amount to the answer shown there in both orders, so averaging the two
+# orders' preference cancels it exactly (a judge preferring position A by b gives a method
+# +b in order ab and -b in order ba).
+
+Probabilities = dict[str, float]  # {"A": P(A), "B": P(B), "tie": P(tie)}, summing to 1
+
+
+def choice_probabilities(choices: Sequence[str], token_logprobs: Sequence[Sequence[Sequence[Any]]]) -> Probabilities:
+    """P(each choice) given the prompt, from SGLang's ``select`` meta info (``input_token_logprobs``:
+    per choice, ``(logprob, token id, text)`` for the prompt's last tokens followed by the choice's).
+
+    A choice's log-probability is the sum of its tokens' logprobs after the token-id prefix all
+    choices share (that prefix is the prompt; its logprobs are the same for each choice), then the
+    choices are normalized against one another (softmax). SGLang's own decision averages logprobs
+    per token instead, which is not a probability.
+    """
+    ids = [[entry[1] for entry in entries] for entries in token_logprobs]
+    shared = 0
+    while all(len(seq) > shared for seq in ids) and len({seq[shared] for seq in ids}) == 1:
+        shared += 1
+    totals = [sum(float(entry[0]) for entry in entries[shared:] if entry[0] is not None) for entries in token_logprobs]
+    top = max(totals)
+    weights = [math.exp(t - top) for t in totals]
+    return {choice: w / sum(weights) for choice, w in zip(choices, weights)}
+
+
+def debiased_preference(ab: Probabilities, ba: Probabilities) -> float:
+    """Net preference for the method shown first in order ``ab`` (second in ``ba``), both orders
+    averaged: ((P_ab(A) - P_ab(B)) + (P_ba(B) - P_ba(A))) / 2, from -1 (loses surely) through 0
+    (no preference, or only a position preference) to +1 (wins surely)."""
+    return ((ab["A"] - ab["B"]) + (ba["B"] - ba["A"])) / 2
+
+
+def position_preference(ab: Probabilities, ba: Probabilities) -> float:
+    """How much more probability the answer shown first got, whichever method it was, averaged over
+    both orders: ((P_ab(A) - P_ab(B)) + (P_ba(A) - P_ba(B))) / 2; 0 is an unbiased judge. The
+    debiased preference is what is left when this is taken out of either order."""
+    return ((ab["A"] - ab["B"]) + (ba["A"] - ba["B"])) / 2
+
+
+def outcome_value(outcome: str) -> float:
+    """A both-orders outcome as a number on the debiased preference's scale: win +1, tie 0, loss -1."""
+    return {"win": 1.0, "tie": 0.0, "loss": -1.0}[outcome]
+
+
+def length_log_ratio(words: int, other_words: int) -> float:
+    """ln((words + 1) / (other_words + 1)): 0 for equal lengths, symmetric in sign (an empty answer counts as 1 word)."""
+    return math.log((words + 1) / (other_words + 1))
+
+
+Interval = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class PairSummary:
+    """A judged pair over its questions: the hard rule's net win rate, the debiased net preference,
+    the length-controlled one, the judge's position preference (each with a bootstrap interval over
+    questions), and the answers' median length ratio."""
+
+    questions: int  # with a verdict in both orders
+    net: float  # hard rule: (wins - losses) / questions
+    net_interval: Interval | None
+    debiased_questions: int  # with probabilities in both orders
+    debiased: float | None
+    debiased_interval: Interval | None
+    length_controlled: float | None  # at equal lengths, of the debiased preference (else the hard outcome)
+    length_controlled_interval: Interval | None
+    length_controlled_of: str  # "debiased" or "hard rule"
+    position: float | None  # mean P(first shown) - P(second shown); 0: no position preference
+    position_interval: Interval | None
+    median_length_ratio: float | None
+
+
+def summarize_pair(outcomes: Sequence[str], preferences: Sequence[float | None], positions: Sequence[float | None],
+                   length_ratios: Sequence[float], *, resamples: int = 2000) -> PairSummary:
+    """Summarize one pair's questions (parallel sequences: both-orders outcome, debiased preference
+    or None, position preference or None, words ratio first / second). Questions whose outcome is
+    "error" are left out. The debiased figures need probabilities on every kept question (a folder
+    judged partly before they were read gives None: a mean over a subset would not compare). The
+    length-controlled figure needs length ratios that differ between questions (else None)."""
+    from statistics import median
+
+    from plato_sgl.stats import length_controlled_interval, length_controlled_preference, mean_interval
+
+    keep = [i for i, o in enumerate(outcomes) if o != "error"]
+    values = [outcome_value(outcomes[i]) for i in keep]
+    prefs = [preferences[i] for i in keep]
+    pos = [positions[i] for i in keep]
+    logs = [math.log(length_ratios[i]) for i in keep]
+    complete = bool(keep) and all(p is not None for p in prefs)
+    n = len(keep)
+    target = prefs if complete else values
+    # all answers in the same length ratio: the fit cannot tell length from preference, so no figure
+    varied = n > 1 and max(logs) - min(logs) > 1e-9
+    lc = length_controlled_preference(target, logs) if varied else None
+    return PairSummary(
+        questions=n, net=sum(values) / n if n else 0.0, net_interval=mean_interval(values, resamples=resamples),
+        debiased_questions=sum(p is not None for p in prefs),
+        debiased=sum(prefs) / n if complete else None,
+        debiased_interval=mean_interval(prefs, resamples=resamples) if complete else None,
+        length_controlled=lc, length_controlled_interval=length_controlled_interval(target, logs, resamples=resamples) if varied else None,
+        length_controlled_of="debiased" if complete else "hard rule",
+        position=sum(pos) / n if complete else None,
+        position_interval=mean_interval(pos, resamples=resamples) if complete else None,
+        median_length_ratio=median(length_ratios[i] for i in keep) if n else None,
+    )

@@ -384,6 +384,7 @@ def judge_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]], plot
         t, errors = by_category["all"], sum(1 for o in per_pair[pair].values() if o == "error")
         body.append([f"{pair[0]} vs {pair[1]}", str(t.wins), str(t.ties), str(t.losses), str(errors), _fmt(t.net_win_rate, ".0%")])
     lines += [_table(["pair", "wins", "ties", "losses", "no verdict", "net win rate"], body), ""]
+    lines += debiased_lines(folder, judge, list(counts))
     categories = sorted({c for by_category in counts.values() for c in by_category} - {"all"})
     if categories:
         header = ["category", *(f"{a} vs {b}" for a, b in counts)]
@@ -393,6 +394,56 @@ def judge_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]], plot
         return lines
     plot_win_rates(counts, folder / plot)
     return lines + [f"![wins, ties and losses per pair]({plot})", ""]
+
+
+def _ci(value: float | None, interval: tuple[float, float] | None, spec: str = "+.0%") -> str:
+    """A value with its interval: "+12% [+3%, +20%]"."""
+    if value is None:
+        return "-"
+    return f"{value:{spec}}" + (f" [{interval[0]:{spec}}, {interval[1]:{spec}}]" if interval else "")
+
+
+def pair_summaries(folder: Path, judge: str, pairs: Sequence[tuple[str, str]]) -> dict:
+    """``evaluation.summarize_pair`` of each pair ``judge`` judged in ``folder``, with its records:
+    {pair: (summary, records)}."""
+    from plato_sgl.evaluation import summarize_pair
+    from plato_sgl.judge import pair_records
+
+    result = {}
+    for pair, records in pair_records(folder, pairs, judge).items():
+        result[pair] = (summarize_pair([r.outcome for r in records], [r.preference for r in records],
+                                       [r.position for r in records], [r.length_ratio for r in records]), records)
+    return result
+
+
+def debiased_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """The position-debiased and length-controlled net preferences of each pair with 95% bootstrap
+    intervals over questions, the judge's position preference before debiasing, and each question's
+    length ratio beside its outcome (issue 17)."""
+    summaries = pair_summaries(folder, judge, pairs)
+    if not summaries:
+        return []
+    body = []
+    for (a, b), (s, _) in summaries.items():
+        body.append([f"{a} vs {b}", str(s.questions), _ci(s.net, s.net_interval),
+                     _ci(s.debiased, s.debiased_interval) + ("" if s.debiased is not None else f" ({s.debiased_questions} with probabilities)"),
+                     _ci(s.length_controlled, s.length_controlled_interval) + f" ({s.length_controlled_of})",
+                     _fmt(s.median_length_ratio, ".2f"), _ci(s.position, s.position_interval, "+.2f")])
+    lines = ["Position-debiased and length-controlled (95% bootstrap intervals over questions, 2000 resamples, "
+             "`plato_sgl.stats`). Net win, hard rule = (wins - losses) / questions, as above. Debiased net preference = "
+             "mean over questions of ((P_ab(A) - P_ab(B)) + (P_ba(B) - P_ba(A))) / 2, the judge's verdict probabilities "
+             "in both orders averaged, so a preference for a position cancels (`evaluation.debiased_preference`). "
+             "Length-controlled = the logistic fit of that preference (of the hard outcome where probabilities are "
+             "missing) on the log word ratio, read at equal length (AlpacaEval 2's idea). Word ratio = the first "
+             "method's words / the second's (median). Position preference = mean P(answer shown first) - P(shown "
+             "second) before debiasing (0: none); the debiased preference has none by construction.", "",
+             _table(["pair", "questions", "net win, hard rule", "debiased net preference", "length-controlled",
+                     "word ratio", "position preference"], body), ""]
+    for (a, b), (_, records) in summaries.items():
+        rows = [[r.question_id, r.category or "-", f"{r.length_ratio:.2f}", r.outcome, _fmt(r.preference, "+.2f")] for r in records]
+        lines += [f"<details><summary>{a} vs {b}: each question's length ratio and outcome</summary>", "",
+                  _table(["question", "category", f"words {a} / {b}", "hard rule", "debiased preference"], rows), "", "</details>", ""]
+    return lines
 
 
 def plot_win_rates(counts: dict, path: Path) -> None:
@@ -415,19 +466,98 @@ def plot_win_rates(counts: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def correctness_section(rows: Rows) -> list[str]:
-    """GSM8K-style correctness (Table 5) for datasets whose questions carry a '#### number' reference."""
+def graded(rows: Rows, variant: str) -> dict[str, bool]:
+    """Per question with a GSM8K-style '#### number' reference: whether ``variant``'s answer is
+    correct (a failed answer is not)."""
     from plato_sgl.evaluation import is_correct
 
-    body = []
-    for variant, by_question in rows.items():
-        graded = [r for r in by_question.values() if r.question.reference and "####" in r.question.reference]
-        if graded:
-            right = sum(1 for r in graded if r.result.ok and is_correct(r.result.answer, r.question.reference))
-            body.append([variant, str(len(graded)), str(right), _fmt(right / len(graded), ".1%")])
-    if not body:
+    return {qid: r.result.ok and is_correct(r.result.answer, r.question.reference)
+            for qid, r in rows.get(variant, {}).items() if r.question.reference and "####" in r.question.reference}
+
+
+def correctness_gap(rows: Rows, variant: str) -> tuple[float, tuple[float, float] | None, int] | None:
+    """(correctness of ``variant`` - correctness of AR, its 95% paired bootstrap interval, questions),
+    on the graded questions both were run on; None when there are none."""
+    from plato_sgl.stats import paired_difference_interval
+
+    mine, base = graded(rows, variant), graded(rows, BASELINE)
+    ids = sorted(set(mine) & set(base))
+    if not ids:
+        return None
+    values, baseline = [float(mine[q]) for q in ids], [float(base[q]) for q in ids]
+    return (sum(values) - sum(baseline)) / len(ids), paired_difference_interval(values, baseline), len(ids)
+
+
+def correctness_section(rows: Rows) -> list[str]:
+    """GSM8K-style correctness for datasets whose questions carry a '#### number' reference: per
+    method (the paper's Table 5 shape) with its difference from AR, then the latency and throughput
+    speed-ups over AR on the same questions (Table 6 shape)."""
+    correctness, speed = [], []
+    for variant in rows:
+        grades = graded(rows, variant)
+        if not grades:
+            continue
+        right = sum(grades.values())
+        gap = correctness_gap(rows, variant) if variant != BASELINE and BASELINE in rows else None
+        correctness.append([variant, str(len(grades)), str(right), _fmt(right / len(grades), ".1%"),
+                            "-" if gap is None else _ci(gap[0] * 100, (gap[1][0] * 100, gap[1][1] * 100) if gap[1] else None, "+.1f")])
+        if variant != BASELINE and BASELINE in rows:
+            pairs = metrics.paired(_by_question(rows, variant), _by_question(rows, BASELINE))
+            ids = common_ids(rows, [variant, BASELINE])
+            speed.append([variant, str(len(pairs)), _fmt(metrics.total_time_speedup(pairs), ".2f", "x"),
+                          _fmt(metrics.median_latency_ratio(pairs), ".2f"),
+                          _fmt(metrics.speedup(ok_results(rows, variant, ids), ok_results(rows, BASELINE, ids)) if ids else None, ".2f", "x"),
+                          _fmt(metrics.median_ratio(pairs, metrics.answer_tokens), ".2f")])
+    if not correctness:
         return []
-    return ["## Correctness (final number vs the reference)", _table(["method", "questions", "correct", "rate"], body), ""]
+    lines = ["## GSM8K correctness (Table 5 shape)",
+             "Correct = the answer's final number equals the reference's `####` number (`evaluation.final_number`: an "
+             "explicit final answer, \"the answer is N\", `#### N` or `\\boxed{N}`, wins over the last number); a failed "
+             f"answer counts as wrong. Difference = method - {BASELINE} in percentage points on the questions both ran, "
+             "with its 95% paired bootstrap interval over questions.", "",
+             _table(["method", "questions", "correct", "correctness", f"vs {BASELINE} (points)"], correctness), ""]
+    if speed:
+        lines += ["## GSM8K speed-up over ar (Table 6 shape)",
+                  f"On the questions the method and {BASELINE} both answered: latency speed-up = total {BASELINE} time / "
+                  f"total method time; latency ratio = median of method / {BASELINE} latency; throughput speed-up = the "
+                  "paper's; token ratio = median answer tokens method / ar.", "",
+                  _table(["method", "questions", "latency speed-up", "median latency ratio", "throughput speed-up",
+                          "answer token ratio"], speed), ""]
+    return lines
+
+
+def targets17_table(rows: Rows, folder: Path) -> str | None:
+    """Issue 17's targets, as far as this run measures them: Plato's debiased net preference over SoT
+    (>= +30%) and over AR (>= 0) per judge, GSM8K correctness of Plato (>= AR - 2 points) and of auto
+    (>= AR - 1 point); each with its 95% interval, and by how much a missed one missed. None when
+    the run measures none of them."""
+    from plato_sgl.judge import load_judgements
+
+    found = []  # (figure, target text, value, interval, bar, unit scale, unit)
+    judges = sorted({j.judge for j in load_judgements(folder).values()})
+    for judge in judges:
+        summaries = pair_summaries(folder, judge, [("plato", "sot"), ("plato", "ar")])
+        for (a, b), bar in ((("plato", "sot"), 0.30), (("plato", "ar"), 0.0)):
+            if (a, b) in summaries:
+                s = summaries[(a, b)][0]
+                found.append((f"{a} vs {b}: debiased net preference, judge `{judge}` ({s.questions} questions)",
+                              f">= {bar:+.0%}", s.debiased, s.debiased_interval, bar, 100, "%"))
+    for variant, bar in (("plato", -0.02), ("auto", -0.01)):
+        gap = correctness_gap(rows, variant) if variant in rows and BASELINE in rows else None
+        if gap is not None:
+            found.append((f"GSM8K correctness, {variant} - {BASELINE} ({gap[2]} questions)", f">= {bar * 100:+.0f} points",
+                          gap[0], gap[1], bar, 100, " points"))
+    if not found:
+        return None
+    body = []
+    for name, target, value, interval, bar, scale, unit in found:
+        if value is None:
+            body.append([name, target, "- (no verdict probabilities: run `plato-sgl judge` again)", "-"])
+            continue
+        shown = f"{value * scale:+.1f}{unit}" + (f" [{interval[0] * scale:+.1f}, {interval[1] * scale:+.1f}]" if interval else "")
+        status = "met" if value >= bar - 1e-12 else f"missed by {(bar - value) * scale:.1f}{' points' if unit == '%' else unit}"
+        body.append([name, target, shown, status])
+    return _table(["figure", "target", "measured [95% interval]", ""], body)
 
 
 def write_report(folder: str | Path) -> Path:
@@ -439,7 +569,8 @@ def write_report(folder: str | Path) -> Path:
     plots = plots_available()
     targets = targets_table(rows)
     sections = ["# plato-sgl benchmark report", *environment_lines(folder), "", *([] if plots else [NO_PLOTS_NOTE, ""]),
-                *(["## Targets (issue 16)", targets, ""] if targets else []), *user_section(rows),
+                *(["## Targets (issue 16)", targets, ""] if targets else []),
+                *(["## Targets (issue 17)", targets17, ""] if (targets17 := targets17_table(rows, folder)) else []), *user_section(rows),
                 "## Throughput and the paper's efficiency metrics", overall_table(rows), "",
                 SCHEDULING_NOTE, ""]
     speedups = category_speedups(rows)
@@ -463,7 +594,9 @@ def write_report(folder: str | Path) -> Path:
             plot_dag(example.result, folder / "dag.png")
             sections += ["![timeline](timeline.png)", "", "![plan DAG](dag.png)"]
         sections += [""]
-    sections += quality_section(rows, folder) + correctness_section(rows)
+    from plato_sgl.calibration import calibration_lines
+
+    sections += quality_section(rows, folder) + calibration_lines(folder / "calibration") + correctness_section(rows)
     path = folder / "report.md"
     path.write_text("\n".join(sections), encoding="utf-8")
     return path

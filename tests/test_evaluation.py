@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import pytest
 
-from plato_sgl.evaluation import combine, final_number, first_position_share, is_correct, judge_prompt, parse_verdict, reference_number, tally
+from plato_sgl.evaluation import (choice_probabilities, combine, debiased_preference, final_number, first_position_share, is_correct,
+                                  judge_prompt, length_log_ratio, outcome_value, parse_verdict, position_preference, reference_number,
+                                  tally)
 
 
 def test_pair_v2_prompt_is_fastchats():
@@ -93,6 +96,24 @@ def test_final_number(text, number):
     ("The answers to part 1 and 2 are 3 and 4", "4"),  # "answers" is not a marker
     ("It costs **42**.", "42"),
     ("Speed: 60 km/h", "60"),
+    # hyphens and ranges, units, percent, money, markdown, a restatement after the answer
+    ("It takes 2-3 hours", "3"),
+    ("between 10 and 12 minutes", "12"),
+    ("The answer is 10-12 people", "10"),  # a range stated as the answer: its first number
+    ("A 3-day trip costs $450 in total", "450"),
+    ("It is 5 km away, so the answer is 5km", "5"),
+    ("So 20% of 90 is 18%.", "18"),
+    ("The answer is: **$18**.", "18"),
+    ("Final Answer: The final answer is $18$. I hope it is correct.", "18"),
+    ("**Answer: 42**", "42"),
+    ("The answer is 18 (9 x 2), not 20", "18"),
+    ("Therefore, the answer is 18.\n\nNote: had she sold 10 eggs it would be 20.", "18"),
+    ("1. Eggs: 16\n2. Eaten: 3\n\n**Total: 18**", "18"),
+    # a label alone on its line states the next line
+    ("### Final Answer\n18 eggs\n\nCheck: 9*2", "18"),
+    ("**Final Answer:**\n\n$1,234\n\nThat is 2 more than 1,232.", "1234"),
+    ("**Answer:**\n18\nsince 9*2", "18"),
+    ("Let us find the answer\n16 - 3 = 13\n9 * 2 = 18", "18"),  # "answer" inside a sentence is no label
 ])
 def test_final_number_on_tricky_answers(text, number):
     assert final_number(text) == Decimal(number)
@@ -106,3 +127,79 @@ def test_gsm8k_correctness():
     assert not is_correct("", solution)
     assert reference_number("no marker 42") is None
     assert is_correct("The answer is 1,500.", "#### 1500")
+
+
+def _logprobs(prompt_ids, choice_logprobs):
+    """``select`` meta info: the prompt's last tokens (shared), then one token per choice."""
+    prompt = [(None, prompt_ids[0], "x"), *((-0.7, t, "y") for t in prompt_ids[1:])]
+    return [[*prompt, (lp, 100 + i, c)] for i, (c, lp) in enumerate(choice_logprobs)]
+
+
+def test_choice_probabilities_are_the_choices_softmax_without_the_shared_prompt():
+    probs = choice_probabilities(["A", "B", "tie"], _logprobs([5, 6], [("A", math.log(0.6)), ("B", math.log(0.3)), ("C", math.log(0.05))]))
+    assert probs == pytest.approx({"A": 0.6 / 0.95, "B": 0.3 / 0.95, "tie": 0.05 / 0.95})
+    assert sum(probs.values()) == pytest.approx(1.0)
+
+
+def test_choice_probabilities_sum_every_token_of_a_longer_choice():
+    shared = [(None, 1, "<"), (-0.1, 2, "[[")]
+    entries = [[*shared, (math.log(0.5), 10, "A"), (math.log(0.5), 11, "]]")],  # P = 0.25
+               [*shared, (math.log(0.25), 12, "B")]]                            # P = 0.25
+    assert choice_probabilities(["A", "B"], entries) == pytest.approx({"A": 0.5, "B": 0.5})
+
+
+P = lambda a, b, tie: {"A": a, "B": b, "tie": tie}  # noqa: E731
+
+
+def test_a_pure_position_preference_cancels_in_the_debiased_preference():
+    # the judge gives the first-shown answer 0.7 whichever it is: no preference for either method
+    assert debiased_preference(P(0.7, 0.2, 0.1), P(0.7, 0.2, 0.1)) == pytest.approx(0.0)
+    assert position_preference(P(0.7, 0.2, 0.1), P(0.7, 0.2, 0.1)) == pytest.approx(0.5)
+
+
+def test_the_debiased_preference_is_the_content_part_of_both_orders():
+    # content preference c for the method, position preference b for whatever is shown first:
+    # P_ab(A) - P_ab(B) = c + b, P_ba(A) - P_ba(B) = -c + b
+    for c, b in ((0.3, 0.2), (-0.4, 0.1), (0.0, -0.3)):
+        ab = P(0.5 + (c + b) / 2, 0.5 - (c + b) / 2, 0.0)
+        ba = P(0.5 + (b - c) / 2, 0.5 - (b - c) / 2, 0.0)
+        assert debiased_preference(ab, ba) == pytest.approx(c)
+        assert position_preference(ab, ba) == pytest.approx(b)
+    assert debiased_preference(P(0.9, 0.1, 0), P(0.1, 0.9, 0)) == pytest.approx(0.8)  # preferred in both orders
+    assert debiased_preference(P(0.1, 0.1, 0.8), P(0.1, 0.1, 0.8)) == 0.0  # a tie in both
+
+
+def test_outcome_values_and_length_ratios():
+    assert [outcome_value(o) for o in ("win", "tie", "loss")] == [1.0, 0.0, -1.0]
+    assert length_log_ratio(99, 99) == 0.0
+    assert length_log_ratio(199, 99) == pytest.approx(math.log(2)) == -length_log_ratio(99, 199)
+    assert length_log_ratio(0, 0) == 0.0 and length_log_ratio(9, 0) == pytest.approx(math.log(10))
+
+
+def test_a_pair_summary_on_fixed_questions():
+    from plato_sgl.evaluation import summarize_pair
+
+    outcomes = ["win", "tie", "loss", "win", "error"]
+    prefs = [0.6, 0.0, -0.4, 0.6, None]
+    positions = [0.2, 0.4, 0.0, 0.2, None]
+    ratios = [2.0, 1.0, 0.5, 2.0, 3.0]
+    s = summarize_pair(outcomes, prefs, positions, ratios, resamples=200)
+    assert s.questions == 4 and s.net == pytest.approx(0.25)  # the error is left out
+    assert s.debiased_questions == 4 and s.debiased == pytest.approx(0.2)
+    assert s.position == pytest.approx(0.2) and s.median_length_ratio == pytest.approx(1.5)
+    assert s.length_controlled_of == "debiased"
+    assert s.net_interval[0] <= s.net <= s.net_interval[1] and s.debiased_interval[0] <= s.debiased <= s.debiased_interval[1]
+    # the longer answer won here: at equal length less is left than the raw +0.2
+    assert s.length_controlled < s.debiased
+    low, high = s.length_controlled_interval
+    assert low <= s.length_controlled <= high
+
+
+def test_a_pair_summary_without_probabilities_keeps_the_hard_rule():
+    from plato_sgl.evaluation import summarize_pair
+
+    s = summarize_pair(["win", "loss", "win", "loss"], [None, 0.3, None, None], [None, 0.1, None, None], [2.0, 2.0, 0.5, 0.5],
+                       resamples=100)
+    assert s.debiased is None and s.debiased_interval is None and s.position is None and s.debiased_questions == 1
+    assert s.length_controlled_of == "hard rule"
+    assert s.length_controlled == pytest.approx(0.0, abs=1e-6)  # half won at each length: no preference either way

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 import shutil
 import threading
@@ -33,7 +34,8 @@ from plato_sgl.cli import main
 from plato_sgl.datasets import Question
 from plato_sgl.errors import PlatoError
 from plato_sgl.evaluation import combine, tally
-from plato_sgl.judge import JUDGE_CALL_TOKENS, VERDICT_REGEX, Judgement, cache_key, judge_pool_tokens, run_judge
+from plato_sgl.judge import (JUDGE_CALL_TOKENS, VERDICT_REGEX, Judgement, cache_key, judge_pool_tokens, pair_records, run_judge,
+                              verdict_probabilities)
 from plato_sgl.result import Result
 from plato_sgl.serving import LocalServer
 
@@ -106,6 +108,24 @@ def test_a_local_judge_pool_fits_every_call_in_flight():
     assert judge_pool_tokens(4) == 4 * JUDGE_CALL_TOKENS > 4 * 4400
 
 
+MASKED = -3.4028234663852886e38  # SGLang's logprob of a token the regex rules out
+
+
+def test_verdict_probabilities_are_read_where_the_letter_is_chosen():
+    top = [[(0.0, 61, "["), (MASKED, 1, "<|im_start|>")],  # "[" forced
+           [(0.0, 61, "["), (MASKED, 3, "!")],
+           [(math.log(0.5), 35, "A"), (math.log(0.3), 36, "B"), (math.log(0.1), 37, "C"), (MASKED, 4, '"')],
+           [(0.0, 63, "]"), (MASKED, 35, "A")]]  # a masked letter later counts for nothing
+    assert verdict_probabilities(top) == pytest.approx({"A": 0.5 / 0.9, "B": 0.3 / 0.9, "tie": 0.1 / 0.9})
+
+
+def test_verdict_probabilities_merge_tokens_of_one_letter_and_tokens_that_carry_the_brackets():
+    top = [None, [(math.log(0.2), 9, "[[A"), (math.log(0.2), 10, "A]]"), (math.log(0.6), 11, "[[C")]]
+    assert verdict_probabilities(top) == pytest.approx({"A": 0.4, "B": 0.0, "tie": 0.6})
+    assert verdict_probabilities([[(0.0, 61, "[")], [(MASKED, 35, "A")]]) is None  # no letter offered
+    assert verdict_probabilities([]) is None
+
+
 def test_each_pair_is_judged_in_both_orders_with_a_verdict(judged):
     folder, outcomes, requests = judged
     lines = judgement_lines(folder)
@@ -117,6 +137,9 @@ def test_each_pair_is_judged_in_both_orders_with_a_verdict(judged):
         explanation, verdict = j.text[:-5], j.text[-5:]
         assert re.fullmatch(VERDICT_REGEX, verdict) and "[[" not in explanation, j.text
         assert j.verdict == {"A": "A", "B": "B", "C": "tie"}[j.text[-3]]
+        # the verdict's probabilities: a distribution over the three verdicts, its greedy choice the most likely
+        assert set(j.probabilities) == {"A", "B", "tie"} and sum(j.probabilities.values()) == pytest.approx(1.0)
+        assert j.probabilities[j.verdict] == max(j.probabilities.values())
     by_order = {(j.question_id, j.pair, j.order): j.verdict for j in lines}
     assert outcomes == {
         (a, b): {q: combine(by_order[q, f"{a}:{b}", "ab"], by_order[q, f"{a}:{b}", "ba"]) for q in sorted(JUDGED)}
@@ -275,3 +298,53 @@ def test_a_real_judge_prefers_a_real_answer_to_an_empty_or_off_topic_one(judge_s
     outcomes = run_judge(tmp_path, [("real", "bad")], judge_server.endpoint(), num_threads=2 * len(SANITY), progress_bar=False)
     said = "\n".join(f"{j.question_id} {j.order}: {j.text}" for j in judgement_lines(tmp_path))
     assert outcomes == {("real", "bad"): {"1": "win", "2": "win", "3": "win"}}, said
+
+
+def test_judgements_cached_before_probabilities_load_and_get_them_from_their_explanation(judged, judged_copy, tiny_server):
+    """A judgements.jsonl written before probabilities were read (no such field) still loads under the
+    same keys; a run on SGLang's runtime asks only for each verdict again, after the cached
+    explanation, and keeps the explanation."""
+    path = judged_copy / JUDGEMENTS_FILE
+    new = judgement_lines(judged_copy)
+    old_lines = []
+    for j in new:
+        record = asdict(j)
+        del record["probabilities"]
+        old_lines.append(json.dumps(record))
+    path.write_text("\n".join(old_lines) + "\n", encoding="utf-8")
+    assert all(j.probabilities is None for j in judgement_lines(judged_copy))
+    records = pair_records(judged_copy, PAIRS, new[0].judge)
+    assert {pair: [r.outcome for r in per] for pair, per in records.items()} == {
+        pair: [judged[1][pair][q] for q in sorted(JUDGED)] for pair in PAIRS}
+    assert all(r.preference is None for per in records.values() for r in per)
+
+    outcomes, requests = judge_counting(judged_copy, tiny_server.endpoint())
+    assert requests == len(new)  # one verdict request per judgement, no new explanation
+    lines = judgement_lines(judged_copy)
+    assert len(lines) == 2 * len(new)  # re-read judgements appended; the later line wins
+    reread = {j.key: j for j in lines[len(new):]}
+    for j in new:
+        again = reread[j.key]
+        assert again.text[:-5] == j.text[:-5] and again.probabilities is not None
+        assert again.verdict == j.verdict and again.probabilities == pytest.approx(j.probabilities, abs=1e-3)  # the same reading, up to batching numerics
+    assert outcomes == judged[1]
+    assert judge_counting(judged_copy, tiny_server.endpoint())[1] == 0
+
+
+def test_pair_records_hold_the_debiased_and_position_preferences(judged):
+    from plato_sgl.evaluation import debiased_preference, position_preference
+
+    folder, outcomes, _ = judged
+    lines = judgement_lines(folder)
+    by_order = {(j.question_id, j.pair, j.order): j for j in lines}
+    records = pair_records(folder, PAIRS, lines[0].judge)
+    assert set(records) == set(PAIRS)
+    for (a, b), per in records.items():
+        assert [r.question_id for r in per] == sorted(JUDGED)
+        for r in per:
+            ab, ba = by_order[r.question_id, f"{a}:{b}", "ab"], by_order[r.question_id, f"{a}:{b}", "ba"]
+            assert r.outcome == outcomes[(a, b)][r.question_id]
+            assert r.preference == pytest.approx(debiased_preference(ab.probabilities, ba.probabilities))
+            assert r.position == pytest.approx(position_preference(ab.probabilities, ba.probabilities))
+            assert (r.words, r.other_words) == (len(f"{a}'s answer to question {r.question_id}.".split()),) * 2
+            assert r.length_ratio == 1.0
