@@ -109,7 +109,9 @@ class Runner(Protocol):
 
     def finished(self, record: NodeRecord, waiting: bool) -> None:
         """``record`` just finished, and a node may still start after it (not called when none can);
-        ``waiting``: a known node is not dispatched yet, so one will (Plato prefills only then)."""
+        told before the nodes that start in the same round are dispatched. ``waiting``: a known node
+        is still not started after that dispatch, so it will read the context later (Plato prefills
+        only then: a node starting now prefills the context with its own request)."""
 
 
 class Scheduler:
@@ -135,6 +137,7 @@ class Scheduler:
         self.records: dict[int, NodeRecord] = {}
         self.dispatched: list[int] = []  # in dispatch order
         self.finish_order: list[int] = []
+        self._finished_now: list[NodeRecord] = []  # finished in the current round, not yet told to the runner
         self.repairs: list[str] = []
         self.source_done = False
         self.cancelled = threading.Event()
@@ -204,7 +207,9 @@ class Scheduler:
             while not self.complete:
                 for event in self._next_events():
                     self._handle(event)
-                self._dispatch_ready()
+                ready = self._ready()
+                self._report_finished(starting=len(ready))
+                self._dispatch(ready)
         finally:
             with self._progress:
                 self.cancelled.set()
@@ -261,9 +266,7 @@ class Scheduler:
                 self._progress.notify_all()
             self.tell(Progress("done", event.at, record.id, record.description, record.deps,
                                 tokens=record.completion_tokens, text=record.result))
-            waiting = len(self.dispatched) < len(self.records)  # a known node will start after this finish
-            if waiting or not self.source_done:  # else no node can start after it: nothing to tell
-                self.act("the context update", self.runner.finished, record, waiting)
+            self._finished_now.append(record)  # told to the runner once this round's dispatch is decided
 
     def _add(self, node: PlanNode, at: float) -> None:
         known = self.records.get(node.id)
@@ -286,12 +289,26 @@ class Scheduler:
         self.records[node.id] = NodeRecord(id=node.id, description=node.description, deps=node.deps, parsed_at=at)
         self.tell(Progress("node", at, node.id, node.description, node.deps))
 
-    def _dispatch_ready(self) -> None:
+    def _ready(self) -> list[PlanNode]:
+        """The nodes to start now: ready, and admitted (``streaming_cap``)."""
         if not self.pipeline and not self.source_done:
-            return
+            return []
         ready = ready_nodes(self.nodes, set(self.finish_order), set(self.dispatched))
         running = len(self.dispatched) - len(self.finish_order)
-        ready = admit(ready, self.nodes, running, self.streaming_cap, streaming=not self.source_done)
+        return admit(ready, self.nodes, running, self.streaming_cap, streaming=not self.source_done)
+
+    def _report_finished(self, starting: int) -> None:
+        """Tell the runner of this round's finished nodes, before the ``starting`` ready nodes are
+        dispatched (they read the grown context). ``waiting``: a known node is still not started
+        after this round's dispatch, so a prefill now would be read later; a node starting now
+        prefills the context with its own request, one round trip fewer on its way."""
+        waiting = len(self.dispatched) + starting < len(self.records)
+        for record in self._finished_now:
+            if starting or waiting or not self.source_done:  # else no node can start after it: nothing to tell
+                self.act("the context update", self.runner.finished, record, waiting)
+        self._finished_now.clear()
+
+    def _dispatch(self, ready: list[PlanNode]) -> None:
         if not ready:
             return
         now = self.clock.now()

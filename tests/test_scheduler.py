@@ -118,15 +118,17 @@ def test_a_repeat_of_a_started_node_is_recorded_not_silently_dropped():
     assert any("node 2: the dependencies [1]" in r and "not waited for" in r for r in s.repairs), s.repairs
 
 
-def test_finishes_say_whether_a_known_node_still_waits():
+def test_finishes_say_whether_a_known_node_still_waits_after_this_rounds_dispatch():
     s = scheduler()
     runner = ScriptedRunner(s)
-    s.add_nodes([PlanNode(1, "a"), PlanNode(2, "b", (1,))])
+    s.add_nodes([PlanNode(1, "a"), PlanNode(2, "b", (1,)), PlanNode(3, "c", (2,))])
     s.source_finished()
     s.run(runner)
-    # node 1's finish: node 2 waits for it (its context is worth prefilling); after node 2's, no
-    # node can start, so the runner is not even told
-    assert runner.finishes == [(1, True)]
+    # node 1's finish: node 2 starts at once (its own request prefills the context) but node 3 still
+    # waits (a prefill now is read later); node 2's: node 3 starts at once and none waits; after
+    # node 3's, no node can start, so the runner is not even told
+    assert runner.finishes == [(1, True), (2, False)]
+    assert [batch for batch, _ in runner.batches] == [[1], [2], [3]]
 
 
 def test_a_finish_while_the_plan_streams_with_nothing_waiting_asks_for_no_prefill():
