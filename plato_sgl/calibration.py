@@ -273,7 +273,8 @@ def calibration_lines(folder: str | Path) -> list[str]:
         return []
     lines = []
     for judge in judges_of(folder):
-        lines += [*verdict_lines(scores_of(folder, judge), judge), ""]
+        lines += [*verdict_lines(scores_of(folder, judge), judge), "",
+                  f"Scored with `plato-sgl calibrate --out {folder} --judge-model {judge}` (or `--judge-url URL`).", ""]
     if not lines:
         return []
     return ["## Judge calibration (pairs with a known worse answer, both orders)",

@@ -224,11 +224,18 @@ def cmd_judge(args: argparse.Namespace) -> int:
         if not sep or not first or not second or first == second:
             raise ValueError(f"--pairs takes METHOD:METHOD items, e.g. plato:ar; got {item!r}")
         pairs.append((first, second))
+    from plato_sgl.backends import model_name
+    from plato_sgl.report import pair_summaries
+
     with _judge_backend(args) as backend:
         outcomes = run_judge(args.folder, pairs, backend, num_threads=args.num_threads)
+        judge = model_name(backend)
+    summaries = pair_summaries(args.folder, judge, pairs)
     for (first, second), by_category in tallies(args.folder, outcomes).items():
         t = by_category["all"]
-        print(f"{first} vs {second}: {t.wins} wins, {t.ties} ties, {t.losses} losses -> net win rate {t.net_win_rate:+.0%}")
+        s = summaries.get((first, second), (None,))[0]
+        debiased = "" if s is None or s.debiased is None else f"; debiased net preference {s.debiased:+.0%}"
+        print(f"{first} vs {second}: {t.wins} wins, {t.ties} ties, {t.losses} losses -> net win rate {t.net_win_rate:+.0%}{debiased}")
     print(f"report: {write_report(args.folder)}")
     return 0
 
@@ -294,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.set_defaults(func=cmd_ask)
 
     bench = sub.add_parser("bench", help="answer a dataset with several methods and report the paper's metrics")
-    bench.add_argument("--dataset", default="vicuna80", help="vicuna80 (built in) or a .jsonl/.json/.csv file (default: %(default)s)")
+    bench.add_argument("--dataset", default="vicuna80", help="vicuna80 or gsm8k (GSM8K's test split; both built in) or a .jsonl/.json/.csv file (default: %(default)s)")
     bench.add_argument("--question-field", help="the question's field in a custom dataset")
     bench.add_argument("--category-field", help="the category's field in a custom dataset")
     bench.add_argument("--first", type=int, help="only the first N questions")

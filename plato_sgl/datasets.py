@@ -1,4 +1,4 @@
-"""Question sets: Vicuna-80 (shipped), WizardLM and GSM8K files, or any JSONL/CSV with a question field."""
+"""Question sets: Vicuna-80 and GSM8K's test split (shipped), WizardLM files, or any JSONL/CSV with a question field."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Iterable
 
-BUILTIN = {"vicuna80": "vicuna80.jsonl"}
+BUILTIN = {"vicuna80": "vicuna80.jsonl", "gsm8k": "gsm8k_test.jsonl"}  # GSM8K: ids are 1..1319 in file order
 
 # Known layouts, tried in order when no field is named: (question field, category field, id field).
 _LAYOUTS = (

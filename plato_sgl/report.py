@@ -378,7 +378,9 @@ def judge_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]], plot
         return []
     first, decided = first_position_share(j.verdict for per in current.values() for both in per.values() for j in both)
     lines = [f"Judge: `{judge}`. Position bias: it preferred the answer shown first in {first} of the {decided} "
-             f"judgements that preferred one ({_fmt(first / decided if decided else None, '.0%')}; 50% is none).", ""]
+             f"judgements that preferred one ({_fmt(first / decided if decided else None, '.0%')}; 50% is none).", "",
+             f"Judged with `plato-sgl judge {folder} --pairs {','.join(f'{a}:{b}' for a, b in counts)} --judge-model {judge}` "
+             "(or `--judge-url URL` of a server serving it); judgements cached in judgements.jsonl.", ""]
     body = []
     for pair, by_category in counts.items():
         t, errors = by_category["all"], sum(1 for o in per_pair[pair].values() if o == "error")

@@ -203,3 +203,18 @@ def test_a_pair_summary_without_probabilities_keeps_the_hard_rule():
     assert s.debiased is None and s.debiased_interval is None and s.position is None and s.debiased_questions == 1
     assert s.length_controlled_of == "hard rule"
     assert s.length_controlled == pytest.approx(0.0, abs=1e-6)  # half won at each length: no preference either way
+
+
+def test_the_shipped_gsm8k_test_split_is_graded_by_its_own_references():
+    """Every one of GSM8K's 1319 reference solutions, written as an answer ("... The answer is N."),
+    is graded correct against itself; the same with its last step and answer made wrong is not."""
+    from plato_sgl.calibration import gsm8k_text, wrong_solution
+    from plato_sgl.datasets import load_questions
+
+    questions = load_questions("gsm8k")
+    assert len(questions) == 1319 and [q.id for q in questions[:3]] == ["1", "2", "3"]
+    assert reference_number(questions[0].reference) == 18 and len(load_questions("gsm8k", first=100)) == 100
+    for q in questions:
+        assert reference_number(q.reference) is not None, q.id
+        assert is_correct(gsm8k_text(q.reference), q.reference), q.id
+        assert not is_correct(wrong_solution(q.reference), q.reference), q.id

@@ -348,3 +348,17 @@ def test_pair_records_hold_the_debiased_and_position_preferences(judged):
             assert r.position == pytest.approx(position_preference(ab.probabilities, ba.probabilities))
             assert (r.words, r.other_words) == (len(f"{a}'s answer to question {r.question_id}.".split()),) * 2
             assert r.length_ratio == 1.0
+
+
+def test_the_judge_command_prints_hard_and_debiased_figures(judged, judged_copy, tiny_server, capsys):
+    from plato_sgl.report import pair_summaries
+
+    judge = judgement_lines(judged_copy)[0].judge
+    before = (judged_copy / JUDGEMENTS_FILE).read_bytes()
+    assert main(["judge", str(judged_copy), "--pairs", "plato:ar", "--judge-url", tiny_server.url, "--chat-template", "chatml"]) == 0
+    assert (judged_copy / JUDGEMENTS_FILE).read_bytes() == before  # all cached
+    summary = pair_summaries(judged_copy, judge, [("plato", "ar")])[("plato", "ar")][0]
+    t = tally(judged[1][("plato", "ar")].values())
+    assert (f"plato vs ar: {t.wins} wins, {t.ties} ties, {t.losses} losses -> net win rate {t.net_win_rate:+.0%}; "
+            f"debiased net preference {summary.debiased:+.0%}") in capsys.readouterr().out
+    assert "Judged with `plato-sgl judge" in (judged_copy / "report.md").read_text()
