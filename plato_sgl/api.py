@@ -275,8 +275,9 @@ def run_many(
     Every task is validated before the first request. A task that fails does not stop the
     others: its Result carries the error (and whatever finished before the failure).
     ``on_result(index, result)`` is called as each task finishes, e.g. to save it at once.
-    On Ctrl-C, tasks not yet started are cancelled and the interrupt propagates at once (a task in
-    flight ends when its server goes away); nothing waits for a question to finish.
+    On Ctrl-C, tasks not yet started are cancelled, the questions in flight have their requests
+    aborted on the server (so their threads end soon and the program can exit), and the
+    interrupt propagates at once; nothing waits for a question to finish.
     """
     if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
         raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
@@ -288,18 +289,23 @@ def run_many(
             raise ValueError(f"question {number} of {len(tasks)}: {exc}") from None
     done = threading.Lock()
     gate = Gate(max_inflight) if max_inflight is not None else None
+    in_flight: set[Any] = set()  # the endpoints of the questions being answered
 
     def one(index: int) -> Result:
         question, fn, task_backend, opts = prepared[index]
+        scoped = None
         try:
             scoped = for_question(task_backend, opts.seed)
+            with done:
+                in_flight.add(scoped)
             if gate is not None and hasattr(scoped, "admit_through"):
                 scoped.admit_through(gate)
             result = _answer(fn, tasks[index].method, question, task_backend, opts, scoped=scoped)
         except PlatoError as exc:
             result = exc.result or Result(question=question, method=tasks[index].method, error=str(exc), options=opts.to_dict())
-        if on_result is not None:
-            with done:
+        with done:
+            in_flight.discard(scoped)
+            if on_result is not None:
                 on_result(index, result)
         return result
 
@@ -309,7 +315,12 @@ def run_many(
         if progress_bar:  # even a disabled tqdm starts its monitor thread, which outlives the batch
             results = tqdm(results, total=len(tasks), unit="q")
         return list(results)
-    finally:  # after an interrupt, don't wait for the tasks in flight: cancel the rest and go
+    except BaseException:  # an interrupt: stop the questions in flight on the server
+        with done:
+            for scoped in in_flight:
+                _cancel(scoped)
+        raise
+    finally:  # don't wait for the tasks in flight: cancel the rest and go
         pool.shutdown(wait=False, cancel_futures=True)
 
 

@@ -58,3 +58,31 @@ def test_each_question_names_its_requests_and_refuses_new_ones_once_cancelled(ba
     assert scoped.cancel() == [] and scoped.in_flight == []
     with pytest.raises(plato_sgl.PlatoError, match="cancelled"):
         plato_sgl.run("A question on a cancelled endpoint", method="ar", backend=scoped, max_tokens=4)
+
+
+def test_an_interrupted_batch_aborts_the_requests_of_its_questions_in_flight(backend):
+    """Ctrl-C in ``run_many`` (here: a timer's KeyboardInterrupt in the main thread, as SIGINT
+    raises it) stops the questions in flight on the server instead of letting them decode on; so
+    a bench's process can exit at once (its pool's threads end with their questions)."""
+    import signal
+
+    assert _settles(backend, 30)
+    tasks = [plato_sgl.Task(f"An interrupted batch question {i} (cancel)", "plato",
+                            {"plan_regex": literal_regex(PLAN), "node_max_tokens": 3000, "ignore_eos": True})
+             for i in range(2)]
+    seen = {}
+
+    def interrupt(signum, frame):
+        seen["running"] = _running(backend)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 6.0)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            plato_sgl.run_many(tasks, backend=backend, num_threads=2, progress_bar=False)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert seen["running"] > 0  # the batch's nodes were decoding when it was interrupted
+    assert _settles(backend, 5), "the server kept decoding the interrupted batch's questions"
