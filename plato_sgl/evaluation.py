@@ -276,3 +276,13 @@ def summarize_pair(outcomes: Sequence[str], preferences: Sequence[float | None],
         position_interval=mean_interval(pos, resamples=resamples) if complete else None,
         median_length_ratio=median(length_ratios[i] for i in keep) if n else None,
     )
+
+
+def first_preferred_share(judgements: Iterable[Probabilities], shift: float = 0.0) -> tuple[int, int]:
+    """(judgements whose first-shown answer is more likely the winner, P(A) - P(B) - ``shift`` > 0;
+    judgements with a preference either way). With ``shift`` = the judge's mean position preference
+    this is the position bias left after removing it from every judgement: about half for a judge
+    whose preference for a position is the same on every question."""
+    margins = [p["A"] - p["B"] - shift for p in judgements]
+    decided = [m for m in margins if abs(m) > 1e-12]
+    return sum(m > 0 for m in decided), len(decided)

@@ -441,11 +441,30 @@ def debiased_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]]) -
              "second) before debiasing (0: none); the debiased preference has none by construction.", "",
              _table(["pair", "questions", "net win, hard rule", "debiased net preference", "length-controlled",
                      "word ratio", "position preference"], body), ""]
+    lines += position_bias_lines(folder, judge, list(summaries))
     for (a, b), (_, records) in summaries.items():
         rows = [[r.question_id, r.category or "-", f"{r.length_ratio:.2f}", r.outcome, _fmt(r.preference, "+.2f")] for r in records]
         lines += [f"<details><summary>{a} vs {b}: each question's length ratio and outcome</summary>", "",
                   _table(["question", "category", f"words {a} / {b}", "hard rule", "debiased preference"], rows), "", "</details>", ""]
     return lines
+
+
+def position_bias_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """The judge's position bias in probabilities, before and after removing its mean position
+    preference from every judgement (``evaluation.first_preferred_share``); nothing without probabilities."""
+    from plato_sgl.evaluation import first_preferred_share
+    from plato_sgl.judge import current_judgements
+
+    probs = [j.probabilities for per in current_judgements(folder, pairs, judge).values() for both in per.values()
+             for j in both if j.probabilities is not None]
+    if not probs:
+        return []
+    mean = sum(p["A"] - p["B"] for p in probs) / len(probs)
+    (before, n), (after, m) = first_preferred_share(probs), first_preferred_share(probs, mean)
+    return [f"Position bias in probabilities: before debiasing, the answer shown first was the likelier winner in "
+            f"{_count(before, n)} of the judgements with a preference; with the judge's mean position preference "
+            f"({mean:+.2f}) taken out of every judgement, in {_count(after, m)}; 50% means none is left. The debiased "
+            "preference averages both orders of each question, so it carries none by construction.", ""]
 
 
 def plot_win_rates(counts: dict, path: Path) -> None:

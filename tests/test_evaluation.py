@@ -218,3 +218,13 @@ def test_the_shipped_gsm8k_test_split_is_graded_by_its_own_references():
         assert reference_number(q.reference) is not None, q.id
         assert is_correct(gsm8k_text(q.reference), q.reference), q.id
         assert not is_correct(wrong_solution(q.reference), q.reference), q.id
+
+
+def test_the_first_position_share_before_and_after_removing_the_mean_position_preference():
+    from plato_sgl.evaluation import first_preferred_share
+
+    # content preferences -0.3, -0.1, +0.1, +0.3 in both orders, plus a position preference of +0.4
+    judgements = [P(0.5 + (s * c + 0.4) / 2, 0.5 - (s * c + 0.4) / 2, 0.0) for c in (-0.3, -0.1, 0.1, 0.3) for s in (1, -1)]
+    assert first_preferred_share(judgements) == (8, 8)  # every judgement prefers the first shown
+    assert first_preferred_share(judgements, shift=0.4) == (4, 8)  # half, once the bias is taken out
+    assert first_preferred_share([P(0.4, 0.4, 0.2)]) == (0, 0)  # no preference either way

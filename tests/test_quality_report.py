@@ -99,6 +99,9 @@ def test_debiased_and_length_controlled_win_rates_with_intervals(tmp_path):
                      report, re.M), report
     assert re.search(r"^\| plato vs ar \| 6 \| \+0% \[\+0%, \+0%\] \| -10% \[-10%, -10%\] \| -10% \[-10%, -10%\] \(debiased\) \| 3\.62 \| \+0\.40 ", report, re.M)
     assert "<summary>plato vs sot: each question's length ratio and outcome</summary>" in report
+    # every judgement favours the first shown (+0.4 against contents of +-0.2 and +-0.1); less the mean (+0.4), half do
+    assert ("the answer shown first was the likelier winner in 24 of 24 (100%) of the judgements with a preference; "
+            "with the judge's mean position preference (+0.40) taken out of every judgement, in 12 of 24 (50%)") in report
     assert re.search(r"^\| 1 \| generic \| 4\.64 \| tie \| \+0\.20 \|$", report, re.M)  # 51 / 11 words
     targets = report.split("## Targets (issue 17)")[1].split("\n## ")[0]
     assert re.search(r"plato vs sot: debiased net preference, judge `judge-x` \(6 questions\) \| >= \+30% \| \+20\.0% \[\+20\.0, \+20\.0\] \| missed by 10\.0 points \|", targets)
