@@ -4,6 +4,8 @@ Layout of a run folder: ``<variant>.jsonl`` (one row per answered question, appe
 question adds a row and the last row wins), ``environment.jsonl`` (one record per invocation).
 The folder also holds ``judgements.jsonl`` once answers are judged (plato_sgl.judge).
 Variants are interleaved question by question so every method sees the same server and load.
+Several concurrency levels (a load sweep, ``plato_sgl.sweep``) give one such folder per level,
+``concurrency-N/``, filled in batches of N questions interleaved across the levels.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from importlib.metadata import version
@@ -18,10 +21,12 @@ from typing import Any, Sequence
 
 import sglang
 
+from plato_sgl import sweep
 from plato_sgl.api import Task, check_method, run_many
 from plato_sgl.backends import chat_template_of, model_name
 from plato_sgl.datasets import Question
 from plato_sgl.result import Result
+from plato_sgl.sweep import BatchInfo
 
 
 ENVIRONMENT_FILE = "environment.jsonl"
@@ -53,31 +58,47 @@ ABLATION = (
 
 @dataclass
 class Row:
-    """One saved answer: which question, which variant, and the full Result."""
+    """One saved answer: which question, which variant, and the full Result; in a load sweep also
+    the batch it was sent in (``batch``; None for rows of an ordinary run, and rows saved before sweeps)."""
 
     question: Question
     variant: str
     result: Result
+    batch: BatchInfo | None = None
 
     def to_json(self) -> str:
         q = self.question
-        return json.dumps(
-            {"question_id": q.id, "category": q.category, "question": q.text, "reference": q.reference,
-             "variant": self.variant, "result": self.result.to_dict()},
-            ensure_ascii=False,
-        )
+        data = {"question_id": q.id, "category": q.category, "question": q.text, "reference": q.reference,
+                "variant": self.variant, "result": self.result.to_dict()}
+        if self.batch is not None:
+            data["batch"] = self.batch.to_dict()
+        return json.dumps(data, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, line: str) -> "Row":
         data = json.loads(line)
         question = Question(id=str(data["question_id"]), text=data["question"], category=data.get("category"), reference=data.get("reference"))
-        return cls(question, data["variant"], Result.from_dict(data["result"]))
+        batch = BatchInfo.from_dict(data["batch"]) if data.get("batch") else None
+        return cls(question, data["variant"], Result.from_dict(data["result"]), batch)
+
+
+# ``auto`` reading the server's load (Options.auto_max_load), beside plain ``auto`` in one run.
+LOAD_AWARE_AUTO = "auto-load"
 
 
 def variants_for(methods: Sequence[str], *, ablation: bool = False, options: dict[str, Any] | None = None) -> list[Variant]:
-    """The variants of a run: one per method (sharing ``options``), plus the ablation's Plato variants."""
+    """The variants of a run: one per method (sharing ``options``), plus the ablation's Plato variants.
+
+    ``auto-load`` is ``auto`` with ``auto_max_load`` (which it needs); listed, it alone gets that
+    option, so ``--methods ar,plato,auto,auto-load`` measures the load signal's effect interleaved."""
     options = dict(options or {})
-    variants = [Variant(m, m, options) for m in methods]
+    if LOAD_AWARE_AUTO in methods:
+        if options.get("auto_max_load") is None:
+            raise ValueError(f"method {LOAD_AWARE_AUTO} is auto with auto_max_load: give it (--auto-max-load N)")
+        others = {k: v for k, v in options.items() if k != "auto_max_load"}
+        variants = [Variant(m, "auto", options) if m == LOAD_AWARE_AUTO else Variant(m, m, others) for m in methods]
+    else:
+        variants = [Variant(m, m, options) for m in methods]
     if ablation:
         names = {v.name for v in variants}
         variants += [Variant(v.name, v.method, {**options, **v.options}) for v in ABLATION if v.name not in names]
@@ -126,13 +147,24 @@ def run_bench(
     backend: Any,
     out: str | Path,
     *,
-    concurrency: int = 1,
+    concurrency: int | Sequence[int] = 1,
     resume: bool = False,
     progress_bar: bool = True,
     environment: dict[str, Any] | None = None,
 ) -> list[Row]:
-    """Answer what is still missing and append each result to its variant's file as it finishes."""
+    """Answer what is still missing and append each result to its variant's file as it finishes.
+
+    ``concurrency``: questions in flight at once; several levels (``[1, 2, 4, 8]``) run a load
+    sweep (:func:`run_sweep`), one level folder each."""
+    levels = sweep.parse_levels(concurrency)
     out = Path(out)
+    if len(levels) > 1:
+        return run_sweep(questions, variants, backend, out, levels=levels, resume=resume,
+                         progress_bar=progress_bar, environment=environment)
+    concurrency = levels[0]
+    if out.exists() and sweep.level_folders(out):
+        raise ValueError(f"{out} holds a load sweep (concurrency-N folders): run the sweep's levels again "
+                         "(--concurrency 1,2,...) with --resume, or choose another --out")
     saved = load_rows(out) if out.exists() else {}
     if saved and not resume:
         raise ValueError(f"{out} already holds results: pass --resume to continue that run, or choose another --out")
@@ -157,6 +189,84 @@ def run_bench(
     tasks = [Task(q.text, v.method, v.options) for q, v in todo]
     _flush_cache(backend)
     run_many(tasks, backend=backend, num_threads=concurrency, progress_bar=progress_bar, on_result=save)
+    return rows
+
+
+def run_sweep(
+    questions: Sequence[Question],
+    variants: Sequence[Variant],
+    backend: Any,
+    out: str | Path,
+    *,
+    levels: Sequence[int],
+    resume: bool = False,
+    progress_bar: bool = True,
+    environment: dict[str, Any] | None = None,
+) -> list[Row]:
+    """A load sweep: at each level N, batches of N questions of one variant sent together, the
+    batches of every level and variant interleaved (``sweep.schedule``); each answer is appended to
+    ``out/concurrency-N/<variant>.jsonl`` as it finishes, with its batch. ``--resume`` runs only the
+    missing and failed answers of each level."""
+    out = Path(out)
+    if out.exists() and load_rows(out):
+        raise ValueError(f"{out} holds an ordinary run (one concurrency level): choose another --out for a load sweep")
+    folders = {level: sweep.level_folder(out, level) for level in levels}
+    saved = {level: load_rows(folder) if folder.exists() else {} for level, folder in folders.items()}
+    if any(saved.values()) and not resume:
+        raise ValueError(f"{out} already holds results: pass --resume to continue that run, or choose another --out")
+    batches = sweep.schedule(questions, levels, variants, saved)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    for level, folder in folders.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        for variant in variants:
+            drop_torn_tail(folder / f"{variant.name}.jsonl")
+        kept = len(questions) - len(questions) % level
+        record = {**(environment or {}), "concurrency": level, "started": started, "questions": kept,
+                  "variants": [v.__dict__ for v in variants], "resumed": bool(saved[level]), "sweep": list(levels),
+                  "to_run": sum(len(b.questions) for b in batches if b.level == level)}
+        with (folder / ENVIRONMENT_FILE).open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+    record = {**(environment or {}), "concurrency": list(levels), "started": started, "questions": len(questions),
+              "variants": [v.__dict__ for v in variants], "resumed": any(saved.values()),
+              "to_run": sum(len(b.questions) for b in batches), "batches": len(batches)}
+    with (out / ENVIRONMENT_FILE).open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+    rows: list[Row] = []
+    _flush_cache(backend)
+    bar = None
+    if progress_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(len(b.questions) for b in batches), unit="q")
+    try:
+        for batch in batches:
+            rows += _run_batch(batch, folders[batch.level], backend)
+            if bar is not None:
+                bar.update(len(batch.questions))
+    finally:
+        if bar is not None:
+            bar.close()
+    return rows
+
+
+def _run_batch(batch: sweep.Batch, folder: Path, backend: Any) -> list[Row]:
+    """Send one sweep batch's questions together (one thread each) and save each answer as it finishes."""
+    size = len(batch.questions)
+    batch_id = f"{batch.variant.name}-{batch.number}-{uuid.uuid4().hex[:8]}"  # unique across resumed runs
+    tasks = [Task(q.text, batch.variant.method, batch.variant.options) for q in batch.questions]
+    started = time.monotonic()
+    rows: list[Row] = []
+
+    def save(index: int, result: Result) -> None:
+        # the question started once its thread did: its end minus its own wall time
+        offset = max(0.0, time.monotonic() - started - result.wall_time)
+        row = Row(batch.questions[index], batch.variant.name, result, BatchInfo(batch_id, size, round(offset, 3)))
+        with (folder / f"{batch.variant.name}.jsonl").open("a", encoding="utf-8") as f:
+            f.write(row.to_json() + "\n")
+        rows.append(row)
+
+    run_many(tasks, backend=backend, num_threads=size, progress_bar=False, on_result=save)
     return rows
 
 

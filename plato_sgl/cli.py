@@ -33,6 +33,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _levels(text: str) -> list[int]:
+    """argparse type: concurrency levels, ``4`` or ``1,2,4,8``."""
+    from plato_sgl.sweep import parse_levels
+
+    try:
+        return parse_levels(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _one_or_many(levels: list[int]) -> int | list[int]:
+    return levels[0] if len(levels) == 1 else levels
+
+
 def _add_backend_args(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
@@ -65,11 +79,14 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--streaming-cap", type=int, help="at most this many nodes at once while the plan streams, critical path first")
     group.add_argument("--context", choices=["global", "deps"], help="node context: all finished results, or dependencies only")
     group.add_argument("--timeout", type=float, help="seconds allowed per question")
+    group.add_argument("--auto-max-load", type=float, metavar="N",
+                       help="auto: above N requests per server worker (running or waiting, read before the question) answer plainly")
 
 
 def _options(args: argparse.Namespace) -> dict:
     names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "node_sentences", "description_max",
-             "sized", "max_tokens", "temperature", "top_p", "top_k", "seed", "stop", "pipeline", "streaming_cap", "context", "timeout")
+             "sized", "max_tokens", "temperature", "top_p", "top_k", "seed", "stop", "pipeline", "streaming_cap", "context", "timeout",
+             "auto_max_load")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
@@ -175,7 +192,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     variants = variants_for(methods, ablation=args.ablation, options=_options(args))
     with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template) as backend:
-        environment = describe_backend(backend, dataset=str(args.dataset), concurrency=args.concurrency,
+        environment = describe_backend(backend, dataset=str(args.dataset), concurrency=_one_or_many(args.concurrency),
                                        options=_options(args), command=" ".join(sys.argv))
         rows = run_bench(questions, variants, backend, args.out, concurrency=args.concurrency,
                          resume=args.resume, environment=environment)
@@ -310,7 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--methods", default="ar,sot,plato", help="comma-separated methods (default: %(default)s)")
     bench.add_argument("--ablation", action="store_true", help="also run the Plato ablation: plan-first, dependency-only context (Table 4), each length lever off (no size decision, long topics, free-text nodes), and a cap of 2 nodes while the plan streams")
     bench.add_argument("--out", required=True, type=Path, help="results folder (JSONL per method, report.md, plots)")
-    bench.add_argument("--concurrency", type=int, default=1, help="questions in flight at once (1 = the paper's setting)")
+    bench.add_argument("--concurrency", type=_levels, default=[1], metavar="N[,N...]",
+                       help="questions in flight at once (1 = the paper's setting); several levels, e.g. 1,2,4,8, run a load "
+                            "sweep: at each level, batches of N questions of one method, interleaved across levels, one folder per level")
     bench.add_argument("--resume", action="store_true", help="continue a run in --out: only missing and failed questions run")
     _add_backend_args(bench)
     _add_option_args(bench)

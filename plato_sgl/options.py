@@ -63,6 +63,10 @@ class Options:
     "user" to "assistant" and ending with the assistant's; every prompt of every method (plan,
     nodes, plain answer...) starts with it, after the system prompt, so a follow-up question is
     answered in its context and the turns are one cached prefix.
+
+    ``auto_max_load`` (``auto`` only): the most requests per server worker, running or waiting, at
+    which ``auto`` still plans; above it (read from the server before the question starts) it
+    answers plainly, since a busy server already batches (None: the load is not read).
     """
 
     max_nodes: int = 6
@@ -85,6 +89,7 @@ class Options:
     plan_regex: str | None = None
     ignore_eos: bool = False
     timeout: float | None = None
+    auto_max_load: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "max_tokens"):
@@ -120,6 +125,9 @@ class Options:
             raise ValueError("option plan_regex must be a non-empty string (an empty regex can hang the server)")
         if self.timeout is not None and (isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or self.timeout <= 0):
             raise ValueError(f"option timeout must be a positive number of seconds, got {self.timeout!r}")
+        if self.auto_max_load is not None and (isinstance(self.auto_max_load, bool) or not isinstance(self.auto_max_load, (int, float))
+                                               or self.auto_max_load < 0):
+            raise ValueError(f"option auto_max_load must be a number of requests of at least 0, or None, got {self.auto_max_load!r}")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "Options":

@@ -19,6 +19,7 @@ from typing import Sequence
 from plato_sgl import metrics
 from plato_sgl.bench import ENVIRONMENT_FILE, Row, load_rows
 from plato_sgl.result import Result
+from plato_sgl import sweep
 
 BASELINE = "ar"
 SCHEDULING_NOTE = (
@@ -327,6 +328,77 @@ def plot_dag(result: Result, path: Path) -> None:
     plt.close(fig)
 
 
+def load_table(figures: Sequence[sweep.LevelFigures]) -> str:
+    """The load sweep's table: one line per level and variant (pure: figures in, Markdown out)."""
+    body = []
+    for f in figures:
+        sooner = "-" if f.sooner is None else _count(*f.sooner)
+        questions = str(f.questions) + (f" ({f.failed} failed)" if f.failed else "") + (f", {f.below_level} in a smaller batch" if f.below_level else "")
+        body.append([str(f.level), f.variant, questions, _fmt(f.throughput, ".1f"), _fmt(f.latency_mean, ".1f", " s"),
+                     _fmt(f.latency_p90, ".1f", " s"), _fmt(f.first_token_mean, ".1f", " s"), _fmt(f.speedup, ".2f", "x"), sooner])
+    return _table(["concurrency", "method", "questions", "aggregate throughput (tok/s)", "mean latency", "p90 latency",
+                   "first answer token (mean)", f"latency speed-up vs {BASELINE}", f"answered sooner than {BASELINE}"], body)
+
+
+def load_lines(levels: dict[int, Rows], plot: str | None = None) -> list[str]:
+    """The load sweep's section (pure: rows of each level in, Markdown lines out): the per-level table,
+    where Plato (and auto) stop being sooner than AR, computed from it, and the plot's link if any."""
+    figures = sweep.sweep_figures(levels, BASELINE)
+    if not figures:
+        return []
+    findings = [sweep.crossover(figures, method).sentence(BASELINE) for method in ("plato", "auto")
+                if any(f.variant == method for f in figures)]
+    lines = ["## Under load (concurrency sweep)",
+             "At concurrency N a batch is N questions of one method sent together; batches of every level and method "
+             "were interleaved through the run. Aggregate throughput = completion tokens of a level's answers / the "
+             "wall time of its batches (first question sent to last answer complete, summed over batches). Latency "
+             "and first answer token as above, per question; speed-up = total ar time / total method time on the "
+             "questions both answered at that level (`plato_sgl.sweep`).", "", load_table(figures), ""]
+    lines += [f"**{text}**" for text in findings] + ([""] if findings else [])
+    if plot:
+        lines += [f"![latency against load]({plot})", ""]
+    return lines
+
+
+def plot_load(series: dict[str, list[tuple[int, float, float | None]]], path: Path) -> None:
+    """Mean latency (solid) and p90 (dashed) against concurrency, one colour per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for variant, points in sorted(series.items()):
+        levels = [p[0] for p in points]
+        line, = ax.plot(levels, [p[1] for p in points], marker="o", label=f"{variant} (mean)")
+        p90 = [(l, p[2]) for l, p in zip(levels, points) if p[2] is not None]
+        if p90:
+            ax.plot([l for l, _ in p90], [v for _, v in p90], linestyle="--", color=line.get_color(), alpha=0.7, label=f"{variant} (p90)")
+    levels = sorted({p[0] for points in series.values() for p in points})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(levels, [str(l) for l in levels])
+    ax.set_xlabel("concurrency (questions of one method sent together)")
+    ax.set_ylabel("latency per question (s)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def load_section(folder: Path, plots: bool) -> list[str]:
+    """The load sweep's section for a folder holding ``concurrency-N`` level folders ([] otherwise),
+    with ``load.png`` when ``plots``."""
+    levels = {level: load_rows(path) for level, path in sweep.level_folders(folder).items()}
+    levels = {level: rows for level, rows in levels.items() if rows}
+    if not levels:
+        return []
+    series = sweep.latency_series(sweep.sweep_figures(levels, BASELINE))
+    if plots and series:
+        plot_load(series, folder / "load.png")
+    return load_lines(levels, "load.png" if plots and series else None)
+
+
 def environment_lines(folder: Path) -> list[str]:
     """The environment of the first invocation; where a later one (``--resume``) recorded another
     value for what was measured (model, versions, options...), every value, so mixed runs show."""
@@ -585,6 +657,10 @@ def write_report(folder: str | Path) -> Path:
     """Write ``report.md`` and its PNGs into ``folder``; returns the report's path."""
     folder = Path(folder)
     rows = load_rows(folder)
+    sweep_levels = sweep.level_folders(folder) if not rows else {}
+    if sweep_levels:  # a load sweep: the sections below describe its lowest level, the load section every level
+        lowest = next(iter(sweep_levels.values()))
+        rows = load_rows(lowest)
     if not rows:
         raise ValueError(f"{folder} holds no benchmark results (*.jsonl)")
     plots = plots_available()
@@ -594,6 +670,9 @@ def write_report(folder: str | Path) -> Path:
                 *(["## Targets (issue 17)", targets17, ""] if (targets17 := targets17_table(rows, folder)) else []), *user_section(rows),
                 "## Throughput and the paper's efficiency metrics", overall_table(rows), "",
                 SCHEDULING_NOTE, ""]
+    if sweep_levels:
+        sections[1:1] = [f"- load sweep: the sections other than \"Under load\" are those of its lowest level, `{lowest.name}`"]
+        sections += load_section(folder, plots)
     speedups = category_speedups(rows)
     if speedups:
         if plots:

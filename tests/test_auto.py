@@ -137,3 +137,51 @@ def test_auto_reports_its_route_to_on_progress(backend):
                   plan_regex=literal_regex("Parts: 1\n1. Its purpose.[]\n"), **SETTINGS)
     assert [e.text for e in seen if e.kind == "route"] == [next(e.text for e in seen if e.kind == "route")]
     assert any(e.kind == "route" and e.text.startswith("plain:") for e in seen)
+
+
+def test_the_load_route_answers_plainly_only_above_the_threshold() -> None:
+    from plato_sgl.methods.auto import load_route
+
+    assert load_route(3.0, 2) == "the server is busy: 3 requests per worker running or waiting (auto_max_load 2)"
+    assert load_route(2.0, 2) is None and load_route(0.0, 0) is None  # at the threshold auto still plans
+    assert load_route(None, 2) is None  # the load could not be read: decide as without it
+    assert load_route(50.0, None) is None  # the option is off
+    with pytest.raises(ValueError, match="auto_max_load"):
+        Options(auto_max_load=-1)
+
+
+@pytest.mark.server
+def test_auto_answers_plainly_while_the_server_is_busy_and_plans_when_it_is_not(backend):
+    import threading
+    import time
+
+    import requests
+
+    from plato_sgl.backends import abort_requests, queued_requests
+
+    url = backend.base_url
+    plan = "Parts: 3\n1. Survey readers.[]\n2. Review the budget.[]\n3. Choose services.[1,2]\n"
+    busy = {"text": "Count slowly.", "rid": "busy-for-auto-load-test",
+            "sampling_params": {"max_new_tokens": 3500, "ignore_eos": True, "temperature": 0}}
+    worker = threading.Thread(target=lambda: requests.post(f"{url}/generate", json=busy, timeout=600), daemon=True)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while (queued_requests(url) or 0) < 1:  # a bounded wait for the request to reach the scheduler
+            assert time.monotonic() < deadline, "the busy request never showed in /v1/loads"
+            time.sleep(0.2)
+        busy_result = plato_sgl.run("How should a library grow? (auto, busy)", method="auto", backend=backend,
+                                    auto_max_load=0.5, plan_regex=literal_regex(plan), **SETTINGS)
+    finally:
+        abort_requests(url, [busy["rid"]])
+        worker.join(60)
+    assert busy_result.route == "plain" and "the server is busy" in busy_result.route_reason
+    assert [c.kind for c in busy_result.calls] == ["answer"] and busy_result.nodes == []  # no plan was asked for
+
+    deadline = time.monotonic() + 60
+    while queued_requests(url) != 0:
+        assert time.monotonic() < deadline, "the server did not become idle"
+        time.sleep(0.2)
+    idle = plato_sgl.run("How should a library grow? (auto, idle)", method="auto", backend=backend,
+                         auto_max_load=0.5, plan_regex=literal_regex(plan), **SETTINGS)
+    assert idle.route == "plato" and len(idle.nodes) == 3

@@ -2,12 +2,16 @@
 
 Plato pays for its plan and wins by decoding parts side by side; when an answer has one part, or
 its parts form a chain, there is nothing to decode side by side and a plain answer is sooner. The
-decision uses cheap signals only, with no extra model and no extra request:
+decision uses cheap signals only, with no extra model and no extra model request:
 
 1. the question: a math word problem is a chain of steps (the paper's GSM8K plans are chains), so
    it gets a plain answer before any plan is asked for;
-2. the plan's size decision (``Parts: k``, the plan's first tokens): one part is a plain answer;
-3. the plan's first lines: a short plan whose second part needs the first is a chain.
+2. with ``auto_max_load`` set, the server's load, read before anything is sent (one ``/v1/loads``
+   per worker, ``plato_sgl.backends.queued_requests``): a server with more requests per worker
+   than that already decodes a full batch, so Plato's side-by-side nodes gain little while its plan
+   still costs time (issue 19), and the question gets a plain answer;
+3. the plan's size decision (``Parts: k``, the plan's first tokens): one part is a plain answer;
+4. the plan's first lines: a short plan whose second part needs the first is a chain.
 
 Nodes are held back until the decision is made (a line or two of the plan), so a plain answer
 never throws a node's decoding away. The Result records the path taken and why (``route``,
@@ -50,6 +54,28 @@ def question_route(question: str) -> str | None:
     return None
 
 
+def load_route(load: float | None, max_load: float | None) -> str | None:
+    """Why to answer plainly because the server is busy, or None (plan as usual).
+
+    ``load``: requests per worker running or waiting on the server just now (None: not known);
+    ``max_load``: ``Options.auto_max_load`` (None: the load is not considered). Plain above it.
+    """
+    if load is None or max_load is None or load <= max_load:
+        return None
+    return f"the server is busy: {load:g} requests per worker running or waiting (auto_max_load {max_load:g})"
+
+
+def server_queue(backend: Any) -> float | None:
+    """Requests per worker running or waiting on ``backend``'s server now, or None where it cannot be
+    read cheaply (not SGLang's runtime, an older server, a failed read)."""
+    from plato_sgl.backends import is_sglang_runtime, queued_requests
+
+    url = getattr(getattr(backend, "endpoint", backend), "base_url", None)
+    if url is None or not is_sglang_runtime(backend):
+        return None
+    return queued_requests(url)
+
+
 def plan_route(size: int | None, nodes: list[PlanNode], done: bool) -> str | None:
     """The decision from the plan so far: None (read more), "" (Plato) or why to answer plainly.
 
@@ -73,6 +99,8 @@ def plan_route(size: int | None, nodes: list[PlanNode], done: bool) -> str | Non
 def run_auto(question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None) -> Result:
     """Answer ``question`` with Plato, or with one plain request when Plato would not be sooner."""
     reason = question_route(question)
+    if reason is None and options.auto_max_load is not None:
+        reason = load_route(server_queue(backend), options.auto_max_load)
     if reason is None:
         return PlatoRun(question, backend, options, method="auto", on_progress=on_progress, route=plan_route).run()
     if on_progress is not None:
