@@ -268,7 +268,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from plato_sgl.serving import serve_forever
 
     options = {"host": args.host, "max_total_tokens": args.max_total_tokens}
-    serve_forever(args.model, port=args.port, threads=args.threads, workers=args.workers, extra_args=args.sglang_args,
+    serve_forever(args.model, port=args.port, threads=args.threads, workers=args.workers, policy=args.policy, extra_args=args.sglang_args,
                   **{k: v for k, v in options.items() if v is not None})
     return 0
 
@@ -303,6 +303,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from plato_sgl.serving import DEFAULT_ROUTER_POLICY, ROUTER_POLICIES
+
     parser = argparse.ArgumentParser(prog="plato-sgl", description=__doc__)
     parser.add_argument("--version", action="version", version=f"plato-sgl {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -369,7 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--threads", type=int, help="CPU threads of the server (OMP_NUM_THREADS; default: $PLATO_SGL_THREADS, else one less than the usable cores)")
     serve.add_argument("--max-total-tokens", type=int, help="KV cache size in tokens (default: 8192)")
-    serve.add_argument("--workers", type=_positive_int, default=1, help="SGLang workers (data-parallel) behind sglang-router with the cache-aware policy; --port is the router's (default: 1, no router)")
+    serve.add_argument("--workers", type=_positive_int, default=1, help="SGLang workers (data-parallel) behind sglang-router; --port is the router's (default: 1, no router)")
+    serve.add_argument("--policy", choices=ROUTER_POLICIES, default=DEFAULT_ROUTER_POLICY,
+                       help="sglang-router's routing policy with --workers (default: %(default)s: every request of a question, "
+                            "which carries its question's routing key, goes to one worker, a new question to the least loaded)")
     serve.set_defaults(func=cmd_serve, sglang_args=[])
 
     service = sub.add_parser("api", help="serve an OpenAI-compatible API whose models are the methods (plato, auto, ar, ...)")

@@ -250,22 +250,28 @@ class LocalRouter(LocalServer):
 
     It shares :class:`LocalServer`'s process handling (own process group, log file, stopped on exit,
     exception or Ctrl-C); only its command and its readiness differ: ready once ``/workers`` lists
-    every worker as healthy. ``policy`` is the router's (``cache_aware``: a request goes to the
-    worker whose cache holds the longest part of its prompt, while the load is balanced).
+    every worker as healthy. ``policy`` is the router's (:data:`ROUTER_POLICIES`; default
+    :data:`DEFAULT_ROUTER_POLICY`): ``manual`` keeps the requests of one routing key (a question) on
+    one worker and puts a new key on the least loaded; ``cache_aware`` sends a request to the worker
+    whose cache holds the longest part of its prompt, while the load is balanced.
     """
 
     def __init__(self, worker_urls: Sequence[str], *, port: int | None = None, host: str = "127.0.0.1",
-                 policy: str = "cache_aware", startup_timeout: float = 120.0, extra_args: Sequence[str] = (),
+                 policy: str | None = None, startup_timeout: float = 120.0, extra_args: Sequence[str] = (),
                  log_path: str | os.PathLike | None = None):
         super().__init__("sglang-router", port=port, host=host, startup_timeout=startup_timeout,
                          extra_args=extra_args, log_path=log_path)
         self.worker_urls = list(worker_urls)
-        self.policy = policy
+        self.policy = policy or DEFAULT_ROUTER_POLICY
+        if self.policy not in ROUTER_POLICIES:
+            raise ValueError(f"unknown router policy {self.policy!r}; choose one of: {', '.join(ROUTER_POLICIES)}")
 
     def launch(self) -> "LocalRouter":
         if self.process is not None:
             raise ServerError(f"this router was already started (at {self.url})")
         self.port = self.port or free_port(self.host)
+        # its metrics exporter listens on 29000 unless told otherwise: a second router would fail to start
+        self.metrics_port = free_port(self.host)
         if self.log_path is None:
             self.log_path = _new_log_path(self.port, "sglang-router")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -289,6 +295,7 @@ class LocalRouter(LocalServer):
             sys.executable, "-m", "sglang_router.launch_router",
             "--worker-urls", *self.worker_urls,
             "--host", self.host, "--port", str(self.port),
+            "--prometheus-host", self.host, "--prometheus-port", str(self.metrics_port),
             "--policy", self.policy,
             # manual: a new routing key (a question, see plato_sgl.cancel) goes to the least loaded worker
             *(["--assignment-mode", "min_load"] if self.policy == "manual" else []),
@@ -302,20 +309,26 @@ class LocalRouter(LocalServer):
 
 
 ROUTER_HEALTH_CHECK_SECONDS = 2
+# sglang-router's policies (``--policy``, sglang-router 0.3.2). ``manual`` routes by the
+# X-SMG-Routing-Key header every request of a question carries (plato_sgl.cancel): all of a
+# question's requests on one worker, a new question on the least loaded (``--assignment-mode
+# min_load``). The default, measured in tests/test_router.py: see the README, "Several workers".
+ROUTER_POLICIES = ("manual", "cache_aware", "round_robin", "power_of_two", "random")
+DEFAULT_ROUTER_POLICY = "manual"
 
 
 class LocalCluster:
     """``workers`` SGLang servers for one model behind one sglang-router: one URL, data-parallel.
 
     Each worker is a :class:`LocalServer` (launched together, then waited for), the router a
-    :class:`LocalRouter` with the cache-aware policy, so a question's forks, which share one long
-    prefix, go to the worker that holds it. ``url`` is the router's; ``connect(url)`` and every
+    :class:`LocalRouter` with ``policy`` (default ``manual``: all of a question's requests, which
+    share one long prefix, on one worker; questions spread by load). ``url`` is the router's; ``connect(url)`` and every
     method work through it. A context manager that always stops the router and every worker.
     ``worker_options`` go to each LocalServer (``threads``, ``max_total_tokens``, ``extra_args``...).
     """
 
     def __init__(self, model: str | os.PathLike, *, workers: int = 2, port: int | None = None, host: str = "127.0.0.1",
-                 policy: str = "cache_aware", router_args: Sequence[str] = (), **worker_options):
+                 policy: str | None = None, router_args: Sequence[str] = (), **worker_options):
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, got {workers!r}")
         self.model = os.fspath(model)
@@ -525,15 +538,17 @@ def serve_forever(
     port: int | None = None,
     threads: int | None = None,
     workers: int = 1,
+    policy: str | None = None,
     **server_options,
 ) -> None:
     """Serve ``model`` until Ctrl-C (or SIGTERM), printing the URL and how to use it; then stop.
 
     ``workers`` > 1 starts that many SGLang servers behind sglang-router (:class:`LocalCluster`),
-    the router on ``port``: the printed URL is the router's, the one clients use.
+    the router on ``port``: the printed URL is the router's, the one clients use; ``policy`` is its
+    routing policy (default :data:`DEFAULT_ROUTER_POLICY`).
     """
     if workers > 1:
-        server = LocalCluster(model, workers=workers, port=port, threads=threads, **server_options)
+        server = LocalCluster(model, workers=workers, port=port, threads=threads, policy=policy, **server_options)
     else:
         server = LocalServer(model, port=port, threads=threads, **server_options)
     try:
@@ -578,7 +593,7 @@ def _template_line(server: "LocalServer | LocalCluster") -> str:
 def _usage(server: "LocalServer | LocalCluster", template_line: str) -> str:
     if isinstance(server, LocalCluster):
         head = [f"plato-sgl: {len(server.workers)} SGLang workers for {server.model} are ready behind sglang-router at {server.url}",
-                f"  workers:       {', '.join(w.url for w in server.workers)} (cache-aware routing)"]
+                f"  workers:       {', '.join(w.url for w in server.workers)} ({server.router.policy} routing)"]
         logs = [f"  router log:    {server.router.log_path}",
                 *(f"  worker log:    {w.log_path}" for w in server.workers)]
     else:

@@ -47,8 +47,10 @@ def backend(tiny_server):
 @pytest.fixture(scope="session")
 def router_cluster():
     """Two ``tiny-random`` workers behind a real sglang-router (``plato-sgl serve --workers 2``'s
-    LocalCluster). Only tests/test_router.py uses it; its last test kills a worker."""
-    with LocalCluster("tiny-random", workers=2) as cluster:
+    LocalCluster, default policy). Only tests/test_router.py uses it; its last test kills a worker.
+    The workers log each request's id (``--log-requests``, metadata only), so a test can tell which
+    worker ran which request."""
+    with LocalCluster("tiny-random", workers=2, extra_args=["--log-requests", "--log-requests-level", "0"]) as cluster:
         yield cluster
 
 

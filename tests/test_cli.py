@@ -133,7 +133,9 @@ def test_serve_passes_server_arguments_through(monkeypatch):
     assert main(["serve", "--model", "tiny-random", "--host", "0.0.0.0", "--threads", "2", "--max-total-tokens", "4096",
                  "--", "--schedule-policy", "lpm"]) == 0
     assert seen == {"model": "tiny-random", "port": None, "host": "0.0.0.0", "threads": 2, "max_total_tokens": 4096,
-                    "workers": 1, "extra_args": ["--schedule-policy", "lpm"]}
+                    "workers": 1, "policy": "manual", "extra_args": ["--schedule-policy", "lpm"]}
+    assert main(["serve", "--model", "tiny-random", "--workers", "2", "--policy", "cache_aware"]) == 0
+    assert (seen["workers"], seen["policy"]) == (2, "cache_aware")
 
 
 def test_only_serve_takes_arguments_after_a_double_dash(capsys):
