@@ -150,6 +150,19 @@ def test_the_load_route_answers_plainly_only_above_the_threshold() -> None:
         Options(auto_max_load=-1)
 
 
+def test_the_load_is_read_once_more_at_the_plans_first_tokens_then_the_plan_decides() -> None:
+    from plato_sgl.methods.auto import LoadRoute
+
+    reads = []
+    busy = LoadRoute(lambda: reads.append("busy") or 3.0, 2)
+    assert busy(None, [], done=False).startswith("the server is busy: 3 requests per worker")
+    quiet = LoadRoute(lambda: reads.append("quiet") or 1.0, 2)
+    assert quiet(None, [], done=False) is None  # not busy: the plan decides, and has said nothing yet
+    assert quiet(3, nodes((), ()), done=False) == ""  # a parallel plan: Plato
+    assert reads == ["busy", "quiet"]  # one read per question
+    assert LoadRoute(lambda: None, 2)(3, nodes((), (1,)), done=False).startswith("a chain")  # unread load: as without it
+
+
 @pytest.mark.server
 def test_auto_answers_plainly_while_the_server_is_busy_and_plans_when_it_is_not(backend):
     import threading

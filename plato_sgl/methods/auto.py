@@ -6,10 +6,13 @@ decision uses cheap signals only, with no extra model and no extra model request
 
 1. the question: a math word problem is a chain of steps (the paper's GSM8K plans are chains), so
    it gets a plain answer before any plan is asked for;
-2. with ``auto_max_load`` set, the server's load, read before anything is sent (one ``/v1/loads``
-   per worker, ``plato_sgl.backends.queued_requests``): a server with more requests per worker
-   than that already decodes a full batch, so Plato's side-by-side nodes gain little while its plan
-   still costs time (issue 19), and the question gets a plain answer;
+2. with ``auto_max_load`` set, the server's load (one ``/v1/loads`` per worker): a server with
+   more requests per worker than that already decodes a full batch, so Plato's side-by-side nodes
+   gain little while its plan still costs time (issue 19), and the question gets a plain answer.
+   It is read before anything is sent (no plan token is spent when the server is already busy)
+   and once more at the plan's first tokens, this question's own requests left out
+   (:class:`LoadRoute`): questions that arrive together, as a burst of users or a benchmark's
+   batch does, see each other only then;
 3. the plan's size decision (``Parts: k``, the plan's first tokens): one part is a plain answer;
 4. the plan's first lines: a short plan whose second part needs the first is a chain.
 
@@ -66,14 +69,41 @@ def load_route(load: float | None, max_load: float | None) -> str | None:
 
 
 def server_queue(backend: Any) -> float | None:
-    """Requests per worker running or waiting on ``backend``'s server now, or None where it cannot be
-    read cheaply (not SGLang's runtime, an older server, a failed read)."""
-    from plato_sgl.backends import is_sglang_runtime, queued_requests
+    """Requests per worker running or waiting on ``backend``'s server now, other than this
+    question's own (those its endpoint has in flight), or None where it cannot be read cheaply (not
+    SGLang's runtime, an older server, a failed read)."""
+    from plato_sgl.backends import is_sglang_runtime, server_loads
+    from plato_sgl.errors import ServerError
 
     url = getattr(getattr(backend, "endpoint", backend), "base_url", None)
     if url is None or not is_sglang_runtime(backend):
         return None
-    return queued_requests(url)
+    try:
+        loads = server_loads(url, timeout=2.0)
+    except ServerError:
+        return None
+    total = sum(int(l.get("num_running_reqs", 0)) + int(l.get("num_waiting_reqs", 0)) for l in loads)
+    own = len(getattr(backend, "in_flight", ()))
+    return max(0, total - own) / len(loads)
+
+
+class LoadRoute:
+    """``auto``'s route with the load signal: at the plan's first tokens, the server's load once
+    more (``read()``, e.g. :func:`server_queue`); above ``max_load``, a plain answer, else
+    :func:`plan_route` as usual. The load is read once: the first call decides on it."""
+
+    def __init__(self, read: Callable[[], float | None], max_load: float):
+        self.read = read
+        self.max_load = max_load
+        self.checked = False
+
+    def __call__(self, size: int | None, nodes: list[PlanNode], done: bool) -> str | None:
+        if not self.checked:
+            self.checked = True
+            reason = load_route(self.read(), self.max_load)
+            if reason:
+                return reason
+        return plan_route(size, nodes, done)
 
 
 def plan_route(size: int | None, nodes: list[PlanNode], done: bool) -> str | None:
@@ -102,7 +132,8 @@ def run_auto(question: str, backend: Any, options: Options, on_progress: Callabl
     if reason is None and options.auto_max_load is not None:
         reason = load_route(server_queue(backend), options.auto_max_load)
     if reason is None:
-        return PlatoRun(question, backend, options, method="auto", on_progress=on_progress, route=plan_route).run()
+        route = plan_route if options.auto_max_load is None else LoadRoute(lambda: server_queue(backend), options.auto_max_load)
+        return PlatoRun(question, backend, options, method="auto", on_progress=on_progress, route=route).run()
     if on_progress is not None:
         on_progress(Progress("route", 0.0, text=f"plain: {reason}"))
     result = run_single("auto", question, backend, options.plain_budget(), on_progress=on_progress)
