@@ -157,6 +157,14 @@ def test_a_sweep_folder_reports_its_lowest_level_and_the_load_section_with_its_p
     assert not (tmp_path / "load.png").exists()
 
 
+def test_auto_load_is_auto_with_the_load_threshold_beside_plain_auto():
+    variants = {v.name: v for v in variants_for(["ar", "auto", "auto-load"], options={"auto_max_load": 2, "max_nodes": 4})}
+    assert variants["auto-load"].method == "auto" and variants["auto-load"].options == {"auto_max_load": 2, "max_nodes": 4}
+    assert variants["auto"].options == {"max_nodes": 4} and variants["ar"].options == {"max_nodes": 4}
+    with pytest.raises(ValueError, match="--auto-max-load"):
+        variants_for(["auto-load"])
+
+
 def test_ordinary_and_sweep_folders_are_not_mixed(tmp_path):
     variants = variants_for(["ar"])
     (tmp_path / "ar.jsonl").write_text(Row(QUESTIONS[0], "ar", answer("ar", 1.0)).to_json() + "\n")
@@ -173,18 +181,19 @@ def test_ordinary_and_sweep_folders_are_not_mixed(tmp_path):
 @pytest.mark.server
 def test_a_short_sweep_on_the_tiny_server_then_resumed(tiny_server, tmp_path):
     out = tmp_path / "sweep"
-    command = [sys.executable, "-m", "plato_sgl.cli", "bench", "--url", tiny_server.url, "--methods", "ar,plato", "--first", "2",
-               "--concurrency", "1,2", "--out", str(out), "--max-tokens", "12", "--node-max-tokens", "6", "--max-nodes", "2",
-               "--plan-max-tokens", "80"]
+    command = [sys.executable, "-m", "plato_sgl.cli", "bench", "--url", tiny_server.url, "--methods", "ar,plato,auto-load",
+               "--auto-max-load", "0", "--first", "2", "--concurrency", "1,2", "--out", str(out), "--max-tokens", "12",
+               "--node-max-tokens", "6", "--max-nodes", "2", "--plan-max-tokens", "80"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "8 answers saved" in done.stdout  # 2 questions x 2 methods x 2 levels
+    assert "12 answers saved" in done.stdout  # 2 questions x 3 methods x 2 levels
     for level in (1, 2):
         rows = load_rows(sweep.level_folder(out, level))
-        assert sorted(rows) == ["ar", "plato"] and all(sorted(by_q) == ["1", "2"] for by_q in rows.values())
+        assert sorted(rows) == ["ar", "auto-load", "plato"] and all(sorted(by_q) == ["1", "2"] for by_q in rows.values())
         batches = {row.batch.id for by_q in rows.values() for row in by_q.values()}
         assert all(row.batch.size == level for by_q in rows.values() for row in by_q.values())
-        assert len(batches) == 4 // level  # level 1: one batch per question and method; level 2: one per method
+        assert len(batches) == 6 // level  # level 1: one batch per question and method; level 2: one per method
+        assert all(r.result.options["auto_max_load"] == 0 and r.result.route for r in rows["auto-load"].values())
         assert json.loads((sweep.level_folder(out, level) / "environment.jsonl").read_text())["concurrency"] == level
     assert json.loads((out / "environment.jsonl").read_text())["concurrency"] == [1, 2]
     report = (out / "report.md").read_text()
