@@ -43,14 +43,14 @@ def test_every_request_of_a_question_carries_its_seed_and_the_server_takes_it(ba
     /generate body (plan, prefills, nodes) on its way to the real server, which accepts it (this CPU
     server samples as usual: SGLang applies the seed under --enable-deterministic-inference only)."""
     sent = []
-    real = cancel._sglang_http_request
+    real = cancel._post_with_header  # what sends every request of a question (with its routing key)
 
-    def recording(url, json=None, **kwargs):
-        if url.endswith("/generate") and isinstance(json, dict) and str(json.get("rid", "")).startswith("plato-"):
+    def recording(url, json, *args, **kwargs):
+        if url.endswith("/generate") and str(json.get("rid", "")).startswith("plato-"):
             sent.append(json)
-        return real(url, json=json, **kwargs)
+        return real(url, json, *args, **kwargs)
 
-    monkeypatch.setattr(cancel, "_sglang_http_request", recording)
+    monkeypatch.setattr(cancel, "_post_with_header", recording)
     result = plato_sgl.run("How do bees make honey? (seed)", backend=backend, seed=7, max_nodes=3, node_max_tokens=8)
     assert result.error is None and result.nodes
     assert len(sent) >= 2 and all(body["sampling_params"]["sampling_seed"] == 7 for body in sent)
