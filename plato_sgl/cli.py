@@ -83,6 +83,16 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
                        help="auto: above N requests per server worker (running or waiting, read before the question) answer plainly")
 
 
+def _add_judge_args(parser: argparse.ArgumentParser) -> None:
+    """Where the judge runs (a model served for the command, or a running server) and how (judge, calibrate)."""
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--judge-model", help="registry name or folder of a judge model to serve locally")
+    where.add_argument("--judge-url", help="a running SGLang server, or with --judge-openai-model an OpenAI-compatible /v1 URL")
+    parser.add_argument("--judge-openai-model", help="model name at an OpenAI-compatible endpoint (--judge-url); key from OPENAI_API_KEY")
+    parser.add_argument("--chat-template", metavar="NAME", help=CHAT_TEMPLATE_HELP)
+    parser.add_argument("--num-threads", type=int, default=4)
+
+
 def _options(args: argparse.Namespace) -> dict:
     names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "node_sentences", "description_max",
              "sized", "max_tokens", "temperature", "top_p", "top_k", "seed", "stop", "pipeline", "streaming_cap", "context", "timeout",
@@ -340,23 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     judge = sub.add_parser("judge", help="compare saved answers pairwise with an LLM judge (both orders)")
     judge.add_argument("folder", type=Path, help="a results folder written by bench")
     judge.add_argument("--pairs", default="plato:ar,plato:sot,ar:sot", help="METHOD:METHOD,... (default: %(default)s)")
-    judge_where = judge.add_mutually_exclusive_group(required=True)
-    judge_where.add_argument("--judge-model", help="registry name or folder of a judge model to serve locally")
-    judge_where.add_argument("--judge-url", help="a running SGLang server, or with --judge-openai-model an OpenAI-compatible /v1 URL")
-    judge.add_argument("--judge-openai-model", help="model name at an OpenAI-compatible endpoint (--judge-url); key from OPENAI_API_KEY")
-    judge.add_argument("--chat-template", metavar="NAME", help=CHAT_TEMPLATE_HELP)
-    judge.add_argument("--num-threads", type=int, default=4)
+    _add_judge_args(judge)
     judge.set_defaults(func=cmd_judge)
 
     calibrate = sub.add_parser("calibrate", help="score a judge on pairs with a known worse answer (cut, duplicated, off-topic, empty, wrong GSM8K answer)")
     calibrate.add_argument("--out", required=True, type=Path, help="folder for the pairs, the judgements (cached) and calibration.md; "
                            "a results folder's calibration/ subfolder puts the scores into its report")
-    calibrate_where = calibrate.add_mutually_exclusive_group(required=True)
-    calibrate_where.add_argument("--judge-model", help="registry name or folder of a judge model to serve locally")
-    calibrate_where.add_argument("--judge-url", help="a running SGLang server, or with --judge-openai-model an OpenAI-compatible /v1 URL")
-    calibrate.add_argument("--judge-openai-model", help="model name at an OpenAI-compatible endpoint (--judge-url); key from OPENAI_API_KEY")
-    calibrate.add_argument("--chat-template", metavar="NAME", help=CHAT_TEMPLATE_HELP)
-    calibrate.add_argument("--num-threads", type=int, default=4)
+    _add_judge_args(calibrate)
     calibrate.add_argument("--kinds", help="only these kinds, comma-separated (truncated, duplicated, off_topic, empty, wrong_answer)")
     calibrate.add_argument("--first", type=int, metavar="N", help="only the first N pairs of each kind")
     calibrate.set_defaults(func=cmd_calibrate)
