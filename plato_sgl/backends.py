@@ -459,14 +459,16 @@ def server_loads(url: str, timeout: float = 10.0) -> list[dict[str, Any]]:
     return loads
 
 
-def queued_requests(url: str, timeout: float = 2.0) -> float | None:
+def queued_requests(url: str, timeout: float = 2.0, besides: int = 0) -> float | None:
     """Requests running or waiting per worker behind ``url``, right now (one cheap ``/v1/loads``
-    each), or None when it cannot be read (an older server, an unreachable worker)."""
+    each), ``besides`` of them left out (a caller's own), or None when it cannot be read (an older
+    server, an unreachable worker)."""
     try:
         loads = server_loads(url, timeout)
     except ServerError:
         return None
-    return sum(int(l.get("num_running_reqs", 0)) + int(l.get("num_waiting_reqs", 0)) for l in loads) / len(loads)
+    total = sum(int(l.get("num_running_reqs", 0)) + int(l.get("num_waiting_reqs", 0)) for l in loads)
+    return max(0, total - besides) / len(loads)
 
 
 def _connection_cause(exc: Exception) -> str:

@@ -72,19 +72,12 @@ def server_queue(backend: Any) -> float | None:
     """Requests per worker running or waiting on ``backend``'s server now, other than this
     question's own (those its endpoint has in flight), or None where it cannot be read cheaply (not
     SGLang's runtime, an older server, a failed read)."""
-    from plato_sgl.backends import is_sglang_runtime, server_loads
-    from plato_sgl.errors import ServerError
+    from plato_sgl.backends import is_sglang_runtime, queued_requests
 
     url = getattr(getattr(backend, "endpoint", backend), "base_url", None)
     if url is None or not is_sglang_runtime(backend):
         return None
-    try:
-        loads = server_loads(url, timeout=2.0)
-    except ServerError:
-        return None
-    total = sum(int(l.get("num_running_reqs", 0)) + int(l.get("num_waiting_reqs", 0)) for l in loads)
-    own = len(getattr(backend, "in_flight", ()))
-    return max(0, total - own) / len(loads)
+    return queued_requests(url, timeout=2.0, besides=len(getattr(backend, "in_flight", ())))
 
 
 class LoadRoute:
