@@ -58,10 +58,16 @@ def test_a_plain_answer_in_platos_place_keeps_to_the_answer_budget() -> None:
     assert Options(max_tokens=100, answer_max_tokens=768).plain_budget().max_tokens == 100
 
 
-def test_the_route_waits_for_the_second_line() -> None:
-    assert plan_route(4, [], done=False) is None
-    assert plan_route(4, nodes(()), done=False) is None
+def test_a_short_or_unsized_plan_waits_for_the_second_line() -> None:
+    assert plan_route(CHAIN_MAX_PARTS, [], done=False) is None
+    assert plan_route(CHAIN_MAX_PARTS, nodes(()), done=False) is None
+    assert plan_route(2, nodes(()), done=False) is None
     assert plan_route(None, nodes(()), done=False) is None
+
+
+def test_a_plan_sized_beyond_a_chain_takes_platos_path_at_its_size_decision() -> None:
+    assert plan_route(CHAIN_MAX_PARTS + 1, [], done=False) == ""  # no line read yet: the first node starts with it
+    assert plan_route(CHAIN_MAX_PARTS + 1, nodes(()), done=False) == ""
 
 
 def test_a_short_chain_is_answered_plainly_and_a_parallel_plan_with_plato() -> None:
@@ -121,6 +127,15 @@ def test_a_parallel_plan_takes_the_plato_path(backend):
     # nodes were held until the route was decided at line 2, then forked together
     one, two = result.node(1), result.node(2)
     assert one.dispatched_at == two.dispatched_at >= two.parsed_at
+
+
+@pytest.mark.server
+def test_a_plan_sized_beyond_a_chain_takes_platos_path_without_its_second_line(backend):
+    # the plan ends after its first line: only a decision made at "Parts: 4" goes on with Plato
+    # (waiting for line 2 would have found one usable part and answered plainly)
+    result = auto(backend, "How should a library grow? (auto, four parts)", "Parts: 4\n1. Survey readers.[]\n")
+    assert result.route == "plato" and result.route_reason is None and result.plan_size == 4
+    assert [n.id for n in result.nodes] == [1] and result.node(1).completion_tokens == 6
 
 
 @pytest.mark.server

@@ -13,11 +13,13 @@ decision uses cheap signals only, with no extra model and no extra model request
    and once more at the plan's first tokens, this question's own requests left out
    (:class:`LoadRoute`): questions that arrive together, as a burst of users or a benchmark's
    batch does, see each other only then;
-3. the plan's size decision (``Parts: k``, the plan's first tokens): one part is a plain answer;
+3. the plan's size decision (``Parts: k``, the plan's first tokens): one part is a plain answer,
+   more than ``CHAIN_MAX_PARTS`` parts is Plato's path at once;
 4. the plan's first lines: a short plan whose second part needs the first is a chain.
 
-Nodes are held back until the decision is made (a line or two of the plan), so a plain answer
-never throws a node's decoding away. The Result records the path taken and why (``route``,
+Nodes are held back until the decision is made (at the size decision, or at the plan's second
+line for a short plan), so a plain answer never throws a node's decoding away, and a plan too long
+to be a chain starts its first node as soon as Plato would. The Result records the path taken and why (``route``,
 ``route_reason``). The plain answer is ``ar``'s request within the answer budget
 (``Options.plain_budget``), the budget Plato's nodes share.
 """
@@ -108,6 +110,8 @@ def plan_route(size: int | None, nodes: list[PlanNode], done: bool) -> str | Non
     verdict = single_part_route(size, nodes, done)
     if verdict:
         return verdict
+    if size is not None and size > CHAIN_MAX_PARTS:
+        return ""  # the chain check below cannot apply: don't hold the first node for line 2
     if done and len(nodes) <= 1:
         return "the plan had one usable part: nothing to decode in parallel"
     if len(nodes) < 2:
