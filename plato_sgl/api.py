@@ -212,6 +212,9 @@ def _answer(
     ``opts.timeout`` itself and raises PlatoTimeout with its partial Result; the wait here, a
     second longer, is only a backstop, and says so. When the question fails, times out or is
     interrupted, its requests still running on the server are aborted (``plato_sgl.cancel``).
+    A Result with a request the server aborted (its text cut short) is a failure: PlatoError, the
+    Result attached with its ``error`` set, so a benchmark saves it as failed and ``--resume``
+    answers it again.
     ``scoped``: the question's endpoint, when the caller made it (to cancel it from outside).
     """
     scoped = scoped if scoped is not None else for_question(backend, opts.seed)
@@ -239,7 +242,12 @@ def _answer(
     if isinstance(outcome[0], BaseException):
         _cancel(scoped)
         raise outcome[0]
-    return outcome[0]
+    result = outcome[0]
+    cut = result.aborted()
+    if cut and result.error is None:  # e.g. an interrupted batch: never pass a cut-off answer on as finished
+        result.error = f"{method}: the server aborted its {', '.join(cut)} request before it finished, so the answer is incomplete"
+        raise PlatoError(result.error, result)
+    return result
 
 
 def _cancel(backend: Any) -> None:

@@ -23,7 +23,7 @@ import sglang
 
 from plato_sgl import sweep
 from plato_sgl.api import Task, check_method, run_many
-from plato_sgl.backends import chat_template_of, model_name
+from plato_sgl.backends import chat_template_of, model_name, server_args, worker_urls
 from plato_sgl.datasets import Question
 from plato_sgl.result import Result
 from plato_sgl.sweep import BatchInfo
@@ -309,9 +309,9 @@ def describe_backend(backend: Any, **extra: Any) -> dict[str, Any]:
     info["url"] = getattr(endpoint, "base_url", None)
     info["model"] = model_name(backend)
     info["chat_template"] = chat_template_of(backend)
-    try:
-        server = endpoint.get_server_info()
-        info["device"] = server.get("device")
+    try:  # a router has no /server_info: ask its first worker, and count its workers
+        info["device"] = server_args(info["url"]).get("device")
+        info["workers"] = len(worker_urls(info["url"]))
     except Exception as exc:  # an OpenAI-style backend has no server info: say so, don't fail the run
         info["device"] = f"unknown ({type(exc).__name__})"
     return info

@@ -119,7 +119,15 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        """Answered in full: no error, and no request cut short by an abort (a Result saved before
+        aborts were failures may have one with no error)."""
+        return self.error is None and not self.aborted()
+
+    def aborted(self) -> list[str]:
+        """The requests the server ended with ``abort`` (the question was cancelled, or the server
+        dropped the request): their text stops short, so an answer holding it is not finished."""
+        return ([c.kind for c in self.calls if c.finish_reason == "abort"]
+                + [f"node {n.id}" for n in self.nodes if n.finish_reason == "abort"])
 
     def node(self, node_id: int) -> NodeRecord:
         for n in self.nodes:

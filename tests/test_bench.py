@@ -55,6 +55,21 @@ def test_pending_runs_missing_and_failed_questions_only_interleaved_by_question(
     assert [(q.id, v.name) for q, v in todo] == [("1", "plato"), ("2", "plato"), ("3", "ar"), ("3", "plato")]
 
 
+def test_an_answer_cut_short_by_an_abort_counts_as_failed_and_runs_again(tmp_path):
+    # saved as finished by a bench before aborts were failures: the request ended with "abort"
+    cut = result("ar", 10, 1.0)
+    cut.calls[0].finish_reason = "abort"
+    node_cut = result("plato", 10, 1.0)
+    node_cut.nodes[1].finish_reason = "abort"
+    save(tmp_path, "ar", QUESTIONS[0], cut)
+    save(tmp_path, "plato", QUESTIONS[0], node_cut)
+    rows = load_rows(tmp_path)
+    assert rows["ar"]["1"].result.aborted() == ["answer"] and not rows["ar"]["1"].result.ok
+    assert rows["plato"]["1"].result.aborted() == ["node 2"] and not rows["plato"]["1"].result.ok
+    assert result("ar", 10, 1.0).ok and result("ar", 10, 1.0).aborted() == []
+    assert [(q.id, v.name) for q, v in pending(QUESTIONS[:1], variants_for(["ar", "plato"]), rows)] == [("1", "ar"), ("1", "plato")]
+
+
 def test_a_torn_last_line_is_skipped_and_cut_before_appending(tmp_path):
     save(tmp_path, "ar", QUESTIONS[0], result("ar", 10, 1.0))
     path = tmp_path / "ar.jsonl"

@@ -63,14 +63,16 @@ def test_each_question_names_its_requests_and_refuses_new_ones_once_cancelled(ba
 def test_an_interrupted_batch_aborts_the_requests_of_its_questions_in_flight(backend):
     """Ctrl-C in ``run_many`` (here: a timer's KeyboardInterrupt in the main thread, as SIGINT
     raises it) stops the questions in flight on the server instead of letting them decode on; so
-    a bench's process can exit at once (its pool's threads end with their questions)."""
+    a bench's process can exit at once (its pool's threads end with their questions). What the
+    questions' threads still hand to ``on_result`` (a bench saves it) is a failure, never an answer
+    cut short by the abort."""
     import signal
 
     assert _settles(backend, 30)
-    tasks = [plato_sgl.Task(f"An interrupted batch question {i} (cancel)", "plato",
-                            {"plan_regex": literal_regex(PLAN), "node_max_tokens": 3000, "ignore_eos": True})
-             for i in range(2)]
-    seen = {}
+    tasks = [plato_sgl.Task("An interrupted batch question 0 (cancel)", "plato",
+                            {"plan_regex": literal_regex(PLAN), "node_max_tokens": 3000, "ignore_eos": True}),
+             plato_sgl.Task("An interrupted batch question 1 (cancel)", "ar", {"max_tokens": 3000, "ignore_eos": True})]
+    seen, saved = {}, {}
 
     def interrupt(signum, frame):
         seen["running"] = _running(backend)
@@ -80,9 +82,18 @@ def test_an_interrupted_batch_aborts_the_requests_of_its_questions_in_flight(bac
     signal.setitimer(signal.ITIMER_REAL, 6.0)
     try:
         with pytest.raises(KeyboardInterrupt):
-            plato_sgl.run_many(tasks, backend=backend, num_threads=2, progress_bar=False)
+            plato_sgl.run_many(tasks, backend=backend, num_threads=2, progress_bar=False,
+                               on_result=lambda index, result: saved.setdefault(index, result))
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert seen["running"] > 0  # the batch's nodes were decoding when it was interrupted
     assert _settles(backend, 5), "the server kept decoding the interrupted batch's questions"
+    end = time.monotonic() + 30  # the threads hand over what they have once their requests end
+    while len(saved) < 2 and time.monotonic() < end:
+        time.sleep(0.2)
+    assert sorted(saved) == [0, 1]
+    assert not saved[0].ok and not saved[1].ok
+    plain = saved[1]  # one request, ended by the abort: its text is cut short, so it is a failure
+    assert plain.calls[0].finish_reason == "abort" and plain.answer
+    assert "aborted its answer request" in plain.error and "incomplete" in plain.error

@@ -22,7 +22,7 @@ import requests
 
 import plato_sgl
 from plato_sgl import backends
-from plato_sgl.bench import load_rows, run_bench, variants_for
+from plato_sgl.bench import describe_backend, load_rows, run_bench, variants_for
 from plato_sgl.datasets import Question
 from plato_sgl.errors import PlatoTimeout
 from plato_sgl.grammar import literal_regex
@@ -66,6 +66,8 @@ def test_the_router_url_stands_for_its_workers(router_cluster, cluster_backend):
     assert plato_sgl.connect(router_cluster.url, warm_up=False).chat_template.name == "chatml"
     assert sorted(load["url"] for load in backends.server_loads(router_cluster.url)) == workers
     assert backends.server_args(router_cluster.url)["device"] == "cpu"
+    environment = describe_backend(cluster_backend)  # what a bench through the router records
+    assert environment["device"] == "cpu" and environment["workers"] == 2
     assert cluster_backend.base_url == router_cluster.url
 
 
