@@ -151,16 +151,18 @@ def run_bench(
     resume: bool = False,
     progress_bar: bool = True,
     environment: dict[str, Any] | None = None,
+    max_inflight: int | None = None,
 ) -> list[Row]:
     """Answer what is still missing and append each result to its variant's file as it finishes.
 
     ``concurrency``: questions in flight at once; several levels (``[1, 2, 4, 8]``) run a load
-    sweep (:func:`run_sweep`), one level folder each."""
+    sweep (:func:`run_sweep`), one level folder each. ``max_inflight``: at most this many requests
+    of a batch on the server at once (``run_many``'s admission; None: no bound)."""
     levels = sweep.parse_levels(concurrency)
     out = Path(out)
     if len(levels) > 1:
         return run_sweep(questions, variants, backend, out, levels=levels, resume=resume,
-                         progress_bar=progress_bar, environment=environment)
+                         progress_bar=progress_bar, environment=environment, max_inflight=max_inflight)
     concurrency = levels[0]
     if out.exists() and sweep.level_folders(out):
         raise ValueError(f"{out} holds a load sweep (concurrency-N folders): run the sweep's levels again "
@@ -188,7 +190,7 @@ def run_bench(
 
     tasks = [Task(q.text, v.method, v.options) for q, v in todo]
     _flush_cache(backend)
-    run_many(tasks, backend=backend, num_threads=concurrency, progress_bar=progress_bar, on_result=save)
+    run_many(tasks, backend=backend, num_threads=concurrency, progress_bar=progress_bar, on_result=save, max_inflight=max_inflight)
     return rows
 
 
@@ -202,6 +204,7 @@ def run_sweep(
     resume: bool = False,
     progress_bar: bool = True,
     environment: dict[str, Any] | None = None,
+    max_inflight: int | None = None,
 ) -> list[Row]:
     """A load sweep: at each level N, batches of N questions of one variant sent together, the
     batches of every level and variant interleaved (``sweep.schedule``); each answer is appended to
@@ -241,7 +244,7 @@ def run_sweep(
         bar = tqdm(total=sum(len(b.questions) for b in batches), unit="q")
     try:
         for batch in batches:
-            rows += _run_batch(batch, folders[batch.level], backend)
+            rows += _run_batch(batch, folders[batch.level], backend, max_inflight)
             if bar is not None:
                 bar.update(len(batch.questions))
     finally:
@@ -250,7 +253,7 @@ def run_sweep(
     return rows
 
 
-def _run_batch(batch: sweep.Batch, folder: Path, backend: Any) -> list[Row]:
+def _run_batch(batch: sweep.Batch, folder: Path, backend: Any, max_inflight: int | None = None) -> list[Row]:
     """Send one sweep batch's questions together (one thread each) and save each answer as it finishes."""
     size = len(batch.questions)
     batch_id = f"{batch.variant.name}-{batch.number}-{uuid.uuid4().hex[:8]}"  # unique across resumed runs
@@ -266,7 +269,7 @@ def _run_batch(batch: sweep.Batch, folder: Path, backend: Any) -> list[Row]:
             f.write(row.to_json() + "\n")
         rows.append(row)
 
-    run_many(tasks, backend=backend, num_threads=size, progress_bar=False, on_result=save)
+    run_many(tasks, backend=backend, num_threads=size, progress_bar=False, on_result=save, max_inflight=max_inflight)
     return rows
 
 

@@ -203,9 +203,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     variants = variants_for(methods, ablation=args.ablation, options=_options(args))
     with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template) as backend:
         environment = describe_backend(backend, dataset=str(args.dataset), concurrency=_one_or_many(args.concurrency),
-                                       options=_options(args), command=" ".join(sys.argv))
+                                       max_inflight=args.max_inflight, options=_options(args), command=" ".join(sys.argv))
         rows = run_bench(questions, variants, backend, args.out, concurrency=args.concurrency,
-                         resume=args.resume, environment=environment)
+                         resume=args.resume, environment=environment, max_inflight=args.max_inflight)
     failed = sum(1 for r in rows if not r.result.ok)
     print(f"{len(rows)} answers saved in {args.out} ({failed} failed)")
     print(f"report: {write_report(args.out)}")
@@ -343,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="questions in flight at once (1 = the paper's setting); several levels, e.g. 1,2,4,8, run a load "
                             "sweep: at each level, batches of N questions of one method, interleaved across levels, one folder per level")
     bench.add_argument("--resume", action="store_true", help="continue a run in --out: only missing and failed questions run")
+    bench.add_argument("--max-inflight", type=_positive_int, metavar="N",
+                       help="at most N requests of a batch on the server at once, counting plans, nodes and prefills "
+                            "(plans first; default: no bound beyond --concurrency's questions)")
     _add_backend_args(bench)
     _add_option_args(bench)
     bench.set_defaults(func=cmd_bench)

@@ -70,6 +70,19 @@ def test_an_answer_cut_short_by_an_abort_counts_as_failed_and_runs_again(tmp_pat
     assert [(q.id, v.name) for q, v in pending(QUESTIONS[:1], variants_for(["ar", "plato"]), rows)] == [("1", "ar"), ("1", "plato")]
 
 
+@pytest.mark.parametrize("concurrency", [2, [1, 2]])
+def test_bench_bounds_every_batch_by_max_inflight(tmp_path, monkeypatch, concurrency):
+    # the bookkeeping only: run_many's admission itself is tested on a real server (test_admission.py)
+    import plato_sgl.bench as bench
+
+    bounds = []
+    monkeypatch.setattr(bench, "_flush_cache", lambda backend: None)
+    monkeypatch.setattr(bench, "run_many", lambda tasks, max_inflight=None, **kw: bounds.append(max_inflight) or [])
+    bench.run_bench(QUESTIONS[:2], variants_for(["ar"]), None, tmp_path / "run", concurrency=concurrency,
+                    progress_bar=False, max_inflight=5)
+    assert bounds and set(bounds) == {5}
+
+
 def test_a_torn_last_line_is_skipped_and_cut_before_appending(tmp_path):
     save(tmp_path, "ar", QUESTIONS[0], result("ar", 10, 1.0))
     path = tmp_path / "ar.jsonl"

@@ -106,6 +106,12 @@ def test_bench_refuses_bad_methods_and_options_before_connecting(capsys, tmp_pat
     assert not (tmp_path / "run").exists()
 
 
+def test_bench_refuses_a_max_inflight_below_one(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "--out", str(tmp_path / "run"), "--max-inflight", "0", "--url", f"http://127.0.0.1:{free_port()}"])
+    assert exit_.value.code == 2 and "--max-inflight: expected a number of at least 1, got 0" in capsys.readouterr().err
+
+
 def test_version_names_the_installed_package(capsys):
     from importlib.metadata import version
 
