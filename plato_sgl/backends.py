@@ -24,7 +24,7 @@ SGLang itself is imported only when needed (it imports torch, seconds): the HTTP
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from plato_sgl.errors import ServerError
 
@@ -51,6 +51,14 @@ def go_first(backend: Any, regex: str | None) -> None:
     mark = getattr(backend, "go_first", None)
     if mark is not None and regex is not None:
         mark(regex)
+
+
+def stop_first(backend: Any) -> list[str]:
+    """Abort a question's requests in flight that go first (its plan) because their text is no
+    longer needed (``plato_sgl.cancel.QuestionEndpoint.stop_first``); returns the aborted request
+    ids. Any other backend cannot abort one request and lets it run to its end (returns [])."""
+    stop = getattr(backend, "stop_first", None)
+    return stop() if stop is not None else []
 
 
 def model_name(backend: Any) -> str:
@@ -287,6 +295,30 @@ def warm_up(backend: Any, regexes: Sequence[str], *, timeout: float | None = Non
                 f"{url} failed: {error}. connect(url, warm_up=False) skips the warm-up (the first question "
                 "then compiles its grammars itself)."
             )
+
+
+def warm_up_workers(endpoint: Any, regexes: Sequence[str], *, timeout: float | None = None,
+                    on_error: Callable[[str, ServerError], None] | None = None) -> None:
+    """:func:`warm_up` on every server that requests sent to ``endpoint`` run on: each worker behind
+    an sglang-router compiles its own grammars, so warming the one the router picks is not enough.
+    ``on_error(worker_url, error)``, if given, is told of a worker whose warm-up failed (e.g. a dead
+    one) and the others are still warmed up; without it the first failure raises."""
+    import copy
+
+    if not regexes or not is_sglang_runtime(endpoint):
+        return
+    url = endpoint.base_url.rstrip("/")
+    for worker in worker_urls(url, timeout or 10.0):
+        target = endpoint
+        if worker != url:
+            target = copy.copy(endpoint)  # the same chat template and settings, another address
+            target.base_url = worker
+        try:
+            warm_up(target, regexes, timeout=timeout)
+        except ServerError as exc:
+            if on_error is None:
+                raise
+            on_error(worker, exc)
 
 
 def _warm_up_one(backend: Any, regex: str, timeout: float | None) -> str | None:

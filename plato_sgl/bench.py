@@ -23,8 +23,9 @@ import sglang
 
 from plato_sgl import sweep
 from plato_sgl.api import Task, check_method, run_many
-from plato_sgl.backends import chat_template_of, model_name, server_args, worker_urls
+from plato_sgl.backends import chat_template_of, model_name, server_args, warm_up_workers, worker_urls
 from plato_sgl.datasets import Question
+from plato_sgl.grammar import warm_up_regexes
 from plato_sgl.result import Result
 from plato_sgl.sweep import BatchInfo
 
@@ -189,7 +190,7 @@ def run_bench(
         rows.append(row)
 
     tasks = [Task(q.text, v.method, v.options) for q, v in todo]
-    _flush_cache(backend)
+    _flush_cache(backend, variants)
     run_many(tasks, backend=backend, num_threads=concurrency, progress_bar=progress_bar, on_result=save, max_inflight=max_inflight)
     return rows
 
@@ -236,7 +237,7 @@ def run_sweep(
         f.write(json.dumps(record) + "\n")
 
     rows: list[Row] = []
-    _flush_cache(backend)
+    _flush_cache(backend, variants)
     bar = None
     if progress_bar:
         from tqdm import tqdm
@@ -273,14 +274,20 @@ def _run_batch(batch: sweep.Batch, folder: Path, backend: Any, max_inflight: int
     return rows
 
 
-def _flush_cache(backend: Any) -> None:
-    """Start every run from an empty prefix cache, so results do not depend on what the server did before.
+WARM_UP_TIMEOUT = 120.0  # seconds per grammar: generous, a first compile on a busy CPU takes many seconds
 
-    Only at the start, not before each answer: SGLang's flush also drops its compiled grammars, and
-    compiling the plan or skeleton regex again for every question (8.5-9.5 s each on a 2-core CPU)
-    would charge Plato and SoT a cost a serving system pays once. Within a run, each method's fixed
-    prompt prefixes (system prompts, the plan prompt's worked example) stay cached across questions,
-    as on any server; methods share no prompt text beyond the chat template and system prompt.
+
+def _flush_cache(backend: Any, variants: Sequence[Variant]) -> None:
+    """Start every run from an empty prefix cache, so results do not depend on what the server did
+    before, with the variants' default grammars compiled again.
+
+    Only at the start, not before each answer: within a run, each method's fixed prompt prefixes
+    (system prompts, the plan prompt's worked example) stay cached across questions, as on any
+    server; methods share no prompt text beyond the chat template and system prompt. SGLang's flush
+    also drops its compiled grammars (the warm-up ``connect`` did), so they are warmed up again
+    here: else the run's first questions would wait for xgrammar to compile the plan and node
+    regexes, a cost a serving system pays once at start-up, not per run. A grammar only a variant's
+    other options use (e.g. ``description_max``) is compiled by its first question, as before.
     """
     endpoint = getattr(backend, "endpoint", backend)
     flush = getattr(endpoint, "flush_cache", None)
@@ -294,6 +301,10 @@ def _flush_cache(backend: Any) -> None:
         if "partial_success" not in str(exc):
             raise
         print(f"plato-sgl: the cache flush reached only some of the router's workers: {exc}", file=sys.stderr)
+    regexes = dict.fromkeys(r for v in variants for r in warm_up_regexes(v.options.get("max_nodes")))
+    warm_up_workers(endpoint, list(regexes), timeout=WARM_UP_TIMEOUT, on_error=lambda worker, exc: print(
+        f"plato-sgl: the grammar warm-up failed on {worker}, whose first questions will compile their own: {exc}",
+        file=sys.stderr))
 
 
 def drop_torn_tail(path: Path) -> None:

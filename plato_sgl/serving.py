@@ -497,10 +497,8 @@ def connect(
         endpoint.plato_priorities = backends.priority_levels(backends.server_args(workers[0], timeout))
     except ServerError:  # a server without /server_info: send no priority
         endpoint.plato_priorities = None
-    if warm_up:  # every worker compiles its own grammars: warm each one up, not just where the router sends
-        for worker in workers:
-            target = endpoint if worker == url else sgl.RuntimeEndpoint(worker, chat_template_name=chat_template)
-            backends.warm_up(target, grammar.warm_up_regexes(), timeout=timeout)
+    if warm_up:
+        backends.warm_up_workers(endpoint, grammar.warm_up_regexes(), timeout=timeout)
     return endpoint
 
 

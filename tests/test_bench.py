@@ -15,6 +15,7 @@ import pytest
 
 from plato_sgl.bench import Row, Variant, drop_torn_tail, load_rows, pending, variants_for
 from plato_sgl.datasets import Question, load_questions
+from plato_sgl.options import Options
 from plato_sgl.report import write_report
 from plato_sgl.result import Call, NodeRecord, Result
 from plato_sgl.serving import LocalServer
@@ -70,17 +71,52 @@ def test_an_answer_cut_short_by_an_abort_counts_as_failed_and_runs_again(tmp_pat
     assert [(q.id, v.name) for q, v in pending(QUESTIONS[:1], variants_for(["ar", "plato"]), rows)] == [("1", "ar"), ("1", "plato")]
 
 
+def test_a_plan_stopped_for_a_plain_answer_is_finished_work_and_does_not_run_again(tmp_path):
+    # auto's plan, aborted by the question itself once it chose a plain answer (Call.stopped)
+    plain = result("auto", 10, 1.0)
+    plain.calls.insert(0, Call(kind="plan", completion_tokens=4, finish_reason="abort", stopped=True))
+    save(tmp_path, "auto", QUESTIONS[0], plain)
+    rows = load_rows(tmp_path)
+    assert rows["auto"]["1"].result.calls[0].stopped and rows["auto"]["1"].result.ok
+    assert rows["auto"]["1"].result.aborted() == []
+    assert pending(QUESTIONS[:1], variants_for(["auto"]), rows) == []
+    plain.calls[0].stopped = False  # the same abort from outside the question cuts it short
+    assert plain.aborted() == ["plan"] and not plain.ok
+
+
 @pytest.mark.parametrize("concurrency", [2, [1, 2]])
 def test_bench_bounds_every_batch_by_max_inflight(tmp_path, monkeypatch, concurrency):
     # the bookkeeping only: run_many's admission itself is tested on a real server (test_admission.py)
     import plato_sgl.bench as bench
 
     bounds = []
-    monkeypatch.setattr(bench, "_flush_cache", lambda backend: None)
+    monkeypatch.setattr(bench, "_flush_cache", lambda backend, variants: None)
     monkeypatch.setattr(bench, "run_many", lambda tasks, max_inflight=None, **kw: bounds.append(max_inflight) or [])
     bench.run_bench(QUESTIONS[:2], variants_for(["ar"]), None, tmp_path / "run", concurrency=concurrency,
                     progress_bar=False, max_inflight=5)
     assert bounds and set(bounds) == {5}
+
+
+def test_the_flush_at_a_runs_start_is_followed_by_a_grammar_warm_up_of_its_variants(monkeypatch):
+    # SGLang's /flush_cache also drops compiled grammars (Scheduler.flush_cache -> grammar_manager.clear),
+    # so the bench compiles the variants' default grammars again before the first question.
+    # Bookkeeping with a recording endpoint; the warm-up itself runs on real servers in the bench tests.
+    import plato_sgl.bench as bench
+    from plato_sgl.grammar import plan_regex
+
+    calls = []
+
+    class Endpoint:
+        def flush_cache(self):
+            calls.append("flush")
+
+    monkeypatch.setattr(bench, "warm_up_workers", lambda endpoint, regexes, **kw: calls.append(regexes))
+    variants = variants_for(["ar", "plato"], ablation=True, options={"max_nodes": 5})
+    bench._flush_cache(Endpoint(), variants)
+    assert calls[0] == "flush" and len(calls) == 2
+    warmed = calls[1]
+    assert plan_regex(5, description_max=Options().description_max, ascii=True) in warmed
+    assert len(warmed) == len(set(warmed)) == 3  # one plan grammar (every variant has max_nodes 5), two node grammars
 
 
 def test_a_torn_last_line_is_skipped_and_cut_before_appending(tmp_path):
