@@ -103,6 +103,7 @@ class QuestionEndpoint(RuntimeEndpoint):
         scoped._numbers = itertools.count(1)
         scoped._lock = threading.Lock()
         scoped._in_flight: set[str] = set()
+        scoped._first_in_flight: set[str] = set()  # those of them that go first (see go_first)
         scoped.sent: list[str] = []  # every request id this question used, in order
         scoped.cancelled = False
         scoped.seed = seed
@@ -141,12 +142,15 @@ class QuestionEndpoint(RuntimeEndpoint):
                 raise Cancelled("the question was cancelled; no new request is sent")
             rid = f"{self._prefix}-{next(self._numbers)}"
             self._in_flight.add(rid)
+            if kind == FIRST:
+                self._first_in_flight.add(rid)
             self.sent.append(rid)
         return rid
 
     def _end(self, rid: str) -> None:
         with self._lock:
             self._in_flight.discard(rid)
+            self._first_in_flight.discard(rid)
         if self.gate is not None:
             self.gate.leave()
 
@@ -207,19 +211,29 @@ class QuestionEndpoint(RuntimeEndpoint):
     # -- cancellation -----------------------------------------------------------------------------
 
     def cancel(self) -> list[str]:
-        """Refuse new requests and abort every request still in flight; returns the aborted ids.
-
-        The aborts are sent from a daemon thread, so a hung server never blocks the caller.
-        """
+        """Refuse new requests and abort every request still in flight; returns the aborted ids."""
         with self._lock:
             self.cancelled = True
             rids = sorted(self._in_flight)
         if self.gate is not None:
             self.gate.wake()  # its requests still waiting for a slot give up
+        self._abort(rids)
+        return rids
+
+    def stop_first(self) -> list[str]:
+        """Abort the requests in flight that go first (the plan, see ``go_first``) because their
+        text is no longer needed, e.g. a plan whose size decision chose a plain answer; the question
+        goes on. Returns the aborted ids."""
+        with self._lock:
+            rids = sorted(self._first_in_flight)
+        self._abort(rids)
+        return rids
+
+    def _abort(self, rids: list[str]) -> None:
+        """Send the aborts from a daemon thread, so a hung server never blocks the caller."""
         if rids:
             threading.Thread(target=abort_requests, args=(self.base_url, rids, self.api_key), daemon=True,
                              name="plato-abort").start()
-        return rids
 
 
 def for_question(backend: Any, seed: int | None = None) -> Any:

@@ -102,6 +102,21 @@ def test_a_one_part_plan_takes_the_plain_path_and_decodes_no_node(backend):
 
 
 @pytest.mark.server
+@pytest.mark.parametrize("method", ["auto", "plato"])
+def test_a_plain_decision_stops_the_rest_of_the_plan(backend, method):
+    # decided at "Parts: 1": the long line after it would otherwise decode beside the plain answer
+    plan = "Parts: 1\n1. " + "Survey the readers of the library and their needs, " * 12 + "then decide.[]\n"
+    result = plato_sgl.run(f"What is a library for? ({method}, long plan)", method=method, backend=backend,
+                           plan_regex=literal_regex(plan), **SETTINGS)
+    plan_call, answer_call = result.calls[0], result.calls[1]
+    assert result.route == "plain" and result.nodes == [] and result.answer
+    assert plan_call.kind == "plan" and plan_call.finish_reason == "abort" and plan_call.stopped
+    assert result.plan.startswith("Parts: 1\n") and len(result.plan) < len(plan)
+    assert result.ok and result.aborted() == [] and result.error is None and result.repairs == []
+    assert answer_call.kind == "answer" and answer_call.finish_reason == "length" and answer_call.completion_tokens == 8
+
+
+@pytest.mark.server
 def test_plato_answers_a_one_part_plan_with_one_plain_request_within_the_answer_budget(backend):
     result = plato_sgl.run("What is a library for? (plato, one part)", backend=backend, node_max_tokens=6, max_tokens=8,
                            answer_max_tokens=5, ignore_eos=True, plan_regex=literal_regex("Parts: 1\n1. Its purpose.[]\n"))

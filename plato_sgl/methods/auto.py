@@ -19,7 +19,8 @@ decision uses cheap signals only, with no extra model and no extra model request
 
 Nodes are held back until the decision is made (at the size decision, or at the plan's second
 line for a short plan), so a plain answer never throws a node's decoding away, and a plan too long
-to be a chain starts its first node as soon as Plato would. The Result records the path taken and why (``route``,
+to be a chain starts its first node as soon as Plato would. A plain decision aborts the rest of
+the plan request, which would otherwise decode beside the plain answer. The Result records the path taken and why (``route``,
 ``route_reason``). The plain answer is ``ar``'s request within the answer budget
 (``Options.plain_budget``), the budget Plato's nodes share.
 """

@@ -12,7 +12,8 @@ a node that may still come is dispatched from the grown state, and its own reque
 Each result is prefilled once. Ready nodes are forked together, so SGLang batches them.
 
 A plan whose size decision is one part is answered with one plain request (``single_part_route``):
-there is nothing to decode side by side.
+there is nothing to decode side by side. The rest of the plan request is then aborted, so its
+tokens do not decode beside the answer.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Callable
 import sglang as sgl
 
 from plato_sgl import programs, prompts
-from plato_sgl.backends import go_first, is_sglang_runtime
+from plato_sgl.backends import go_first, is_sglang_runtime, stop_first
 from plato_sgl.errors import PlatoError, PlatoTimeout
 from plato_sgl.grammar import asks_for_code, is_ascii, node_regex, plan_regex
 from plato_sgl.methods.autoregressive import plain_answer
@@ -100,7 +101,7 @@ class PlatoRun:
             self.result.route, self.result.route_reason = ("plain", self.plain_reason) if self.plain_reason else ("plato", None)
         if self.plain_reason:
             self._plain(self.plain_reason, kind="answer")
-            self.deadline.call("the plan request", self.plan_ended.wait)  # a few tokens more: its counts go in the Result
+            self.deadline.call("the plan request", self.plan_ended.wait)  # stopped above: its counts go in the Result
         elif not self.scheduler.records:
             self._plain("the plan had no usable sub-task line; answered with a single plain request", kind="fallback")
         else:
@@ -155,15 +156,18 @@ class PlatoRun:
             held += self.parser.feed(chunk)
             self.result.plan_size = self.parser.size
             deciding = self._post(held, deciding, done=False)
-        held += self.parser.close()
-        self._post(held, deciding, done=True)
-        error = programs.stream_error(state, "plan")  # SGLang only prints a worker thread's exception
+        if not self.plain_reason:  # else the plan was stopped (stop_first): its last line is cut short, not wrong
+            held += self.parser.close()
+            self._post(held, deciding, done=True)
         self.result.plan = self.parser.text
-        if error is not None and not self.plain_reason:
-            raise error
+        if not self.plain_reason:  # a plan stopped for a plain answer has no error worth a word
+            error = programs.stream_error(state, "plan")  # SGLang only prints a worker thread's exception
+            if error is not None:
+                raise error
         plan_call = self.result.calls[0]
         plan_call.finished_at = self.result.plan_done_at = self.clock.now()
         plan_call.record_meta(state.get_meta_info("plan"))
+        plan_call.stopped = bool(self.plain_reason) and plan_call.finish_reason == "abort"
         if not self.plain_reason:
             self.scheduler.source_finished()
 
@@ -179,6 +183,7 @@ class PlatoRun:
                 return True
             if verdict:
                 self.plain_reason = verdict
+                stop_first(self.backend)  # the rest of the plan would only decode beside the plain answer
                 held.clear()
                 self.scheduler.tell(Progress("route", self.clock.now(), text=f"plain: {verdict}"))
                 self.scheduler.source_finished()
