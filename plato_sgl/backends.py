@@ -24,6 +24,7 @@ SGLang itself is imported only when needed (it imports torch, seconds): the HTTP
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable, Iterable, Sequence
 
 from plato_sgl.errors import ServerError
@@ -303,8 +304,6 @@ def warm_up_workers(endpoint: Any, regexes: Sequence[str], *, timeout: float | N
     an sglang-router compiles its own grammars, so warming the one the router picks is not enough.
     ``on_error(worker_url, error)``, if given, is told of a worker whose warm-up failed (e.g. a dead
     one) and the others are still warmed up; without it the first failure raises."""
-    import copy
-
     if not regexes or not is_sglang_runtime(endpoint):
         return
     url = endpoint.base_url.rstrip("/")

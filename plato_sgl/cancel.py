@@ -102,8 +102,7 @@ class QuestionEndpoint(RuntimeEndpoint):
         scoped._prefix = f"plato-{uuid.uuid4().hex[:12]}"
         scoped._numbers = itertools.count(1)
         scoped._lock = threading.Lock()
-        scoped._in_flight: set[str] = set()
-        scoped._first_in_flight: set[str] = set()  # those of them that go first (see go_first)
+        scoped._in_flight: dict[str, str] = {}  # request id -> its kind (FIRST or REST, see go_first)
         scoped.sent: list[str] = []  # every request id this question used, in order
         scoped.cancelled = False
         scoped.seed = seed
@@ -141,16 +140,13 @@ class QuestionEndpoint(RuntimeEndpoint):
                     self.gate.leave()
                 raise Cancelled("the question was cancelled; no new request is sent")
             rid = f"{self._prefix}-{next(self._numbers)}"
-            self._in_flight.add(rid)
-            if kind == FIRST:
-                self._first_in_flight.add(rid)
+            self._in_flight[rid] = kind
             self.sent.append(rid)
         return rid
 
     def _end(self, rid: str) -> None:
         with self._lock:
-            self._in_flight.discard(rid)
-            self._first_in_flight.discard(rid)
+            self._in_flight.pop(rid, None)
         if self.gate is not None:
             self.gate.leave()
 
@@ -225,7 +221,7 @@ class QuestionEndpoint(RuntimeEndpoint):
         text is no longer needed, e.g. a plan whose size decision chose a plain answer; the question
         goes on. Returns the aborted ids."""
         with self._lock:
-            rids = sorted(self._first_in_flight)
+            rids = sorted(rid for rid, kind in self._in_flight.items() if kind == FIRST)
         self._abort(rids)
         return rids
 
