@@ -337,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--category", help="only questions of this category")
     bench.add_argument("--per-category", type=int, metavar="N", help="only the first N questions of each category")
     bench.add_argument("--methods", default="ar,sot,plato", help="comma-separated methods (default: %(default)s)")
-    bench.add_argument("--ablation", action="store_true", help="also run the Plato ablation: plan-first, dependency-only context (Table 4), each length lever off (no size decision, long topics, free-text nodes), and a cap of 2 nodes while the plan streams")
+    bench.add_argument("--ablation", action="store_true", help="also run the Plato ablation: plan-first, dependency-only context (Table 4), each length lever off (no size decision, long topics, free-text nodes), 3 sentences a node instead of 5, and a cap of 2 nodes while the plan streams")
     bench.add_argument("--out", required=True, type=Path, help="results folder (JSONL per method, report.md, plots)")
     bench.add_argument("--concurrency", type=_levels, default=[1], metavar="N[,N...]",
                        help="questions in flight at once (1 = the paper's setting); several levels, e.g. 1,2,4,8, run a load "

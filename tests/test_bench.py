@@ -130,7 +130,7 @@ def test_a_torn_last_line_is_skipped_and_cut_before_appending(tmp_path):
 
 def test_ablation_variants_and_duplicate_methods():
     names = [v.name for v in variants_for(["ar", "plato"], ablation=True, options={"max_nodes": 5})]
-    assert names == ["ar", "plato", "plato-plan-first", "plato-deps-context", "plato-no-size", "plato-long-topics", "plato-free-nodes", "plato-cap-2"]
+    assert names == ["ar", "plato", "plato-plan-first", "plato-deps-context", "plato-no-size", "plato-long-topics", "plato-free-nodes", "plato-3-sentences", "plato-cap-2"]
     plan_first = variants_for(["plato"], ablation=True, options={"max_nodes": 5})[1]
     assert plan_first == Variant("plato-plan-first", "plato", {"max_nodes": 5, "pipeline": False})
     with pytest.raises(ValueError, match="twice"):
