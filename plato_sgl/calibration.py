@@ -26,6 +26,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from plato_sgl.evaluation import DEFAULT_PROMPT
+
 KINDS = ("truncated", "duplicated", "off_topic", "empty", "wrong_answer")
 SOURCES_FILE = "judge_calibration_sources.jsonl"
 PAIRS_FILE = "judge_calibration.jsonl"
@@ -245,12 +247,12 @@ def write_pairs_as_rows(pairs: Sequence[CalibrationPair], folder: str | Path) ->
         (folder / f"{variant}.jsonl").write_text("".join(lines), encoding="utf-8")
 
 
-def scores_of(folder: str | Path, judge: str) -> list[KindScore]:
-    """``score`` of ``judge``'s judgements cached in a calibration folder."""
+def scores_of(folder: str | Path, judge: str, prompt_name: str = DEFAULT_PROMPT) -> list[KindScore]:
+    """``score`` of ``judge``'s judgements with ``prompt_name`` cached in a calibration folder."""
     from plato_sgl.evaluation import debiased_preference
     from plato_sgl.judge import current_judgements
 
-    current = current_judgements(folder, [(BETTER, WORSE)], judge).get((BETTER, WORSE), {})
+    current = current_judgements(folder, [(BETTER, WORSE)], judge, prompt_name).get((BETTER, WORSE), {})
     judged = []
     for qid, (ab, ba) in current.items():
         probs = ab.probabilities is not None and ba.probabilities is not None
@@ -259,22 +261,17 @@ def scores_of(folder: str | Path, judge: str) -> list[KindScore]:
     return score(judged)
 
 
-def judges_of(folder: str | Path) -> list[str]:
-    """The judges with judgements cached in a calibration folder."""
-    from plato_sgl.judge import load_judgements
-
-    return sorted({j.judge for j in load_judgements(folder).values()})
-
-
 def calibration_lines(folder: str | Path) -> list[str]:
     """The report's section on the judge calibration cached in ``folder`` (nothing if none)."""
     folder = Path(folder)
     if not (folder / f"{BETTER}.jsonl").exists():
         return []
+    from plato_sgl.judge import judge_flags, judge_label, judges_of, load_judgements
+
     lines = []
-    for judge in judges_of(folder):
-        lines += [*verdict_lines(scores_of(folder, judge), judge), "",
-                  f"Scored with `plato-sgl calibrate --out {folder} --judge-model {judge}` (or `--judge-url URL`).", ""]
+    for judge, prompt_name in judges_of(load_judgements(folder).values()):
+        lines += [*verdict_lines(scores_of(folder, judge, prompt_name), judge_label(judge, prompt_name)), "",
+                  f"Scored with `plato-sgl calibrate --out {folder} {judge_flags(judge, prompt_name)}` (or `--judge-url URL`).", ""]
     if not lines:
         return []
     return ["## Judge calibration (pairs with a known worse answer, both orders)",
@@ -307,17 +304,17 @@ def choose_pairs(pairs: Sequence[CalibrationPair], kinds: Sequence[str] | None =
 
 
 def run_calibration(folder: str | Path, backend: Any, *, num_threads: int = 4, kinds: Sequence[str] | None = None,
-                    first: int | None = None, progress_bar: bool = True) -> list[KindScore]:
+                    first: int | None = None, progress_bar: bool = True, prompt_name: str = DEFAULT_PROMPT) -> list[KindScore]:
     """Judge the committed calibration set (only ``kinds``, and the first ``first`` pairs of each,
-    when given) in both orders with ``backend``, by ``plato_sgl.judge.run_judge``: every judgement
-    cached in ``folder``'s judgements.jsonl. Returns the scores."""
+    when given) in both orders with ``backend`` and the ``prompt_name`` format, by
+    ``plato_sgl.judge.run_judge``: every judgement cached in ``folder``'s judgements.jsonl. Returns the scores."""
     from plato_sgl.backends import model_name
     from plato_sgl.judge import run_judge
 
     pairs = choose_pairs(load_pairs(), kinds, first)
     write_pairs_as_rows(pairs, folder)
-    run_judge(folder, [(BETTER, WORSE)], backend, num_threads=num_threads, progress_bar=progress_bar)
-    return scores_of(folder, model_name(backend))
+    run_judge(folder, [(BETTER, WORSE)], backend, num_threads=num_threads, progress_bar=progress_bar, prompt_name=prompt_name)
+    return scores_of(folder, model_name(backend), prompt_name)
 
 
 def write_calibration_report(folder: str | Path) -> Path:

@@ -91,6 +91,10 @@ def _add_judge_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge-openai-model", help="model name at an OpenAI-compatible endpoint (--judge-url); key from OPENAI_API_KEY")
     parser.add_argument("--chat-template", metavar="NAME", help=CHAT_TEMPLATE_HELP)
     parser.add_argument("--num-threads", type=int, default=4)
+    parser.add_argument("--judge-prompt", choices=["pair-v2", "pair-v2-verdict"], default="pair-v2",
+                        help="FastChat's pair-v2 (an explanation, then the verdict), or pair-v2-verdict (the verdict "
+                             "alone: one prefill a judgement, far quicker on a CPU; a judge of its own in reports). "
+                             "Default: %(default)s")
 
 
 def _options(args: argparse.Namespace) -> dict:
@@ -231,11 +235,13 @@ def _judge_backend(args: argparse.Namespace):
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from plato_sgl.backends import model_name
     from plato_sgl.calibration import run_calibration, verdict_lines, write_calibration_report
+    from plato_sgl.judge import judge_label
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
     with _judge_backend(args) as backend:
-        scores = run_calibration(args.out, backend, num_threads=args.num_threads, kinds=kinds, first=args.first)
-        judge = model_name(backend)
+        scores = run_calibration(args.out, backend, num_threads=args.num_threads, kinds=kinds, first=args.first,
+                                 prompt_name=args.judge_prompt)
+        judge = judge_label(model_name(backend), args.judge_prompt)
     print("\n".join(verdict_lines(scores, judge)))
     print(f"report: {write_calibration_report(args.out)}")
     return 0 if scores and all(s.passed for s in scores) else 2
@@ -255,13 +261,14 @@ def cmd_judge(args: argparse.Namespace) -> int:
     from plato_sgl.report import pair_summaries
 
     with _judge_backend(args) as backend:
-        outcomes = run_judge(args.folder, pairs, backend, num_threads=args.num_threads)
+        outcomes = run_judge(args.folder, pairs, backend, num_threads=args.num_threads, prompt_name=args.judge_prompt)
         judge = model_name(backend)
-    summaries = pair_summaries(args.folder, judge, pairs)
+    summaries = pair_summaries(args.folder, judge, pairs, args.judge_prompt)
     for (first, second), by_category in tallies(args.folder, outcomes).items():
         t = by_category["all"]
         s = summaries.get((first, second), (None,))[0]
-        debiased = "" if s is None or s.debiased is None else f"; debiased net preference {s.debiased:+.0%}"
+        debiased = ("" if s is None or s.debiased is None
+                    else f"; debiased net preference {s.debiased:+.0%}, debiased net win {s.debiased_net:+.0%}")
         print(f"{first} vs {second}: {t.wins} wins, {t.ties} ties, {t.losses} losses -> net win rate {t.net_win_rate:+.0%}{debiased}")
     print(f"report: {write_report(args.folder)}")
     return 0

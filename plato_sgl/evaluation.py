@@ -18,23 +18,44 @@ from typing import Any, Iterable, Sequence
 import regex
 
 VERDICTS = {"[[A]]": "A", "[[B]]": "B", "[[C]]": "tie"}
+DEFAULT_PROMPT = "pair-v2"  # the judge prompt format unless one is chosen
 
 
 @dataclass(frozen=True)
 class JudgePrompt:
-    """A FastChat judge prompt format (``pair-v2``: verdicts [[A]], [[B]], [[C]] for a tie)."""
+    """A pairwise judge prompt format: FastChat's (``pair-v2``: verdicts [[A]], [[B]], [[C]] for a
+    tie), or ``pair-v2-verdict`` (``explains`` False: the same prompt asking for the verdict alone)."""
 
     name: str
     system: str
     template: str
+    explains: bool = True  # the judge writes an explanation before its verdict
 
     def render(self, question: str, answer_a: str, answer_b: str) -> str:
         return self.template.format(question=question, answer_a=answer_a, answer_b=answer_b)
 
 
+# pair-v2-verdict: pair-v2 with its two sentences about an explanation replaced by a request for the
+# verdict alone. One prefill and a few verdict tokens a judgement instead of an explanation's decode.
+VERDICT_ONLY = "pair-v2-verdict"
+_EXPLANATION_SENTENCES = {
+    "Begin your evaluation by comparing the two responses and provide a short explanation. ": "",
+    "After providing your explanation, output your final verdict": "Output only your final verdict, with no explanation,",
+}
+
+
 @lru_cache(maxsize=None)
-def judge_prompt(name: str = "pair-v2") -> JudgePrompt:
-    """Load a prompt format shipped in plato_sgl/data/judge_prompts.jsonl (FastChat, Apache-2.0)."""
+def judge_prompt(name: str = DEFAULT_PROMPT) -> JudgePrompt:
+    """A prompt format shipped in plato_sgl/data/judge_prompts.jsonl (FastChat, Apache-2.0, kept
+    unmodified), or ``pair-v2-verdict``, derived here from pair-v2."""
+    if name == VERDICT_ONLY:
+        base = judge_prompt(DEFAULT_PROMPT)
+        system = base.system
+        for sentence, replacement in _EXPLANATION_SENTENCES.items():
+            if sentence not in system:
+                raise ValueError(f"pair-v2 no longer holds {sentence!r}: cannot derive {VERDICT_ONLY}")
+            system = system.replace(sentence, replacement)
+        return JudgePrompt(VERDICT_ONLY, system, base.template, explains=False)
     for line in files("plato_sgl.data").joinpath("judge_prompts.jsonl").read_text(encoding="utf-8").splitlines():
         data = json.loads(line)
         if data["name"] == name:
@@ -225,8 +246,8 @@ Interval = tuple[float, float]
 
 @dataclass(frozen=True)
 class PairSummary:
-    """A judged pair over its questions: the hard rule's net win rate, the debiased net preference,
-    the length-controlled one, the judge's position preference (each with a bootstrap interval over
+    """A judged pair over its questions: the hard rule's net win rate, the debiased net preference
+    and the net win by its sign, the length-controlled preference, the judge's position preference (each with a bootstrap interval over
     questions), and the answers' median length ratio."""
 
     questions: int  # with a verdict in both orders
@@ -235,12 +256,22 @@ class PairSummary:
     debiased_questions: int  # with probabilities in both orders
     debiased: float | None
     debiased_interval: Interval | None
+    # each question a win, tie or loss by the sign of its debiased preference: (wins - losses) / questions
+    debiased_net: float | None
+    debiased_net_interval: Interval | None
     length_controlled: float | None  # at equal lengths, of the debiased preference (else the hard outcome)
     length_controlled_interval: Interval | None
     length_controlled_of: str  # "debiased" or "hard rule"
     position: float | None  # mean P(first shown) - P(second shown); 0: no position preference
     position_interval: Interval | None
     median_length_ratio: float | None
+
+
+def preference_sign(preference: float, tolerance: float = 1e-9) -> float:
+    """A question's outcome by its debiased preference: 1.0 (win), -1.0 (loss), 0.0 (tie: no
+    preference either way, e.g. two identical answers). A judge whose verdict probabilities are
+    nearly flat still orders answers by their sign, as the calibration's accuracy counts them."""
+    return 1.0 if preference > tolerance else -1.0 if preference < -tolerance else 0.0
 
 
 def summarize_pair(outcomes: Sequence[str], preferences: Sequence[float | None], positions: Sequence[float | None],
@@ -265,11 +296,14 @@ def summarize_pair(outcomes: Sequence[str], preferences: Sequence[float | None],
     # all answers in the same length ratio: the fit cannot tell length from preference, so no figure
     varied = n > 1 and max(logs) - min(logs) > 1e-9
     lc = length_controlled_preference(target, logs) if varied else None
+    signs = [preference_sign(p) for p in prefs] if complete else []
     return PairSummary(
         questions=n, net=sum(values) / n if n else 0.0, net_interval=mean_interval(values, resamples=resamples),
         debiased_questions=sum(p is not None for p in prefs),
         debiased=sum(prefs) / n if complete else None,
         debiased_interval=mean_interval(prefs, resamples=resamples) if complete else None,
+        debiased_net=sum(signs) / n if complete else None,
+        debiased_net_interval=mean_interval(signs, resamples=resamples) if complete else None,
         length_controlled=lc, length_controlled_interval=length_controlled_interval(target, logs, resamples=resamples) if varied else None,
         length_controlled_of="debiased" if complete else "hard rule",
         position=sum(pos) / n if complete else None,

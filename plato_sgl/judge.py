@@ -6,7 +6,9 @@ prompt format), so a re-run is free and an interrupted run resumes. On SGLang's 
 judge writes an explanation (enforced, and ended where it likes) and then a verdict under a regex,
 so there always is one, and the verdict is also read as probabilities (P(A), P(B), P(tie) at the
 verdict letter), from which ``evaluation.debiased_preference`` averages out the judge's preference
-for a position. A judgement cached before probabilities were read keeps its key and still loads;
+for a position. With the ``pair-v2-verdict`` prompt the judge writes no explanation: its verdict is
+decoded right after the prompt (one prefill a judgement), and it is a judge of its own in reports
+(``judges_of``). A judgement cached before probabilities were read keeps its key and still loads;
 on SGLang's runtime the next run reads its verdict's probabilities from its cached explanation (one
 short request, no new explanation). Elsewhere (OpenAI-style APIs) an unparseable judgement is
 retried once and then recorded as an error, never as a tie. A judgement whose request fails (the
@@ -21,7 +23,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import sglang as sgl
 from tqdm import tqdm
@@ -29,7 +31,7 @@ from tqdm import tqdm
 from plato_sgl.backends import is_sglang_runtime, model_name
 from plato_sgl.bench import JUDGEMENTS_FILE, drop_torn_tail, load_rows
 from plato_sgl.errors import PlatoError
-from plato_sgl.evaluation import VERDICTS, Probabilities, Tally, combine, judge_prompt, parse_verdict, tally
+from plato_sgl.evaluation import DEFAULT_PROMPT, VERDICTS, Probabilities, Tally, combine, judge_prompt, parse_verdict, tally
 
 # Explanation, then the verdict: what the pair-v2 prompt asks for, enforced on SGLang's runtime in
 # two steps. The explanation (no brackets: left alone, Qwen2.5-Coder-1.5B writes a bare verdict and
@@ -113,6 +115,23 @@ class Judgement:
     # P(A), P(B), P(tie) at the verdict (SGLang's runtime); None: cached before they were read, or a
     # judge that gives none (OpenAI-style APIs)
     probabilities: Probabilities | None = None
+    prompt: str = DEFAULT_PROMPT  # the prompt format (judgements cached before it was recorded: pair-v2)
+
+
+def judges_of(judgements: Iterable[Judgement]) -> list[tuple[str, str]]:
+    """The (judge model, prompt format) combinations among ``judgements``: each is a judge of its own,
+    reported on its own (the same model asked for a verdict alone judges differently)."""
+    return sorted({(j.judge, j.prompt) for j in judgements})
+
+
+def judge_label(judge: str, prompt_name: str = DEFAULT_PROMPT) -> str:
+    """How reports name a judge: its model, and its prompt format when that is not the default."""
+    return judge if prompt_name == DEFAULT_PROMPT else f"{judge}, {prompt_name}"
+
+
+def judge_flags(judge: str, prompt_name: str = DEFAULT_PROMPT) -> str:
+    """The command-line flags that judge with this model and prompt format."""
+    return f"--judge-model {judge}" + ("" if prompt_name == DEFAULT_PROMPT else f" --judge-prompt {prompt_name}")
 
 
 def cache_key(question: str, answer_a: str, answer_b: str, judge: str, prompt_name: str) -> str:
@@ -139,7 +158,7 @@ def run_judge(
     pairs: Sequence[tuple[str, str]],
     backend: Any,
     *,
-    prompt_name: str = "pair-v2",
+    prompt_name: str = DEFAULT_PROMPT,
     num_threads: int = 4,
     progress_bar: bool = True,
 ) -> dict[tuple[str, str], dict[str, str]]:
@@ -152,6 +171,7 @@ def run_judge(
     prompt = judge_prompt(prompt_name)
     judge = model_name(backend)  # part of every cache key
     constrained = is_sglang_runtime(backend)
+    verdict_only = constrained and not prompt.explains  # no explanation: the verdict is decoded at once
     cached = load_judgements(folder)
 
     wanted: list[Judgement] = []
@@ -171,9 +191,10 @@ def run_judge(
                 old = cached.get(key)
                 explanation = _cached_explanation(old) if constrained and old is not None else None
                 if old is None or explanation is not None:
+                    explanation = "" if verdict_only else explanation
                     calls[key] = {"system": prompt.system, "prompt": prompt.render(question, answers[a], answers[b]),
                                   "constrained": constrained, "explanation": explanation}
-                    wanted.append(Judgement(key, qid, f"{first}:{second}", order, judge, None, explanation or ""))
+                    wanted.append(Judgement(key, qid, f"{first}:{second}", order, judge, None, explanation or "", prompt=prompt_name))
 
     path = folder / JUDGEMENTS_FILE
     drop_torn_tail(path)  # else the first new judgement is glued to an interrupted run's torn line, and lost
@@ -231,7 +252,7 @@ def _ask(judgement: Judgement, call: dict[str, Any], backend: Any, constrained: 
 
 
 def current_judgements(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str,
-                       prompt_name: str = "pair-v2") -> dict[tuple[str, str], dict[str, tuple[Judgement, Judgement]]]:
+                       prompt_name: str = DEFAULT_PROMPT) -> dict[tuple[str, str], dict[str, tuple[Judgement, Judgement]]]:
     """Per pair, per question: ``judge``'s two judgements (order ab, order ba) of the current answers,
     where both are cached (an answer re-run since is judged again). One judge at a time: the
     verdicts of two judges on a question are not one outcome."""
@@ -253,7 +274,7 @@ def current_judgements(folder: str | Path, pairs: Sequence[tuple[str, str]], jud
     return result
 
 
-def outcomes(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str, prompt_name: str = "pair-v2") -> dict[tuple[str, str], dict[str, str]]:
+def outcomes(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str, prompt_name: str = DEFAULT_PROMPT) -> dict[tuple[str, str], dict[str, str]]:
     """Per pair, per question: win/tie/loss for the first method by ``judge``, or 'error' (a judgement had no verdict)."""
     return outcomes_of(current_judgements(folder, pairs, judge, prompt_name))
 
@@ -303,7 +324,7 @@ class PairRecord:
 
 
 def pair_records(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str,
-                 prompt_name: str = "pair-v2") -> dict[tuple[str, str], list[PairRecord]]:
+                 prompt_name: str = DEFAULT_PROMPT) -> dict[tuple[str, str], list[PairRecord]]:
     """Per pair, one record per question ``judge`` judged in both orders, in question order."""
     from plato_sgl.evaluation import debiased_preference, position_preference
 

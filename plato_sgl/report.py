@@ -18,6 +18,7 @@ from typing import Sequence
 
 from plato_sgl import metrics
 from plato_sgl.bench import ENVIRONMENT_FILE, Row, load_rows
+from plato_sgl.evaluation import DEFAULT_PROMPT
 from plato_sgl.result import Result
 from plato_sgl import sweep
 
@@ -422,43 +423,45 @@ def environment_lines(folder: Path) -> list[str]:
 def quality_section(rows: Rows, folder: Path) -> list[str]:
     """Net win rates from the judgements cached in ``folder`` (Table 1 and Figure 4 shapes), a table
     and a plot per judge when a folder was judged by several."""
-    from plato_sgl.judge import load_judgements
+    from plato_sgl.judge import judges_of, load_judgements
 
     judgements = load_judgements(folder)
-    judges = sorted({j.judge for j in judgements.values()})
+    judges = judges_of(judgements.values())
     pairs = sorted({tuple(j.pair.split(":", 1)) for j in judgements.values()})
     lines = []
-    for n, judge in enumerate(judges):
+    for n, (judge, prompt_name) in enumerate(judges):
         plot = "win_rates.png" if len(judges) == 1 else f"win_rates_{n + 1}.png"
-        lines += judge_lines(folder, judge, pairs, plot)
+        lines += judge_lines(folder, judge, pairs, plot, prompt_name)
     if lines:
         lines = ["## Answer quality (pairwise judge, both answer orders)",
-                 "FastChat pair-v2 prompt. A win (loss) needs the same preference in both orders; any "
+                 "FastChat pair-v2 prompt (a judge named with `pair-v2-verdict`: the same prompt asking for the verdict "
+                 "alone, no explanation). A win (loss) needs the same preference in both orders; any "
                  "disagreement, e.g. position bias, counts as a tie. Net win rate = (wins - losses) / questions.", "", *lines]
     return lines
 
 
-def judge_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]], plot: str) -> list[str]:
-    """One judge's win/tie/loss table, net win rates per category and plot (saved as ``plot``)."""
+def judge_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]], plot: str,
+                prompt_name: str = DEFAULT_PROMPT) -> list[str]:
+    """One judge's (model and prompt format) win/tie/loss table, net win rates per category and plot (saved as ``plot``)."""
     from plato_sgl.evaluation import first_position_share
-    from plato_sgl.judge import current_judgements, outcomes_of, tallies
+    from plato_sgl.judge import current_judgements, judge_flags, judge_label, outcomes_of, tallies
 
-    current = current_judgements(folder, pairs, judge)
+    current = current_judgements(folder, pairs, judge, prompt_name)
     per_pair = outcomes_of(current)
     counts = tallies(folder, per_pair)
     if not counts:
         return []
     first, decided = first_position_share(j.verdict for per in current.values() for both in per.values() for j in both)
-    lines = [f"Judge: `{judge}`. Position bias: it preferred the answer shown first in {first} of the {decided} "
+    lines = [f"Judge: `{judge_label(judge, prompt_name)}`. Position bias: it preferred the answer shown first in {first} of the {decided} "
              f"judgements that preferred one ({_fmt(first / decided if decided else None, '.0%')}; 50% is none).", "",
-             f"Judged with `plato-sgl judge {folder} --pairs {','.join(f'{a}:{b}' for a, b in counts)} --judge-model {judge}` "
+             f"Judged with `plato-sgl judge {folder} --pairs {','.join(f'{a}:{b}' for a, b in counts)} {judge_flags(judge, prompt_name)}` "
              "(or `--judge-url URL` of a server serving it); judgements cached in judgements.jsonl.", ""]
     body = []
     for pair, by_category in counts.items():
         t, errors = by_category["all"], sum(1 for o in per_pair[pair].values() if o == "error")
         body.append([f"{pair[0]} vs {pair[1]}", str(t.wins), str(t.ties), str(t.losses), str(errors), _fmt(t.net_win_rate, ".0%")])
     lines += [_table(["pair", "wins", "ties", "losses", "no verdict", "net win rate"], body), ""]
-    lines += debiased_lines(folder, judge, list(counts))
+    lines += debiased_lines(folder, judge, list(counts), prompt_name)
     categories = sorted({c for by_category in counts.values() for c in by_category} - {"all"})
     if categories:
         header = ["category", *(f"{a} vs {b}" for a, b in counts)]
@@ -477,43 +480,47 @@ def _ci(value: float | None, interval: tuple[float, float] | None, spec: str = "
     return f"{value:{spec}}" + (f" [{interval[0]:{spec}}, {interval[1]:{spec}}]" if interval else "")
 
 
-def pair_summaries(folder: Path, judge: str, pairs: Sequence[tuple[str, str]]) -> dict:
-    """``evaluation.summarize_pair`` of each pair ``judge`` judged in ``folder``, with its records:
-    {pair: (summary, records)}."""
+def pair_summaries(folder: Path, judge: str, pairs: Sequence[tuple[str, str]], prompt_name: str = DEFAULT_PROMPT) -> dict:
+    """``evaluation.summarize_pair`` of each pair ``judge`` judged in ``folder`` with ``prompt_name``,
+    with its records: {pair: (summary, records)}."""
     from plato_sgl.evaluation import summarize_pair
     from plato_sgl.judge import pair_records
 
     result = {}
-    for pair, records in pair_records(folder, pairs, judge).items():
+    for pair, records in pair_records(folder, pairs, judge, prompt_name).items():
         result[pair] = (summarize_pair([r.outcome for r in records], [r.preference for r in records],
                                        [r.position for r in records], [r.length_ratio for r in records]), records)
     return result
 
 
-def debiased_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]]) -> list[str]:
+def debiased_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]], prompt_name: str = DEFAULT_PROMPT) -> list[str]:
     """The position-debiased and length-controlled net preferences of each pair with 95% bootstrap
     intervals over questions, the judge's position preference before debiasing, and each question's
     length ratio beside its outcome (issue 17)."""
-    summaries = pair_summaries(folder, judge, pairs)
+    summaries = pair_summaries(folder, judge, pairs, prompt_name)
     if not summaries:
         return []
     body = []
     for (a, b), (s, _) in summaries.items():
         body.append([f"{a} vs {b}", str(s.questions), _ci(s.net, s.net_interval),
                      _ci(s.debiased, s.debiased_interval) + ("" if s.debiased is not None else f" ({s.debiased_questions} with probabilities)"),
+                     _ci(s.debiased_net, s.debiased_net_interval),
                      _ci(s.length_controlled, s.length_controlled_interval) + f" ({s.length_controlled_of})",
                      _fmt(s.median_length_ratio, ".2f"), _ci(s.position, s.position_interval, "+.2f")])
     lines = ["Position-debiased and length-controlled (95% bootstrap intervals over questions, 2000 resamples, "
              "`plato_sgl.stats`). Net win, hard rule = (wins - losses) / questions, as above. Debiased net preference = "
              "mean over questions of ((P_ab(A) - P_ab(B)) + (P_ba(B) - P_ba(A))) / 2, the judge's verdict probabilities "
              "in both orders averaged, so a preference for a position cancels (`evaluation.debiased_preference`). "
+             "Debiased net win = (wins - losses) / questions with each question won or lost by the sign of its "
+             "debiased preference (a judge with nearly flat probabilities gives small preferences that still order "
+             "the answers; the calibration counts them the same way). "
              "Length-controlled = the logistic fit of that preference (of the hard outcome where probabilities are "
              "missing) on the log word ratio, read at equal length (AlpacaEval 2's idea). Word ratio = the first "
              "method's words / the second's (median). Position preference = mean P(answer shown first) - P(shown "
              "second) before debiasing (0: none); the debiased preference has none by construction.", "",
-             _table(["pair", "questions", "net win, hard rule", "debiased net preference", "length-controlled",
+             _table(["pair", "questions", "net win, hard rule", "debiased net preference", "debiased net win", "length-controlled",
                      "word ratio", "position preference"], body), ""]
-    lines += position_bias_lines(folder, judge, list(summaries))
+    lines += position_bias_lines(folder, judge, list(summaries), prompt_name)
     for (a, b), (_, records) in summaries.items():
         rows = [[r.question_id, r.category or "-", f"{r.length_ratio:.2f}", r.outcome, _fmt(r.preference, "+.2f")] for r in records]
         lines += [f"<details><summary>{a} vs {b}: each question's length ratio and outcome</summary>", "",
@@ -521,13 +528,13 @@ def debiased_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]]) -
     return lines
 
 
-def position_bias_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]]) -> list[str]:
+def position_bias_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]], prompt_name: str = DEFAULT_PROMPT) -> list[str]:
     """The judge's position bias in probabilities, before and after removing its mean position
     preference from every judgement (``evaluation.first_preferred_share``); nothing without probabilities."""
     from plato_sgl.evaluation import first_preferred_share
     from plato_sgl.judge import current_judgements
 
-    probs = [j.probabilities for per in current_judgements(folder, pairs, judge).values() for both in per.values()
+    probs = [j.probabilities for per in current_judgements(folder, pairs, judge, prompt_name).values() for both in per.values()
              for j in both if j.probabilities is not None]
     if not probs:
         return []
@@ -620,21 +627,22 @@ def correctness_section(rows: Rows) -> list[str]:
 
 
 def targets17_table(rows: Rows, folder: Path) -> str | None:
-    """Issue 17's targets, as far as this run measures them: Plato's debiased net preference over SoT
-    (>= +30%) and over AR (>= 0) per judge, GSM8K correctness of Plato (>= AR - 2 points) and of auto
+    """Issue 17's targets, as far as this run measures them: Plato's debiased net preference, and its
+    debiased net win, over SoT (>= +30%) and over AR (>= 0) per judge, GSM8K correctness of Plato (>= AR - 2 points) and of auto
     (>= AR - 1 point); each with its 95% interval, and by how much a missed one missed. None when
     the run measures none of them."""
-    from plato_sgl.judge import load_judgements
+    from plato_sgl.judge import judge_label, judges_of, load_judgements
 
     found = []  # (figure, target text, value, interval, bar, unit scale, unit)
-    judges = sorted({j.judge for j in load_judgements(folder).values()})
-    for judge in judges:
-        summaries = pair_summaries(folder, judge, [("plato", "sot"), ("plato", "ar")])
+    for judge, prompt_name in judges_of(load_judgements(folder).values()):
+        summaries = pair_summaries(folder, judge, [("plato", "sot"), ("plato", "ar")], prompt_name)
         for (a, b), bar in ((("plato", "sot"), 0.30), (("plato", "ar"), 0.0)):
             if (a, b) in summaries:
                 s = summaries[(a, b)][0]
-                found.append((f"{a} vs {b}: debiased net preference, judge `{judge}` ({s.questions} questions)",
-                              f">= {bar:+.0%}", s.debiased, s.debiased_interval, bar, 100, "%"))
+                for figure, value, interval in (("debiased net preference", s.debiased, s.debiased_interval),
+                                                ("debiased net win", s.debiased_net, s.debiased_net_interval)):
+                    found.append((f"{a} vs {b}: {figure}, judge `{judge_label(judge, prompt_name)}` ({s.questions} questions)",
+                                  f">= {bar:+.0%}", value, interval, bar, 100, "%"))
     for variant, bar in (("plato", -0.02), ("auto", -0.01)):
         gap = correctness_gap(rows, variant) if variant in rows and BASELINE in rows else None
         if gap is not None:

@@ -5,6 +5,7 @@ server (mechanics only: a random model's verdicts are random)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,15 @@ def test_calibrate_judges_both_orders_and_the_report_shows_the_scores(tiny_serve
     assert passes != ("FAILS the calibration set" in text) and code == (0 if passes else 2)
     before = (out / "judgements.jsonl").read_bytes()
     assert main(args) == code and (out / "judgements.jsonl").read_bytes() == before  # cached: nothing asked again
+
+    verdict_only = main(args + ["--judge-prompt", "pair-v2-verdict"])  # the same model asked for its verdict alone
+    judgements = list(load_judgements(out).values())
+    assert sorted(j.prompt for j in judgements) == ["pair-v2"] * 4 + ["pair-v2-verdict"] * 4
+    assert all(re.fullmatch(r"\[\[[ABC]\]\]", j.text) for j in judgements if j.prompt == "pair-v2-verdict")
+    text = (out / "calibration.md").read_text()
+    assert len(re.findall(r"^\*\*Judge `", text, re.M)) == 2 and verdict_only in (0, 2)
+    assert re.search(r"^\*\*Judge `[^`]+, pair-v2-verdict` (passes|FAILS)", text, re.M)
+    assert "--judge-prompt pair-v2-verdict` (or `--judge-url URL`)" in text
 
     from plato_sgl.bench import Row
     from plato_sgl.datasets import Question

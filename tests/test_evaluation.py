@@ -21,6 +21,18 @@ def test_pair_v2_prompt_is_fastchats():
         judge_prompt("pair-v99")
 
 
+def test_the_verdict_only_prompt_is_pair_v2_asking_for_the_verdict_alone():
+    full, alone = judge_prompt("pair-v2"), judge_prompt("pair-v2-verdict")
+    assert full.explains and not alone.explains
+    assert alone.template == full.template and alone.name == "pair-v2-verdict"
+    assert "explanation" in full.system and "provide a short explanation" not in alone.system
+    assert "Output only your final verdict, with no explanation," in alone.system
+    assert alone.system.endswith('"[[A]]" if assistant A is better, "[[B]]" if assistant B is better, and "[[C]]" for a tie.')
+    # every other sentence of pair-v2 is kept, word for word
+    kept = [s for s in full.system.split(". ") if "explanation" not in s]
+    assert all(s in alone.system for s in kept)
+
+
 @pytest.mark.parametrize("text, verdict", [
     ("Assistant A is more detailed. [[A]]", "A"),
     ("Final verdict: [[B]]", "B"),
@@ -186,6 +198,8 @@ def test_a_pair_summary_on_fixed_questions():
     s = summarize_pair(outcomes, prefs, positions, ratios, resamples=200)
     assert s.questions == 4 and s.net == pytest.approx(0.25)  # the error is left out
     assert s.debiased_questions == 4 and s.debiased == pytest.approx(0.2)
+    assert s.debiased_net == pytest.approx(0.25)  # by sign: win, tie, loss, win
+    assert s.debiased_net_interval[0] <= s.debiased_net <= s.debiased_net_interval[1]
     assert s.position == pytest.approx(0.2) and s.median_length_ratio == pytest.approx(1.5)
     assert s.length_controlled_of == "debiased"
     assert s.net_interval[0] <= s.net <= s.net_interval[1] and s.debiased_interval[0] <= s.debiased <= s.debiased_interval[1]
@@ -195,12 +209,19 @@ def test_a_pair_summary_on_fixed_questions():
     assert low <= s.length_controlled <= high
 
 
+def test_a_debiased_preference_decides_a_question_by_its_sign():
+    from plato_sgl.evaluation import preference_sign
+
+    assert [preference_sign(p) for p in (0.03, -0.004, 0.0, 1e-12, -1e-12)] == [1.0, -1.0, 0.0, 0.0, 0.0]
+
+
 def test_a_pair_summary_without_probabilities_keeps_the_hard_rule():
     from plato_sgl.evaluation import summarize_pair
 
     s = summarize_pair(["win", "loss", "win", "loss"], [None, 0.3, None, None], [None, 0.1, None, None], [2.0, 2.0, 0.5, 0.5],
                        resamples=100)
     assert s.debiased is None and s.debiased_interval is None and s.position is None and s.debiased_questions == 1
+    assert s.debiased_net is None and s.debiased_net_interval is None
     assert s.length_controlled_of == "hard rule"
     assert s.length_controlled == pytest.approx(0.0, abs=1e-6)  # half won at each length: no preference either way
 

@@ -34,8 +34,8 @@ from plato_sgl.cli import main
 from plato_sgl.datasets import Question
 from plato_sgl.errors import PlatoError
 from plato_sgl.evaluation import combine, tally
-from plato_sgl.judge import (JUDGE_CALL_TOKENS, VERDICT_REGEX, Judgement, cache_key, judge_pool_tokens, pair_records, run_judge,
-                              verdict_probabilities)
+from plato_sgl.judge import (JUDGE_CALL_TOKENS, VERDICT_REGEX, Judgement, cache_key, judge_flags, judge_label, judge_pool_tokens,
+                              judges_of, pair_records, run_judge, verdict_probabilities)
 from plato_sgl.result import Result
 from plato_sgl.serving import LocalServer
 
@@ -272,6 +272,58 @@ def test_a_folder_judged_by_two_judges_reports_each_on_its_own(judged, judged_co
     assert all((judged_copy / p).read_bytes()[:4] == b"\x89PNG" for p in plots)
 
 
+def test_a_judge_is_a_model_and_a_prompt_format():
+    made = [Judgement(str(n), "1", "plato:ar", "ab", judge, "A", "[[A]]", prompt=prompt)
+            for n, (judge, prompt) in enumerate([("m", "pair-v2"), ("m", "pair-v2-verdict"), ("m", "pair-v2"), ("k", "pair-v2")])]
+    assert judges_of(made) == [("k", "pair-v2"), ("m", "pair-v2"), ("m", "pair-v2-verdict")]
+    assert Judgement(**{"key": "k", "question_id": "1", "pair": "a:b", "order": "ab", "judge": "m", "verdict": "A",
+                        "text": "[[A]]"}).prompt == "pair-v2"  # a judgement cached before the prompt was recorded
+    assert (judge_label("m"), judge_label("m", "pair-v2-verdict")) == ("m", "m, pair-v2-verdict")
+    assert (judge_flags("m"), judge_flags("m", "pair-v2-verdict")) == ("--judge-model m", "--judge-model m --judge-prompt pair-v2-verdict")
+
+
+def test_a_verdict_only_judge_asks_once_a_judgement_and_is_reported_as_a_judge_of_its_own(judged, judged_copy, tiny_server):
+    """``pair-v2-verdict`` on SGLang's runtime: one request a judgement (the verdict, decoded right
+    after the prompt under the regex, with its probabilities), cached under keys of its own beside
+    pair-v2's; the report has a section for each; the CLI's --judge-prompt finds them cached."""
+    backend, prompts = tiny_server.endpoint(), []
+    asking = copy.copy(backend)
+
+    def generate(s, *args, **kwargs):
+        prompts.append(s.text_)
+        return backend.generate(s, *args, **kwargs)
+
+    asking.generate = generate
+    before = judgement_lines(judged_copy)
+    outcomes = run_judge(judged_copy, PAIRS, asking, progress_bar=False, prompt_name="pair-v2-verdict")
+    new = judgement_lines(judged_copy)[len(before):]
+    assert len(prompts) == len(new) == len(before)  # every judgement again, one request each
+    assert all("Output only your final verdict, with no explanation" in p and "provide a short explanation" not in p for p in prompts)
+    assert all(p.endswith("<|im_start|>assistant\n") for p in prompts)  # nothing written before the verdict
+    assert {j.prompt for j in before} == {"pair-v2"} and {j.prompt for j in new} == {"pair-v2-verdict"}
+    assert not {j.key for j in before} & {j.key for j in new}
+    for j in new:
+        assert re.fullmatch(VERDICT_REGEX, j.text) and j.verdict == {"A": "A", "B": "B", "C": "tie"}[j.text[2]]
+        assert sum(j.probabilities.values()) == pytest.approx(1.0) and j.probabilities[j.verdict] == max(j.probabilities.values())
+    by_order = {(j.question_id, j.pair, j.order): j.verdict for j in new}
+    assert outcomes == {(a, b): {q: combine(by_order[q, f"{a}:{b}", "ab"], by_order[q, f"{a}:{b}", "ba"]) for q in sorted(JUDGED)}
+                        for a, b in PAIRS}
+    assert judge_counting(judged_copy, backend)[1] == 0  # pair-v2's judgements are still there, untouched
+
+    cached = (judged_copy / JUDGEMENTS_FILE).read_bytes()
+    assert main(["judge", str(judged_copy), "--pairs", "plato:ar,plato:sot", "--judge-url", tiny_server.url,
+                 "--chat-template", "chatml", "--judge-prompt", "pair-v2-verdict"]) == 0
+    assert (judged_copy / JUDGEMENTS_FILE).read_bytes() == cached
+    report = (judged_copy / "report.md").read_text()
+    judge = before[0].judge
+    sections = dict(re.findall(r"^Judge: `(.+?)`(.*?)(?=^Judge: |\Z)", report, re.M | re.S))
+    assert set(sections) == {judge, f"{judge}, pair-v2-verdict"}
+    assert f"--judge-model {judge} --judge-prompt pair-v2-verdict`" in sections[f"{judge}, pair-v2-verdict"]
+    for (a, b), per_question in outcomes.items():
+        t = tally(per_question.values())
+        assert f"| {a} vs {b} | {t.wins} | {t.ties} | {t.losses} | 0 | {t.net_win_rate:.0%} |" in sections[f"{judge}, pair-v2-verdict"]
+
+
 SANITY = {
     Question("1", "Why is the sky blue?", "knowledge"): (
         "Sunlight contains every colour. Air molecules scatter short wavelengths much more strongly than long "
@@ -360,5 +412,5 @@ def test_the_judge_command_prints_hard_and_debiased_figures(judged, judged_copy,
     summary = pair_summaries(judged_copy, judge, [("plato", "ar")])[("plato", "ar")][0]
     t = tally(judged[1][("plato", "ar")].values())
     assert (f"plato vs ar: {t.wins} wins, {t.ties} ties, {t.losses} losses -> net win rate {t.net_win_rate:+.0%}; "
-            f"debiased net preference {summary.debiased:+.0%}") in capsys.readouterr().out
+            f"debiased net preference {summary.debiased:+.0%}, debiased net win {summary.debiased_net:+.0%}") in capsys.readouterr().out
     assert "Judged with `plato-sgl judge" in (judged_copy / "report.md").read_text()

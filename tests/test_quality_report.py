@@ -95,9 +95,9 @@ def test_debiased_and_length_controlled_win_rates_with_intervals(tmp_path):
     report = (folder / "report.md").read_text()
     # hard rule: all ties; debiased: the content preference, with an interval of zero width (every question alike)
     # the preference does not depend on length here, so controlling for it leaves it (the ridge aside)
-    assert re.search(r"^\| plato vs sot \| 6 \| \+0% \[\+0%, \+0%\] \| \+20% \[\+20%, \+20%\] \| \+20% \[\+20%, \+20%\] \(debiased\) \| 6\.91 \| \+0\.40 \[\+0\.40, \+0\.40\] \|$",
+    assert re.search(r"^\| plato vs sot \| 6 \| \+0% \[\+0%, \+0%\] \| \+20% \[\+20%, \+20%\] \| \+100% \[\+100%, \+100%\] \| \+20% \[\+20%, \+20%\] \(debiased\) \| 6\.91 \| \+0\.40 \[\+0\.40, \+0\.40\] \|$",
                      report, re.M), report
-    assert re.search(r"^\| plato vs ar \| 6 \| \+0% \[\+0%, \+0%\] \| -10% \[-10%, -10%\] \| -10% \[-10%, -10%\] \(debiased\) \| 3\.62 \| \+0\.40 ", report, re.M)
+    assert re.search(r"^\| plato vs ar \| 6 \| \+0% \[\+0%, \+0%\] \| -10% \[-10%, -10%\] \| -100% \[-100%, -100%\] \| -10% \[-10%, -10%\] \(debiased\) \| 3\.62 \| \+0\.40 ", report, re.M)
     assert "<summary>plato vs sot: each question's length ratio and outcome</summary>" in report
     # every judgement favours the first shown (+0.4 against contents of +-0.2 and +-0.1); less the mean (+0.4), half do
     assert ("the answer shown first was the likelier winner in 24 of 24 (100%) of the judgements with a preference; "
@@ -106,6 +106,9 @@ def test_debiased_and_length_controlled_win_rates_with_intervals(tmp_path):
     targets = report.split("## Targets (issue 17)")[1].split("\n## ")[0]
     assert re.search(r"plato vs sot: debiased net preference, judge `judge-x` \(6 questions\) \| >= \+30% \| \+20\.0% \[\+20\.0, \+20\.0\] \| missed by 10\.0 points \|", targets)
     assert re.search(r"plato vs ar: debiased net preference, judge `judge-x` \(6 questions\) \| >= \+0% \| -10\.0% \[-10\.0, -10\.0\] \| missed by 10\.0 points \|", targets)
+    # by the sign of each question's preference: Plato wins every SoT question and loses every AR one
+    assert re.search(r"plato vs sot: debiased net win, judge `judge-x` \(6 questions\) \| >= \+30% \| \+100\.0% \[\+100\.0, \+100\.0\] \| met \|", targets)
+    assert re.search(r"plato vs ar: debiased net win, judge `judge-x` \(6 questions\) \| >= \+0% \| -100\.0% \[-100\.0, -100\.0\] \| missed by 100\.0 points \|", targets)
 
 
 def test_judgements_without_probabilities_are_reported_without_a_debiased_figure(tmp_path):
@@ -119,7 +122,7 @@ def test_judgements_without_probabilities_are_reported_without_a_debiased_figure
     path.write_text("\n".join(old) + "\n")
     assert main(["report", str(folder)]) == 0
     report = (folder / "report.md").read_text()
-    assert re.search(r"^\| plato vs sot \| 6 \| \+0% \[\+0%, \+0%\] \| - \(0 with probabilities\) \| \+0% \[\+0%, \+0%\] \(hard rule\) \| 6\.91 \| - \|$", report, re.M)
+    assert re.search(r"^\| plato vs sot \| 6 \| \+0% \[\+0%, \+0%\] \| - \(0 with probabilities\) \| - \| \+0% \[\+0%, \+0%\] \(hard rule\) \| 6\.91 \| - \|$", report, re.M)
     assert "no verdict probabilities: run `plato-sgl judge` again" in report
 
 
