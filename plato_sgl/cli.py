@@ -91,7 +91,9 @@ def _add_judge_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge-openai-model", help="model name at an OpenAI-compatible endpoint (--judge-url); key from OPENAI_API_KEY")
     parser.add_argument("--chat-template", metavar="NAME", help=CHAT_TEMPLATE_HELP)
     parser.add_argument("--num-threads", type=int, default=4)
-    parser.add_argument("--judge-prompt", choices=["pair-v2", "pair-v2-verdict"], default="pair-v2",
+    from plato_sgl.evaluation import DEFAULT_PROMPT, VERDICT_ONLY
+
+    parser.add_argument("--judge-prompt", choices=[DEFAULT_PROMPT, VERDICT_ONLY], default=DEFAULT_PROMPT,
                         help="FastChat's pair-v2 (an explanation, then the verdict), or pair-v2-verdict (the verdict "
                              "alone: one prefill a judgement, far quicker on a CPU; a judge of its own in reports). "
                              "Default: %(default)s")

@@ -695,7 +695,8 @@ def write_report(folder: str | Path) -> Path:
     if example is not None:
         baseline = rows.get(BASELINE, {}).get(example.question.id)
         ar_done = baseline.result.wall_time if baseline is not None and baseline.result.ok else None
-        sections += [f"## One question up close: {example.question.id} ({example.question.category})",
+        category = f" ({example.question.category})" if example.question.category else ""  # GSM8K has none
+        sections += [f"## One question up close: {example.question.id}{category}",
                      f"> {example.question.text}", "", "```", example.result.plan.rstrip(), "```"]
         if plots:
             plot_timeline(example.result, folder / "timeline.png", ar_done=ar_done)

@@ -190,6 +190,19 @@ def test_report_tables_and_plots(tmp_path):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
 
 
+def test_the_example_heading_names_a_category_only_where_there_is_one(tmp_path, monkeypatch):
+    import plato_sgl.report as report
+
+    monkeypatch.setattr(report, "plot_timeline", lambda result, path, ar_done=None: None)
+    monkeypatch.setattr(report, "plot_dag", lambda result, path: None)
+    save(tmp_path, "plato", QUESTIONS[0], result("plato", 100, 2.0))
+    assert "## One question up close: 1 (generic)\n" in write_report(tmp_path).read_text()
+    gsm8k = tmp_path / "gsm8k"
+    gsm8k.mkdir()
+    save(gsm8k, "plato", Question(id="7", text="How many?", category=None), result("plato", 100, 2.0))
+    assert "## One question up close: 7\n" in write_report(gsm8k).read_text()
+
+
 def test_the_timeline_marks_when_ar_answered_the_same_question(tmp_path, monkeypatch):
     import plato_sgl.report as report
 
