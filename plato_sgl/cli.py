@@ -85,14 +85,14 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
 
 def _add_judge_args(parser: argparse.ArgumentParser) -> None:
     """Where the judge runs (a model served for the command, or a running server) and how (judge, calibrate)."""
+    from plato_sgl.evaluation import DEFAULT_PROMPT, VERDICT_ONLY
+
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--judge-model", help="registry name or folder of a judge model to serve locally")
     where.add_argument("--judge-url", help="a running SGLang server, or with --judge-openai-model an OpenAI-compatible /v1 URL")
     parser.add_argument("--judge-openai-model", help="model name at an OpenAI-compatible endpoint (--judge-url); key from OPENAI_API_KEY")
     parser.add_argument("--chat-template", metavar="NAME", help=CHAT_TEMPLATE_HELP)
     parser.add_argument("--num-threads", type=int, default=4)
-    from plato_sgl.evaluation import DEFAULT_PROMPT, VERDICT_ONLY
-
     parser.add_argument("--judge-prompt", choices=[DEFAULT_PROMPT, VERDICT_ONLY], default=DEFAULT_PROMPT,
                         help="FastChat's pair-v2 (an explanation, then the verdict), or pair-v2-verdict (the verdict "
                              "alone: one prefill a judgement, far quicker on a CPU; a judge of its own in reports). "

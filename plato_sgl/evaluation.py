@@ -247,8 +247,8 @@ Interval = tuple[float, float]
 @dataclass(frozen=True)
 class PairSummary:
     """A judged pair over its questions: the hard rule's net win rate, the debiased net preference
-    and the net win by its sign, the length-controlled preference, the judge's position preference (each with a bootstrap interval over
-    questions), and the answers' median length ratio."""
+    and the net win by its sign, the length-controlled preference, the judge's position preference
+    (each with a bootstrap interval over questions), and the answers' median length ratio."""
 
     questions: int  # with a verdict in both orders
     net: float  # hard rule: (wins - losses) / questions

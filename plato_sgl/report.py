@@ -442,7 +442,8 @@ def quality_section(rows: Rows, folder: Path) -> list[str]:
 
 def judge_lines(folder: Path, judge: str, pairs: Sequence[tuple[str, str]], plot: str,
                 prompt_name: str = DEFAULT_PROMPT) -> list[str]:
-    """One judge's (model and prompt format) win/tie/loss table, net win rates per category and plot (saved as ``plot``)."""
+    """One judge's (model and prompt format) win/tie/loss table, net win rates per category and
+    plot (saved as ``plot``)."""
     from plato_sgl.evaluation import first_position_share
     from plato_sgl.judge import current_judgements, judge_flags, judge_label, outcomes_of, tallies
 
@@ -628,9 +629,9 @@ def correctness_section(rows: Rows) -> list[str]:
 
 def targets17_table(rows: Rows, folder: Path) -> str | None:
     """Issue 17's targets, as far as this run measures them: Plato's debiased net preference, and its
-    debiased net win, over SoT (>= +30%) and over AR (>= 0) per judge, GSM8K correctness of Plato (>= AR - 2 points) and of auto
-    (>= AR - 1 point); each with its 95% interval, and by how much a missed one missed. None when
-    the run measures none of them."""
+    debiased net win, over SoT (>= +30%) and over AR (>= 0) per judge, GSM8K correctness of Plato
+    (>= AR - 2 points) and of auto (>= AR - 1 point); each with its 95% interval, and by how much a
+    missed one missed. None when the run measures none of them."""
     from plato_sgl.judge import judge_label, judges_of, load_judgements
 
     found = []  # (figure, target text, value, interval, bar, unit scale, unit)

@@ -67,13 +67,14 @@ def save_benchmark(folder: Path) -> Path:
     return folder
 
 
-def counting(backend: Any) -> tuple[Any, list[int]]:
-    """A copy of ``backend`` that counts its generate requests; each still goes to the real server."""
+def counting(backend: Any) -> tuple[Any, list[str]]:
+    """A copy of ``backend`` that records the prompt of each generate request (the text of the state
+    it is sent for); each still goes to the real server."""
     counted, requests = copy.copy(backend), []
 
-    def generate(*args, **kwargs):
-        requests.append(1)
-        return backend.generate(*args, **kwargs)
+    def generate(s, *args, **kwargs):
+        requests.append(s.text_)
+        return backend.generate(s, *args, **kwargs)
 
     counted.generate = generate
     return counted, requests
@@ -286,14 +287,8 @@ def test_a_verdict_only_judge_asks_once_a_judgement_and_is_reported_as_a_judge_o
     """``pair-v2-verdict`` on SGLang's runtime: one request a judgement (the verdict, decoded right
     after the prompt under the regex, with its probabilities), cached under keys of its own beside
     pair-v2's; the report has a section for each; the CLI's --judge-prompt finds them cached."""
-    backend, prompts = tiny_server.endpoint(), []
-    asking = copy.copy(backend)
-
-    def generate(s, *args, **kwargs):
-        prompts.append(s.text_)
-        return backend.generate(s, *args, **kwargs)
-
-    asking.generate = generate
+    backend = tiny_server.endpoint()
+    asking, prompts = counting(backend)
     before = judgement_lines(judged_copy)
     outcomes = run_judge(judged_copy, PAIRS, asking, progress_bar=False, prompt_name="pair-v2-verdict")
     new = judgement_lines(judged_copy)[len(before):]
