@@ -88,8 +88,41 @@ class Row:
 LOAD_AWARE_AUTO = "auto-load"
 
 
+def _option_value(text: str) -> Any:
+    """An option value written in a variant name: an integer, a number, true/false, none, else text."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_variant(spec: str, options: dict[str, Any]) -> Variant:
+    """A variant from its name in ``--methods``: a method (``plato``), an ablation variant
+    (``plato-cap-2``), or a method with options of its own, ``method+name=value+...``
+    (``ar+frequency_penalty=0.5``), which override the run's ``options`` for it alone."""
+    ablation = {v.name: v for v in ABLATION}
+    if spec in ablation:
+        return Variant(spec, ablation[spec].method, {**options, **ablation[spec].options})
+    method, *settings = spec.split("+")
+    own = {}
+    for setting in settings:
+        name, equals, value = setting.partition("=")
+        if not equals or not name:
+            raise ValueError(f"variant {spec!r}: {setting!r} is not name=value (e.g. plato+node_sentences=3)")
+        own[name.replace("-", "_")] = _option_value(value)
+    return Variant(spec, method, {**options, **own})
+
+
 def variants_for(methods: Sequence[str], *, ablation: bool = False, options: dict[str, Any] | None = None) -> list[Variant]:
-    """The variants of a run: one per method (sharing ``options``), plus the ablation's Plato variants.
+    """The variants of a run: one per entry of ``methods`` (sharing ``options``; see
+    ``parse_variant``), plus the ablation's Plato variants.
 
     ``auto-load`` is ``auto`` with ``auto_max_load`` (which it needs); listed, it alone gets that
     option, so ``--methods ar,plato,auto,auto-load`` measures the load signal's effect interleaved."""
@@ -98,9 +131,9 @@ def variants_for(methods: Sequence[str], *, ablation: bool = False, options: dic
         if options.get("auto_max_load") is None:
             raise ValueError(f"method {LOAD_AWARE_AUTO} is auto with auto_max_load: give it (--auto-max-load N)")
         others = {k: v for k, v in options.items() if k != "auto_max_load"}
-        variants = [Variant(m, "auto", options) if m == LOAD_AWARE_AUTO else Variant(m, m, others) for m in methods]
+        variants = [Variant(m, "auto", options) if m == LOAD_AWARE_AUTO else parse_variant(m, others) for m in methods]
     else:
-        variants = [Variant(m, m, options) for m in methods]
+        variants = [parse_variant(m, options) for m in methods]
     if ablation:
         names = {v.name for v in variants}
         variants += [Variant(v.name, v.method, {**options, **v.options}) for v in ABLATION if v.name not in names]

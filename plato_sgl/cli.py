@@ -73,6 +73,10 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--temperature", type=float)
     group.add_argument("--top-p", type=float, help="nucleus sampling: keep the most likely tokens up to this probability mass")
     group.add_argument("--top-k", type=int, help="sample from the k most likely tokens (-1: all)")
+    group.add_argument("--frequency-penalty", type=float, metavar="X",
+                       help="-2..2: discourage answer text from repeating its own tokens, by how often they occurred")
+    group.add_argument("--presence-penalty", type=float, metavar="X",
+                       help="-2..2: discourage answer text from repeating tokens it has used at all")
     group.add_argument("--seed", type=int, help="sampling seed of every request (applied by servers started with --enable-deterministic-inference)")
     group.add_argument("--stop", action="append", metavar="TEXT", help="end the answer text at TEXT (repeatable)")
     group.add_argument("--no-pipeline", dest="pipeline", action="store_false", default=None, help="plan first, then execute")
@@ -101,7 +105,7 @@ def _add_judge_args(parser: argparse.ArgumentParser) -> None:
 
 def _options(args: argparse.Namespace) -> dict:
     names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "node_sentences", "description_max",
-             "sized", "max_tokens", "temperature", "top_p", "top_k", "seed", "stop", "pipeline", "streaming_cap", "context", "timeout",
+             "sized", "max_tokens", "temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "seed", "stop", "pipeline", "streaming_cap", "context", "timeout",
              "auto_max_load")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
@@ -345,7 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--first", type=int, help="only the first N questions")
     bench.add_argument("--category", help="only questions of this category")
     bench.add_argument("--per-category", type=int, metavar="N", help="only the first N questions of each category")
-    bench.add_argument("--methods", default="ar,sot,plato", help="comma-separated methods (default: %(default)s)")
+    bench.add_argument("--methods", default="ar,sot,plato",
+                       help="comma-separated methods, ablation variants (plato-cap-2) or methods with options of their own "
+                            "(ar+frequency_penalty=0.5+max_tokens=512) (default: %(default)s)")
     bench.add_argument("--ablation", action="store_true", help="also run the Plato ablation: plan-first, dependency-only context (Table 4), each length lever off (no size decision, long topics, free-text nodes), 3 sentences a node instead of 5, and a cap of 2 nodes while the plan streams")
     bench.add_argument("--out", required=True, type=Path, help="results folder (JSONL per method, report.md, plots)")
     bench.add_argument("--concurrency", type=_levels, default=[1], metavar="N[,N...]",

@@ -12,6 +12,10 @@ from typing import Any, Literal
 
 CONTEXT_MODES = ("global", "deps")
 
+# ``gen`` arguments of a structural request (a plan, a skeleton): the answer's stop strings would
+# cut it, and a repetition penalty would fight its regex, which repeats line numbers by design.
+STRUCTURE = {"stop": [], "frequency_penalty": 0.0, "presence_penalty": 0.0}
+
 
 ROLES = ("user", "assistant")
 
@@ -55,7 +59,10 @@ class Options:
     ``node_max_tokens``.
 
     Sampling: ``temperature``, ``top_p``, ``top_k`` apply to every request; ``stop`` strings end
-    the answer text (plain answers, nodes, expansions), never a plan or a skeleton. ``seed`` goes
+    the answer text (plain answers, nodes, expansions), never a plan or a skeleton, and so do
+    ``frequency_penalty`` and ``presence_penalty`` (SGLang's, from -2 to 2 as in OpenAI's API: a
+    positive value discourages a request from repeating its own output, which breaks the loops a
+    small model falls into under greedy decoding). ``seed`` goes
     with every request as SGLang's ``sampling_seed``, which a server applies when it was started
     with ``--enable-deterministic-inference`` (others accept it and sample as usual).
 
@@ -81,6 +88,8 @@ class Options:
     top_p: float = 1.0
     top_k: int = -1
     stop: tuple[str, ...] = ()
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
     seed: int | None = None
     history: tuple[tuple[str, str], ...] = ()
     pipeline: bool = True
@@ -102,6 +111,10 @@ class Options:
             raise ValueError(f"option top_p must be a number above 0 and at most 1, got {self.top_p!r}")
         if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or not (self.top_k == -1 or self.top_k >= 1):
             raise ValueError(f"option top_k must be -1 (no limit) or a positive integer, got {self.top_k!r}")
+        for name in ("frequency_penalty", "presence_penalty"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not -2 <= value <= 2:
+                raise ValueError(f"option {name} must be a number from -2 to 2, got {value!r}")
         stop = (self.stop,) if isinstance(self.stop, str) else self.stop
         if not isinstance(stop, (tuple, list)) or not all(isinstance(x, str) and x for x in stop):
             raise ValueError(f"option stop must be a string or a list of non-empty strings, got {self.stop!r}")
@@ -140,8 +153,10 @@ class Options:
 
     def sampling(self) -> dict[str, Any]:
         """Sampling settings as ``SglFunction.run`` defaults, which every ``gen`` of a program and
-        its forks inherit. ``stop`` ends answer text; plan and skeleton requests override it."""
-        return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k, "stop": list(self.stop) or None}
+        its forks inherit. ``stop`` and the penalties shape answer text; plan and skeleton requests
+        override them (``STRUCTURE``)."""
+        return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k, "stop": list(self.stop) or None,
+                "frequency_penalty": self.frequency_penalty, "presence_penalty": self.presence_penalty}
 
     def plain_budget(self) -> "Options":
         """These options for a plain answer given in Plato's place (a one-part plan, ``auto``'s

@@ -137,6 +137,21 @@ def test_ablation_variants_and_duplicate_methods():
         variants_for(["ar", "ar"])
 
 
+def test_a_variant_named_in_methods_brings_its_own_options():
+    ar, penalised, capped, cap_2 = variants_for(["ar", "ar+frequency_penalty=0.5+max_tokens=512", "plato+pipeline=false+context=deps",
+                                                 "plato-cap-2"], options={"max_nodes": 5})
+    assert ar == Variant("ar", "ar", {"max_nodes": 5})
+    assert penalised == Variant("ar+frequency_penalty=0.5+max_tokens=512", "ar", {"max_nodes": 5, "frequency_penalty": 0.5, "max_tokens": 512})
+    assert capped.method == "plato" and capped.options == {"max_nodes": 5, "pipeline": False, "context": "deps"}
+    assert cap_2 == Variant("plato-cap-2", "plato", {"max_nodes": 5, "streaming_cap": 2})  # the ablation's, by name
+    with pytest.raises(ValueError, match="'max_tokens' is not name=value"):
+        variants_for(["ar+max_tokens"])
+    with pytest.raises(ValueError, match="unknown option.*frequency_penalt"):  # checked before any server starts
+        variants_for(["ar+frequency_penalt=0.5"])
+    with pytest.raises(ValueError, match="option max_tokens must be a positive integer"):
+        variants_for(["ar+max_tokens=many"])
+
+
 def test_datasets_builtin_files_and_filters(tmp_path):
     vicuna = load_questions("vicuna80")
     assert len(vicuna) == 80 and vicuna[0].category == "generic" and vicuna[0].id == "1"

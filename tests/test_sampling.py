@@ -1,4 +1,4 @@
-"""Sampling settings (``top_p``, ``top_k``, ``stop``, ``seed``) reach SGLang, from ``run`` and the CLI.
+"""Sampling settings (``top_p``, ``top_k``, ``stop``, the penalties, ``seed``) reach SGLang, from ``run`` and the CLI.
 
 Against the tiny random model: its text is noise, but noise that is deterministic under greedy
 decoding, which is what these tests compare against.
@@ -16,14 +16,23 @@ from plato_sgl.options import Options
 
 
 def test_sampling_settings_are_the_programs_run_defaults():
-    assert Options(top_p=0.9, top_k=40, stop="END").sampling() == {"temperature": 0.0, "top_p": 0.9, "top_k": 40, "stop": ["END"]}
+    assert Options(top_p=0.9, top_k=40, stop="END", frequency_penalty=0.5).sampling() == {
+        "temperature": 0.0, "top_p": 0.9, "top_k": 40, "stop": ["END"], "frequency_penalty": 0.5, "presence_penalty": 0.0}
     assert Options().sampling()["stop"] is None  # SGLang's own default: no stop string
 
 
 def test_the_cli_passes_sampling_settings_as_options():
-    args = build_parser().parse_args(["ask", "q?", "--top-p", "0.5", "--top-k", "3", "--stop", "A", "--stop", "B", "--seed", "7"])
-    assert ({k: v for k, v in _options(args).items() if k in ("top_p", "top_k", "stop", "seed")}
-            == {"top_p": 0.5, "top_k": 3, "stop": ["A", "B"], "seed": 7})
+    args = build_parser().parse_args(["ask", "q?", "--top-p", "0.5", "--top-k", "3", "--stop", "A", "--stop", "B", "--seed", "7",
+                                      "--frequency-penalty", "0.4", "--presence-penalty", "-0.2"])
+    assert ({k: v for k, v in _options(args).items() if k in ("top_p", "top_k", "stop", "seed", "frequency_penalty", "presence_penalty")}
+            == {"top_p": 0.5, "top_k": 3, "stop": ["A", "B"], "seed": 7, "frequency_penalty": 0.4, "presence_penalty": -0.2})
+
+
+@pytest.mark.parametrize("name", ["frequency_penalty", "presence_penalty"])
+@pytest.mark.parametrize("value", [2.5, -3, "0.5", True])
+def test_a_penalty_outside_openais_range_is_refused(name, value):
+    with pytest.raises(ValueError, match=f"option {name} must be a number from -2 to 2"):
+        Options(**{name: value})
 
 
 @pytest.mark.parametrize("seed", [1.5, "7", True, 2**63])
@@ -57,6 +66,41 @@ def test_every_request_of_a_question_carries_its_seed_and_the_server_takes_it(ba
     sent.clear()
     plato_sgl.run("How do bees make honey? (seed)", method="ar", backend=backend, max_tokens=8)
     assert sent and all("sampling_seed" not in body["sampling_params"] for body in sent)
+
+
+@pytest.mark.server
+def test_penalties_reach_every_answer_request_and_never_a_plan_or_skeleton(backend, monkeypatch):
+    """Recorded on their way to the real server, which decodes every one of them."""
+    sent = []
+    real = cancel._post_with_header
+
+    def recording(url, json, *args, **kwargs):
+        if url.endswith("/generate") and json.get("sampling_params", {}).get("max_new_tokens"):  # not a prefill
+            sent.append(json)
+        return real(url, json, *args, **kwargs)
+
+    monkeypatch.setattr(cancel, "_post_with_header", recording)
+    penalties = {"frequency_penalty": 0.7, "presence_penalty": 0.3}
+    for method in ("plato", "sot"):
+        sent.clear()
+        result = plato_sgl.run("How do bees make honey? (penalty)", method=method, backend=backend, max_nodes=3, node_max_tokens=8,
+                               **penalties)
+        assert result.error is None and result.nodes, method
+        structure = [b for b in sent if "regex" in b["sampling_params"] and b["sampling_params"]["max_new_tokens"] > 16]
+        answers = [b for b in sent if b not in structure]
+        assert len(structure) == 1 and len(answers) == len(result.nodes), method
+        assert {k: structure[0]["sampling_params"][k] for k in penalties} == {"frequency_penalty": 0.0, "presence_penalty": 0.0}
+        assert all({k: b["sampling_params"][k] for k in penalties} == penalties for b in answers), method
+
+
+@pytest.mark.server
+def test_a_frequency_penalty_changes_the_greedy_text(backend):
+    """The tiny model's greedy noise repeats tokens; the server's penalty makes it pick others."""
+    question = "How do bees make honey? (penalty)"
+    greedy = plato_sgl.run(question, method="ar", backend=backend, max_tokens=32, ignore_eos=True)
+    penalised = plato_sgl.run(question, method="ar", backend=backend, max_tokens=32, ignore_eos=True, frequency_penalty=2.0)
+    assert greedy.completion_tokens == penalised.completion_tokens == 32
+    assert penalised.answer != greedy.answer
 
 
 @pytest.mark.server
