@@ -24,15 +24,32 @@ from plato_sgl.plan import PlanNode
     "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did she sell altogether in April and May?",
     "A shirt costs $20 and is 15% off. What is the total cost of 3 shirts?",
     "Given that f(x) = 5x^3 - 2x + 3, find the value of f(2).",
+    "If the endpoints of a line segment are (2, -2) and (10, 4), what is the length of the segment?",
 ])
 def test_math_word_problems_get_a_plain_answer(question: str) -> None:
     assert "math word problem" in question_route(question)
 
 
 @pytest.mark.parametrize("question", [
+    "Develop a C++ program that reads a text file line by line and counts the number of occurrences of a specific word in the file.",
+    "Implement a Python function to find the longest common subsequence of two input strings using dynamic programming.",
+    "Implement a regular expression in Python to validate an email address.",
+    "Write a program to find the nth Fibonacci number using dynamic programming.",
+    "Implement a queue data structure using two stacks in Python.",
+    "Please write a SQL query that lists the customers with no orders.",
+])
+def test_programming_tasks_get_a_plain_answer(question: str) -> None:
+    assert "programming task" in question_route(question)
+
+
+@pytest.mark.parametrize("question", [
     "How can I improve my time management skills?",
     "What were the main causes of World War 1?",  # one number, no quantity asked for
     "How many pages are in all the books ever written?",  # a quantity, but no numbers to chain
+    "What if Alan Turing had not cracked the Enigma code during World War II?",  # code, but no code asked for
+    "Write a script for a YouTube video exploring the history and cultural significance of jazz.",
+    "What are the main differences between Python and JavaScript programming languages?",
+    "Write a persuasive essay. Include a short code of conduct.",  # the request for code is not in the opening sentence
 ])
 def test_other_questions_go_on_to_the_plan(question: str) -> None:
     assert question_route(question) is None

@@ -4,8 +4,9 @@ Plato pays for its plan and wins by decoding parts side by side; when an answer 
 its parts form a chain, there is nothing to decode side by side and a plain answer is sooner. The
 decision uses cheap signals only, with no extra model and no extra model request:
 
-1. the question: a math word problem is a chain of steps (the paper's GSM8K plans are chains), so
-   it gets a plain answer before any plan is asked for;
+1. the question: a math word problem is a chain of steps (the paper's GSM8K plans are chains), and
+   a program is one piece of code (parts decoded side by side each wrote the whole program again),
+   so either gets a plain answer before any plan is asked for;
 2. with ``auto_max_load`` set, the server's load (one ``/v1/loads`` per worker): a server with
    more requests per worker than that already decodes a full batch, so Plato's side-by-side nodes
    gain little while its plan still costs time (issue 19), and the question gets a plain answer.
@@ -43,8 +44,15 @@ CHAIN_MAX_PARTS = 3
 
 _NUMBER = regex.compile(r"(?<![\w.])\$?\d[\d,]*(?:\.\d+)?%?")
 _QUANTITY_ASK = regex.compile(
-    r"\b(?:how (?:many|much|long|far|old)|what (?:is|was|will be) the (?:total|cost|price|number|amount|sum|average|difference)"
+    r"\b(?:how (?:many|much|long|far|old)|what (?:is|was|will be) the (?:total|cost|price|number|amount|sum|average|difference"
+    r"|length|area|perimeter|volume|distance|probability|value)"
     r"|calculate|compute|in total|altogether|per cent|percent|find the value|solve)\b",
+    regex.IGNORECASE,
+)
+# A request for code, from its opening verb to the piece of code asked for, within one sentence.
+_PROGRAMMING_TASK = regex.compile(
+    r"^\W*(?:please\s+)?(?:implement|write|develop|create|build|design|code)\b[^.?!]*?"
+    r"\b(?:program|function|algorithm|data structure|class|regular expression|regex|sql query|code)\b",
     regex.IGNORECASE,
 )
 
@@ -53,10 +61,14 @@ def question_route(question: str) -> str | None:
     """Why ``question`` should get a plain answer before any plan is asked for, or None.
 
     A math word problem (a number, and a question for a quantity or a value) is solved step by
-    step, each step needing the one before: a chain, where Plato cannot be sooner.
+    step, each step needing the one before: a chain, where Plato cannot be sooner. A programming
+    task asks for one piece of code: its parts are not independent, and nodes decoded side by side
+    each write the whole program (a code block is one unit of a node's grammar).
     """
     if _NUMBER.search(question) and _QUANTITY_ASK.search(question):
         return "a math word problem: its steps form a chain"
+    if _PROGRAMMING_TASK.search(question):
+        return "a programming task: one piece of code, not independent parts"
     return None
 
 
