@@ -19,7 +19,7 @@ from importlib.resources import files
 
 import regex
 
-from plato_sgl.options import Options
+from plato_sgl.options import Options, node_sentence_count
 
 # Characters that must be escaped to stand for themselves in a regex (xgrammar and Python alike).
 _META = frozenset(".^$*+?{}[]()|\\/")
@@ -237,10 +237,11 @@ def warm_up_regexes(max_nodes: int | None = None) -> list[str]:
     """The regexes a default Plato run on an ASCII question decodes with, to compile when a server
     is started or connected (the first compile also builds xgrammar's tokenizer tables)."""
     defaults = Options()
-    plan = plan_regex(max_nodes or defaults.max_nodes, description_max=defaults.description_max, ascii=True)
-    regexes = [plan]
-    if defaults.node_sentences:
-        regexes += [node_regex(defaults.node_sentences, ascii=True, code=code) for code in (False, True)]
+    max_nodes = max_nodes or defaults.max_nodes
+    regexes = [plan_regex(max_nodes, description_max=defaults.description_max, ascii=True)]
+    if defaults.node_sentences:  # every sentence count a plan of up to max_nodes parts gives its nodes, most first
+        counts = sorted({node_sentence_count(defaults, size) for size in (None, *range(1, max_nodes + 1))}, reverse=True)
+        regexes += [node_regex(count, ascii=True, code=code) for count in counts for code in (False, True)]
     return regexes
 
 

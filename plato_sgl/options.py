@@ -56,7 +56,9 @@ class Options:
     ``max_nodes``); ``description_max`` bounds a plan line (None: the grammar's bound);
     ``node_sentences`` bounds each node to that many sentences or code blocks under a regex (0:
     free text); ``answer_max_tokens`` is split evenly over a sized plan's nodes, each capped at
-    ``node_max_tokens``.
+    ``node_max_tokens``; ``sentence_tokens``: the tokens a node's share must hold per sentence it
+    may write, so a node of a many-part plan may write fewer sentences than ``node_sentences`` and
+    still end at one instead of at its cap (None: always ``node_sentences``).
 
     Sampling: ``temperature``, ``top_p``, ``top_k`` apply to every request; ``stop`` strings end
     the answer text (plain answers, nodes, expansions), never a plan or a skeleton, and so do
@@ -84,6 +86,7 @@ class Options:
     sized: bool = True
     description_max: int | None = None
     node_sentences: int = 5
+    sentence_tokens: int | None = 30
     temperature: float = 0.0
     top_p: float = 1.0
     top_k: int = -1
@@ -128,6 +131,9 @@ class Options:
             raise ValueError("options pipeline, ignore_eos and sized must be True or False")
         if isinstance(self.node_sentences, bool) or not isinstance(self.node_sentences, int) or not 0 <= self.node_sentences <= 20:
             raise ValueError(f"option node_sentences must be an integer from 0 (free text) to 20, got {self.node_sentences!r}")
+        if self.sentence_tokens is not None and (isinstance(self.sentence_tokens, bool) or not isinstance(self.sentence_tokens, int)
+                                                 or not 1 <= self.sentence_tokens <= 1000):
+            raise ValueError(f"option sentence_tokens must be an integer from 1 to 1000 tokens, or None, got {self.sentence_tokens!r}")
         if self.description_max is not None and (isinstance(self.description_max, bool) or not isinstance(self.description_max, int)
                                                  or not 1 <= self.description_max <= 1000):
             raise ValueError(f"option description_max must be an integer from 1 to 1000 characters, got {self.description_max!r}")
@@ -165,3 +171,24 @@ class Options:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+# The smallest share of the answer budget a node gets, in tokens, however many parts the plan has.
+MIN_NODE_TOKENS = 32
+
+
+def node_budget(options: Options, size: int | None) -> int:
+    """Tokens one node may write: the answer budget split over the plan's decided size, within
+    [MIN_NODE_TOKENS, node_max_tokens]; without a size decision, node_max_tokens."""
+    if not size:
+        return options.node_max_tokens
+    return max(min(MIN_NODE_TOKENS, options.node_max_tokens), min(options.node_max_tokens, options.answer_max_tokens // size))
+
+
+def node_sentence_count(options: Options, size: int | None) -> int:
+    """Sentences one node may write: ``node_sentences``, fewer when its token share holds fewer at
+    ``sentence_tokens`` each (never below the node grammar's 2), so that it ends at a sentence."""
+    if options.sentence_tokens is None:
+        return options.node_sentences
+    fits = node_budget(options, size) // options.sentence_tokens
+    return max(min(2, options.node_sentences), min(options.node_sentences, fits))

@@ -227,10 +227,11 @@ def test_node_regex_in_any_script() -> None:
 def test_warm_up_lists_the_default_runs_regexes() -> None:
     from plato_sgl.options import Options
 
-    defaults = Options()
+    defaults = Options()  # 6 parts at most: a 6-part plan's nodes (128 tokens each) may write 4 sentences, others 5
     assert warm_up_regexes() == [plan_regex(defaults.max_nodes, ascii=True),
-                                 node_regex(defaults.node_sentences, ascii=True, code=False),
-                                 node_regex(defaults.node_sentences, ascii=True, code=True)]
+                                 node_regex(5, ascii=True, code=False), node_regex(5, ascii=True, code=True),
+                                 node_regex(4, ascii=True, code=False), node_regex(4, ascii=True, code=True)]
+    assert warm_up_regexes(4)[1:] == [node_regex(5, ascii=True, code=False), node_regex(5, ascii=True, code=True)]
 
 
 def test_code_blocks_only_where_the_question_is_about_code() -> None:

@@ -6,8 +6,7 @@ import pytest
 
 from plato_sgl import prompts
 from plato_sgl.grammar import plan_regex
-from plato_sgl.methods.plato import MIN_NODE_TOKENS, node_budget
-from plato_sgl.options import Options
+from plato_sgl.options import MIN_NODE_TOKENS, Options, node_budget, node_sentence_count
 from plato_sgl.parser import parse_plan
 
 import regex
@@ -32,6 +31,23 @@ def test_the_answer_budget_is_split_over_the_decided_parts(size, expected):
 
 def test_a_node_budget_never_exceeds_node_max_tokens():
     assert node_budget(Options(node_max_tokens=16), 10) == 16
+
+
+@pytest.mark.parametrize("size, expected", [(None, 5), (1, 5), (4, 5), (5, 5), (6, 4), (8, 3), (12, 2), (100, 2)])
+def test_a_node_may_write_the_sentences_its_share_holds(size, expected):
+    assert node_sentence_count(Options(), size) == expected  # 30 tokens a sentence; shares 256, 192, 153, 128, 96, 64, 32
+
+
+def test_the_sentence_count_is_fixed_without_sentence_tokens_and_never_above_node_sentences():
+    assert node_sentence_count(Options(sentence_tokens=None), 100) == 5
+    assert node_sentence_count(Options(node_sentences=3, sentence_tokens=1), 2) == 3
+    assert node_sentence_count(Options(node_sentences=1), 100) == 1  # a bound below the grammar's 2 stays
+
+
+@pytest.mark.parametrize("value", [0, 1001, 2.5, True, "30"])
+def test_sentence_tokens_must_be_a_number_of_tokens(value):
+    with pytest.raises(ValueError, match="option sentence_tokens must be an integer from 1 to 1000"):
+        Options(sentence_tokens=value)
 
 
 @pytest.mark.parametrize("result, description, question, expected", [

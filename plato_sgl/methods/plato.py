@@ -28,25 +28,14 @@ from plato_sgl.backends import go_first, is_sglang_runtime, stop_first
 from plato_sgl.errors import PlatoError, PlatoTimeout
 from plato_sgl.grammar import asks_for_code, is_ascii, node_regex, plan_regex
 from plato_sgl.methods.autoregressive import plain_answer
-from plato_sgl.options import Options
+from plato_sgl.options import Options, node_budget, node_sentence_count
 from plato_sgl.parser import PlanParser
 from plato_sgl.plan import PlanNode, critical_path, parallel_degree
 from plato_sgl.result import Call, Clock, NodeRecord, Result
 from plato_sgl.scheduler import Deadline, Progress, Scheduler
 
-# The smallest share of the answer budget a node gets, in tokens, however many parts the plan has.
-MIN_NODE_TOKENS = 32
-
 # route(size, nodes, plan_done) -> None (not decided yet), "" (go on with Plato) or why to answer plainly.
 Route = Callable[[int | None, list[PlanNode], bool], str | None]
-
-
-def node_budget(options: Options, size: int | None) -> int:
-    """Tokens one node may write: the answer budget split over the plan's decided size, within
-    [MIN_NODE_TOKENS, node_max_tokens]; without a size decision, node_max_tokens."""
-    if not size:
-        return options.node_max_tokens
-    return max(min(MIN_NODE_TOKENS, options.node_max_tokens), min(options.node_max_tokens, options.answer_max_tokens // size))
 
 
 class PlatoRun:
@@ -71,8 +60,7 @@ class PlatoRun:
         self.route = route
         self.plain_reason: str | None = None  # set when ``route`` chose a plain answer
         self.plan_ended = threading.Event()
-        self.node_regex = (node_regex(options.node_sentences, ascii=self.ascii, code=asks_for_code(question))
-                           if self.runtime and options.node_sentences and not options.ignore_eos else None)
+        self.sentence_grammar = bool(self.runtime and options.node_sentences and not options.ignore_eos)
         self.scheduler = Scheduler(self.clock, self.deadline, pipeline=options.pipeline, max_nodes=options.max_nodes,
                                    streaming_cap=options.streaming_cap,
                                    on_event=on_progress)
@@ -199,7 +187,7 @@ class PlatoRun:
 
     def _open_context(self) -> None:
         self.base = programs.node_prefix.run(
-            question=self.question, sentences=self.options.node_sentences if self.node_regex else 0, history=self.options.history,
+            question=self.question, sentences=self.options.node_sentences if self.sentence_grammar else 0, history=self.options.history,
             **self.options.sampling(), backend=self.backend, stream=True  # forks inherit it
         )
         programs.drain(self.base)  # run(stream=True) returns before the body queued its text
@@ -239,10 +227,13 @@ class PlatoRun:
                     programs.append_result(state, records[dep].description, records[dep].result)
                 branches.append(state)
                 contexts.append(node.deps)
+        size = self.parser.size
+        regex = (node_regex(node_sentence_count(self.options, size), ascii=self.ascii, code=asks_for_code(self.question))
+                 if self.sentence_grammar else None)
         for node, branch, context_ids in zip(nodes, branches, contexts):
             records[node.id].context_ids = tuple(context_ids)
-            programs.answer_node(branch, node.description, max_tokens=node_budget(self.options, self.parser.size),
-                                 ignore_eos=self.options.ignore_eos, regex=self.node_regex)
+            programs.answer_node(branch, node.description, max_tokens=node_budget(self.options, size),
+                                 ignore_eos=self.options.ignore_eos, regex=regex)
             self.scheduler.spawn(f"node {node.id}", self._follow_node, node.id, branch)
 
     def _follow_node(self, node_id: int, state) -> None:
