@@ -66,6 +66,7 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--node-max-tokens", type=int, help="cap of one node's result")
     group.add_argument("--answer-max-tokens", type=int, help="token budget of a Plato answer, split over its parts")
     group.add_argument("--node-sentences", type=int, help="sentences (or code blocks) a node may write; 0: free text")
+    group.add_argument("--sentence-tokens", type=int, help="tokens a node's share must hold per sentence it may write")
     group.add_argument("--description-max", type=int, help="characters a plan line's topic may have")
     group.add_argument("--no-size", dest="sized", action="store_false", default=None,
                        help="no size decision: the plan may run to --max-nodes lines")
@@ -104,7 +105,7 @@ def _add_judge_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> dict:
-    names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "node_sentences", "description_max",
+    names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "node_sentences", "sentence_tokens", "description_max",
              "sized", "max_tokens", "temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "seed", "stop", "pipeline", "streaming_cap", "context", "timeout",
              "auto_max_load")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}

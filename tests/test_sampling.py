@@ -23,9 +23,9 @@ def test_sampling_settings_are_the_programs_run_defaults():
 
 def test_the_cli_passes_sampling_settings_as_options():
     args = build_parser().parse_args(["ask", "q?", "--top-p", "0.5", "--top-k", "3", "--stop", "A", "--stop", "B", "--seed", "7",
-                                      "--frequency-penalty", "0.4", "--presence-penalty", "-0.2"])
-    assert ({k: v for k, v in _options(args).items() if k in ("top_p", "top_k", "stop", "seed", "frequency_penalty", "presence_penalty")}
-            == {"top_p": 0.5, "top_k": 3, "stop": ["A", "B"], "seed": 7, "frequency_penalty": 0.4, "presence_penalty": -0.2})
+                                      "--frequency-penalty", "0.4", "--presence-penalty", "-0.2", "--sentence-tokens", "40"])
+    assert _options(args) == {"top_p": 0.5, "top_k": 3, "stop": ["A", "B"], "seed": 7, "frequency_penalty": 0.4, "presence_penalty": -0.2,
+                              "sentence_tokens": 40}
 
 
 @pytest.mark.parametrize("name", ["frequency_penalty", "presence_penalty"])
