@@ -12,9 +12,12 @@ from typing import Any, Literal
 
 CONTEXT_MODES = ("global", "deps")
 
-# ``gen`` arguments of a structural request (a plan, a skeleton): the answer's stop strings would
-# cut it, and a repetition penalty would fight its regex, which repeats line numbers by design.
-STRUCTURE = {"stop": [], "frequency_penalty": 0.0, "presence_penalty": 0.0}
+def structure_sampling() -> dict[str, Any]:
+    """``gen`` arguments of a structural request (a plan, a skeleton): the answer's stop strings
+    would cut it, and a repetition penalty would fight its regex, which repeats line numbers by
+    design. A new dict each time: SGLang's interpreter appends the chat template's stop string to
+    the ``stop`` list it is given, in place."""
+    return {"stop": [], "frequency_penalty": 0.0, "presence_penalty": 0.0}
 
 
 ROLES = ("user", "assistant")
@@ -160,7 +163,7 @@ class Options:
     def sampling(self) -> dict[str, Any]:
         """Sampling settings as ``SglFunction.run`` defaults, which every ``gen`` of a program and
         its forks inherit. ``stop`` and the penalties shape answer text; plan and skeleton requests
-        override them (``STRUCTURE``)."""
+        override them (``structure_sampling``)."""
         return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k, "stop": list(self.stop) or None,
                 "frequency_penalty": self.frequency_penalty, "presence_penalty": self.presence_penalty}
 

@@ -19,7 +19,7 @@ import sglang as sgl
 
 from plato_sgl import prompts
 from plato_sgl.errors import PlatoError
-from plato_sgl.options import STRUCTURE
+from plato_sgl.options import structure_sampling
 from plato_sgl.result import Clock
 
 
@@ -40,7 +40,7 @@ def plan(s, question: str, regex: str | None = None, max_tokens: int = 512, size
     """
     open_chat(s, prompts.plan_system(sized), history)
     s += sgl.user(prompts.plan_user(question))
-    s += sgl.assistant(sgl.gen("plan", regex=regex, max_tokens=max_tokens, **STRUCTURE))  # answer sampling stays out of plans
+    s += sgl.assistant(sgl.gen("plan", regex=regex, max_tokens=max_tokens, **structure_sampling()))  # answer sampling stays out of plans
 
 
 def open_node_prompt(s, question: str, sentences: int = 0, history: Sequence[tuple[str, str]] = ()) -> None:

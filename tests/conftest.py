@@ -114,3 +114,21 @@ def chat_tokens(tokenizer):
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     return count
+
+
+@pytest.fixture
+def sent_generate(monkeypatch):
+    """The bodies of the /generate requests a question sends from here on, recorded on their way to
+    the real server (every request of a question goes through ``cancel._post_with_header``)."""
+    from plato_sgl import cancel
+
+    sent: list[dict] = []
+    real = cancel._post_with_header
+
+    def recording(url, json, *args, **kwargs):
+        if url.endswith("/generate"):
+            sent.append(json)
+        return real(url, json, *args, **kwargs)
+
+    monkeypatch.setattr(cancel, "_post_with_header", recording)
+    return sent

@@ -66,26 +66,17 @@ def test_a_runaway_plan_without_regex_stops_at_max_nodes_and_still_answers(opena
     assert result.repairs == [f"dropped plan line {i} ('Step {i} of a plan that goes on and on'): more than max_nodes=3" for i in range(4, 9)]
 
 
-def test_each_node_is_decoded_within_its_share_and_the_sentences_that_share_holds(backend, monkeypatch):
+def test_each_node_is_decoded_within_its_share_and_the_sentences_that_share_holds(backend, sent_generate):
     """A 6-part plan splits 768 tokens into 128 a node, which holds 4 sentences of 30 tokens: the
     real server decodes every node under the 4-sentence grammar and that cap (recorded on the way)."""
-    from plato_sgl import cancel
     from plato_sgl.grammar import node_regex
 
-    sent = []
-    real = cancel._post_with_header
-
-    def recording(url, json, *args, **kwargs):
-        if url.endswith("/generate") and json.get("sampling_params", {}).get("max_new_tokens"):
-            sent.append(json["sampling_params"])
-        return real(url, json, *args, **kwargs)
-
-    monkeypatch.setattr(cancel, "_post_with_header", recording)
     plans = {6: "Parts: 6\n" + "".join(f"{i}. Part {i}.[]\n" for i in range(1, 7)), 2: "Parts: 2\n1. One.[]\n2. Two.[]\n"}
     for size, sentences, share in ((6, 4, 128), (2, 5, 256)):
-        sent.clear()
+        sent_generate.clear()
         result = plato_sgl.run("How do bees fly? (shares)", backend=backend, plan_regex=literal_regex(plans[size]))
         assert result.ok and len(result.nodes) == size
-        nodes = [p for p in sent if p.get("regex") != literal_regex(plans[size])]
+        nodes = [b["sampling_params"] for b in sent_generate
+                 if b["sampling_params"].get("max_new_tokens") and b["sampling_params"].get("regex") != literal_regex(plans[size])]
         assert len(nodes) == size
         assert all(p["regex"] == node_regex(sentences, ascii=True, code=False) and p["max_new_tokens"] == share for p in nodes)

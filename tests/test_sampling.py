@@ -47,50 +47,49 @@ def test_a_seed_for_a_backend_without_the_runtime_is_refused_before_any_request(
 
 
 @pytest.mark.server
-def test_every_request_of_a_question_carries_its_seed_and_the_server_takes_it(backend, monkeypatch):
+def test_every_request_of_a_question_carries_its_seed_and_the_server_takes_it(backend, sent_generate):
     """The frontend has no seed parameter: the question's endpoint adds ``sampling_seed`` to every
     /generate body (plan, prefills, nodes) on its way to the real server, which accepts it (this CPU
     server samples as usual: SGLang applies the seed under --enable-deterministic-inference only)."""
-    sent = []
-    real = cancel._post_with_header  # what sends every request of a question (with its routing key)
+    def questions_own():
+        return [body for body in sent_generate if str(body.get("rid", "")).startswith("plato-")]
 
-    def recording(url, json, *args, **kwargs):
-        if url.endswith("/generate") and str(json.get("rid", "")).startswith("plato-"):
-            sent.append(json)
-        return real(url, json, *args, **kwargs)
-
-    monkeypatch.setattr(cancel, "_post_with_header", recording)
     result = plato_sgl.run("How do bees make honey? (seed)", backend=backend, seed=7, max_nodes=3, node_max_tokens=8)
     assert result.error is None and result.nodes
-    assert len(sent) >= 2 and all(body["sampling_params"]["sampling_seed"] == 7 for body in sent)
-    sent.clear()
+    assert len(questions_own()) >= 2 and all(body["sampling_params"]["sampling_seed"] == 7 for body in questions_own())
+    sent_generate.clear()
     plato_sgl.run("How do bees make honey? (seed)", method="ar", backend=backend, max_tokens=8)
-    assert sent and all("sampling_seed" not in body["sampling_params"] for body in sent)
+    assert questions_own() and all("sampling_seed" not in body["sampling_params"] for body in questions_own())
 
 
 @pytest.mark.server
-def test_penalties_reach_every_answer_request_and_never_a_plan_or_skeleton(backend, monkeypatch):
+def test_penalties_reach_every_answer_request_and_never_a_plan_or_skeleton(backend, sent_generate):
     """Recorded on their way to the real server, which decodes every one of them."""
-    sent = []
-    real = cancel._post_with_header
-
-    def recording(url, json, *args, **kwargs):
-        if url.endswith("/generate") and json.get("sampling_params", {}).get("max_new_tokens"):  # not a prefill
-            sent.append(json)
-        return real(url, json, *args, **kwargs)
-
-    monkeypatch.setattr(cancel, "_post_with_header", recording)
     penalties = {"frequency_penalty": 0.7, "presence_penalty": 0.3}
     for method in ("plato", "sot"):
-        sent.clear()
+        sent_generate.clear()
         result = plato_sgl.run("How do bees make honey? (penalty)", method=method, backend=backend, max_nodes=3, node_max_tokens=8,
                                **penalties)
         assert result.error is None and result.nodes, method
-        structure = [b for b in sent if "regex" in b["sampling_params"] and b["sampling_params"]["max_new_tokens"] > 16]
-        answers = [b for b in sent if b not in structure]
+        decoding = [b["sampling_params"] for b in sent_generate if b["sampling_params"].get("max_new_tokens")]  # not prefills
+        structure = [p for p in decoding if "regex" in p and p["max_new_tokens"] > 16]
+        answers = [p for p in decoding if p not in structure]
         assert len(structure) == 1 and len(answers) == len(result.nodes), method
-        assert {k: structure[0]["sampling_params"][k] for k in penalties} == {"frequency_penalty": 0.0, "presence_penalty": 0.0}
-        assert all({k: b["sampling_params"][k] for k in penalties} == penalties for b in answers), method
+        assert {k: structure[0][k] for k in penalties} == {"frequency_penalty": 0.0, "presence_penalty": 0.0}
+        assert all({k: p[k] for k in penalties} == penalties for p in answers), method
+
+
+@pytest.mark.server
+def test_every_plan_and_skeleton_sends_the_same_stop_strings(backend, sent_generate):
+    """SGLang appends the chat template's stop string to a request's stop list in place: a list
+    shared between requests grew by one a question until the server refused the 33rd."""
+    for method in ("plato", "sot"):
+        stops = []
+        for _ in range(3):
+            sent_generate.clear()
+            assert plato_sgl.run("How do bees make honey? (stops)", method=method, backend=backend, max_nodes=2, node_max_tokens=4).ok
+            stops += [b["sampling_params"].get("stop") for b in sent_generate if (b["sampling_params"].get("max_new_tokens") or 0) > 16]
+        assert len(stops) == 3 and stops[0] == stops[1] == stops[2] and len(stops[0]) <= 1, (method, stops)
 
 
 @pytest.mark.server

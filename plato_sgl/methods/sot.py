@@ -27,7 +27,7 @@ from plato_sgl import prompts
 from plato_sgl.errors import PlatoError, PlatoTimeout
 from plato_sgl.backends import go_first, is_sglang_runtime
 from plato_sgl.methods.autoregressive import plain_answer
-from plato_sgl.options import STRUCTURE, Options
+from plato_sgl.options import Options, structure_sampling
 from plato_sgl.plan import PlanNode
 from plato_sgl.programs import LiveStates, drain, follow, open_chat
 from plato_sgl.result import Call, Clock, NodeRecord, Result
@@ -161,7 +161,7 @@ def skeleton(s, question: str, regex: str | None = None, max_tokens: int = 512, 
     s += sgl.user(SKELETON_PROMPT.format(question=question))
     s += sgl.assistant_begin()
     s += SKELETON_START
-    s += sgl.gen("skeleton", regex=regex, max_tokens=max_tokens, **STRUCTURE)  # answer sampling stays out of skeletons
+    s += sgl.gen("skeleton", regex=regex, max_tokens=max_tokens, **structure_sampling())  # answer sampling stays out of skeletons
 
 
 @sgl.function
