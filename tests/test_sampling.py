@@ -96,7 +96,7 @@ def test_every_plan_and_skeleton_sends_the_same_stop_strings(backend, sent_gener
 def test_a_frequency_penalty_changes_the_greedy_text(backend):
     """The tiny model's greedy noise repeats tokens; the server's penalty makes it pick others."""
     question = "How do bees make honey? (penalty)"
-    greedy = plato_sgl.run(question, method="ar", backend=backend, max_tokens=32, ignore_eos=True)
+    greedy = plato_sgl.run(question, method="ar", backend=backend, max_tokens=32, ignore_eos=True, frequency_penalty=0.0)
     penalised = plato_sgl.run(question, method="ar", backend=backend, max_tokens=32, ignore_eos=True, frequency_penalty=2.0)
     assert greedy.completion_tokens == penalised.completion_tokens == 32
     assert penalised.answer != greedy.answer
