@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 CONTEXT_MODES = ("global", "deps")
 
+
 def structure_sampling() -> dict[str, Any]:
     """``gen`` arguments of a structural request (a plan, a skeleton): the answer's stop strings
     would cut it, and a repetition penalty would fight its regex, which repeats line numbers by
@@ -68,9 +69,9 @@ class Options:
     ``frequency_penalty`` and ``presence_penalty`` (SGLang's, from -2 to 2 as in OpenAI's API: a
     positive value discourages a request from repeating its own output, which breaks the loops a
     small model falls into under greedy decoding; the default, 0.5, was chosen by measurement, see
-    the README). ``seed`` goes
-    with every request as SGLang's ``sampling_seed``, which a server applies when it was started
-    with ``--enable-deterministic-inference`` (others accept it and sample as usual).
+    the README). ``seed`` goes with every request as SGLang's ``sampling_seed``, which a server
+    applies when it was started with ``--enable-deterministic-inference`` (others accept it and
+    sample as usual).
 
     ``history``: the conversation before the question, (role, text) turns alternating from
     "user" to "assistant" and ending with the assistant's; every prompt of every method (plan,
