@@ -32,7 +32,9 @@ DIAMOND = (
 
 def plato(backend, topic: str, plan: str = DIAMOND, **options) -> plato_sgl.Result:
     """Run the forced plan; ``topic`` makes the question unique, so no run reuses another's cache."""
-    settings = dict(plan_regex=literal_regex(plan), node_max_tokens=24, ignore_eos=True)
+    # unpenalised: under a penalty the tiny model's noise can repeat across nodes word for word,
+    # and compose() rightly leaves such a node out of the answer
+    settings = dict(plan_regex=literal_regex(plan), node_max_tokens=24, ignore_eos=True, frequency_penalty=0.0)
     settings.update(options)
     return plato_sgl.run(f"{QUESTION} ({topic})", backend=backend, **settings)
 
