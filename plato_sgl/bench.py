@@ -136,7 +136,7 @@ def variants_for(methods: Sequence[str], *, ablation: bool = False, options: dic
         variants = [parse_variant(m, options) for m in methods]
     if ablation:
         names = {v.name for v in variants}
-        variants += [Variant(v.name, v.method, {**options, **v.options}) for v in ABLATION if v.name not in names]
+        variants += [parse_variant(v.name, options) for v in ABLATION if v.name not in names]
     if len({v.name for v in variants}) != len(variants):
         raise ValueError(f"a method is listed twice: {', '.join(methods)}")
     for variant in variants:  # before any server starts

@@ -105,9 +105,9 @@ def _add_judge_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> dict:
-    names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "node_sentences", "sentence_tokens", "description_max",
-             "sized", "max_tokens", "temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "seed", "stop", "pipeline", "streaming_cap", "context", "timeout",
-             "auto_max_load")
+    names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "node_sentences", "sentence_tokens",
+             "description_max", "sized", "max_tokens", "temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty",
+             "seed", "stop", "pipeline", "streaming_cap", "context", "timeout", "auto_max_load")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
