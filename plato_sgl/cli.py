@@ -284,7 +284,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from plato_sgl.report import write_report
 
-    print(write_report(args.folder))
+    print(write_report(args.folder, args.baseline))
     return 0
 
 
@@ -382,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write report.md and plots for a results folder")
     report.add_argument("folder", type=Path)
+    report.add_argument("--baseline", default="ar", metavar="METHOD",
+                        help="the method every other is compared with, e.g. ar+frequency_penalty=0 (default: %(default)s)")
     report.set_defaults(func=cmd_report)
 
     serve = sub.add_parser("serve", help="serve a model with SGLang on this machine (CPU or GPU)")

@@ -6,7 +6,9 @@ efficiency per method (Table 3 columns plus throughput speed-up and overheads), 
 category (Table 2), the system ablation (Table 4). Plots: speed-up per category, a timeline of one
 question (plan streaming, node dispatch/prefill/decode spans, when its answer and AR's answer to the
 same question were complete) and its plan's DAG. Speed-ups compare each method with AR on the
-questions both answered without error.
+questions both answered without error. AR is the variant named ``ar`` unless ``baseline`` names
+another (``--baseline``), e.g. a plain answer with other sampling options, such as one fixed by an
+issue while the package's defaults moved on.
 """
 
 from __future__ import annotations
@@ -59,14 +61,14 @@ def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def overall_table(rows: Rows) -> str:
+def overall_table(rows: Rows, baseline: str = BASELINE) -> str:
     """One line per variant: throughput, speed-up, parallel degree, efficiency and overheads."""
     body = []
     for variant in rows:
         results = ok_results(rows, variant)
         errors = len(rows[variant]) - len(results)
-        ids = common_ids(rows, [variant, BASELINE]) if BASELINE in rows else set()
-        speed = metrics.speedup(ok_results(rows, variant, ids), ok_results(rows, BASELINE, ids)) if ids else None
+        ids = common_ids(rows, [variant, baseline]) if baseline in rows else set()
+        speed = metrics.speedup(ok_results(rows, variant, ids), ok_results(rows, baseline, ids)) if ids else None
         body.append([
             variant, str(len(results)) + (f" ({errors} failed)" if errors else ""),
             _fmt(metrics.throughput(results)), _fmt(speed, ".2f", "x"),
@@ -77,7 +79,7 @@ def overall_table(rows: Rows) -> str:
             _fmt(metrics.mean_of(metrics.first_dispatch(r) for r in results), ".1f", " s"),
             _fmt(metrics.mean_of(metrics.scheduling_efficiency(r) for r in results)),
         ])
-    header = ["method", "questions", "throughput (tok/s)", f"throughput speed-up vs {BASELINE}", "parallel degree",
+    header = ["method", "questions", "throughput (tok/s)", f"throughput speed-up vs {baseline}", "parallel degree",
               "inference efficiency", "extra prefill (tok/q)", "node time to first token", "plan latency",
               "first dispatch", "scheduling efficiency"]
     return _table(header, body)
@@ -91,17 +93,17 @@ def _count(part: int, whole: int) -> str:
     return f"{part} of {whole}" + (f" ({part / whole:.0%})" if whole else "")
 
 
-def user_section(rows: Rows) -> list[str]:
+def user_section(rows: Rows, baseline: str = BASELINE) -> list[str]:
     """What the user waits for: latency, latency speed-up over AR, answer length, truncation and the
     plans' shape; per method, on its error-free answers (ratios on the questions it and AR both answered)."""
-    base = _by_question(rows, BASELINE)
+    base = _by_question(rows, baseline)
     latency, length, plans = [], [], []
     for variant in rows:
         by_q = _by_question(rows, variant)
         results = list(by_q.values())
         if not results:
             continue
-        pairs = metrics.paired(by_q, base) if variant != BASELINE else []
+        pairs = metrics.paired(by_q, base) if variant != baseline else []
         lat = metrics.latency_summary(results)
         sooner = _count(metrics.answered_sooner(pairs), len(pairs)) if pairs else "-"
         latency.append([variant, str(len(results)), _fmt(lat["mean"], ".1f", " s"), _fmt(lat["median"], ".1f", " s"),
@@ -124,10 +126,10 @@ def user_section(rows: Rows) -> list[str]:
                           _fmt(metrics.mean_of(metrics.plan_tokens(r) for r in with_nodes), ".0f"),
                           _fmt(metrics.mean_of(metrics.planning_latency(r) for r in with_nodes), ".1f", " s"),
                           _fmt(metrics.mean_of(metrics.plan_latency_share(r) for r in with_nodes), ".0%")])
-    latency_header = ["method", "questions", "mean latency", "median", "p90", f"latency speed-up vs {BASELINE}",
-                      f"median latency ratio to {BASELINE}", f"answered sooner than {BASELINE}", "first answer token (mean)"]
-    length_header = ["method", "answer tokens (mean)", "decoded tokens (mean)", "words (mean)", f"token ratio to {BASELINE}",
-                     f"word ratio to {BASELINE}", "truncated answers", "truncated nodes"]
+    latency_header = ["method", "questions", "mean latency", "median", "p90", f"latency speed-up vs {baseline}",
+                      f"median latency ratio to {baseline}", f"answered sooner than {baseline}", "first answer token (mean)"]
+    length_header = ["method", "answer tokens (mean)", "decoded tokens (mean)", "words (mean)", f"token ratio to {baseline}",
+                     f"word ratio to {baseline}", "truncated answers", "truncated nodes"]
     if not base:  # nothing to compare with (e.g. the ablation): drop the columns against the baseline
         keep_latency, keep_length = [0, 1, 2, 3, 4, 8], [0, 1, 2, 3, 6, 7]
         latency_header, latency = [latency_header[k] for k in keep_latency], [[row[k] for k in keep_latency] for row in latency]
@@ -135,13 +137,13 @@ def user_section(rows: Rows) -> list[str]:
     lines = ["## What the user waits for",
              "Latency = a question's wall time, from sending it to the complete answer. First answer token = when the "
              "answer's first text could be shown, streamed in reading order (`plato_sgl.metrics.first_answer_token`)."
-             + (f" Speed-up = total {BASELINE} time / total method time; ratio = median over questions of method / "
-                f"{BASELINE} latency (above 1: slower); both on the questions the method and {BASELINE} answered." if base else ""),
+             + (f" Speed-up = total {baseline} time / total method time; ratio = median over questions of method / "
+                f"{baseline} latency (above 1: slower); both on the questions the method and {baseline} answered." if base else ""),
              "", _table(latency_header, latency), "",
              "Answer tokens = completion tokens of the requests whose text is the answer (nodes; single answers and "
              "fallbacks; PASTA's main branch), not the plan or skeleton; decoded tokens adds those (what throughput "
              "counts). Words = whitespace-separated words of the answer."
-             + (f" Length ratio = median over questions of method / {BASELINE}." if base else "")
+             + (f" Length ratio = median over questions of method / {baseline}." if base else "")
              + " Truncated = stopped at the token cap: completion tokens reached `max_tokens` (answers) or "
              "`node_max_tokens` (nodes); no finish reason is stored, so one that ended on exactly its last allowed "
              "token counts too.", "", _table(length_header, length), ""]
@@ -154,20 +156,20 @@ def user_section(rows: Rows) -> list[str]:
     return lines
 
 
-def category_speedups(rows: Rows, kind: str = "latency") -> dict[str, dict[str, float]]:
+def category_speedups(rows: Rows, kind: str = "latency", baseline: str = BASELINE) -> dict[str, dict[str, float]]:
     """Speed-up over AR per category and variant, on questions both answered: ``kind`` "latency"
     (total AR time / total method time, what the user waits for) or "throughput" (the paper's)."""
     table: dict[str, dict[str, float]] = {}
     for variant in rows:
-        if variant == BASELINE:
+        if variant == baseline:
             continue
-        ids = common_ids(rows, [variant, BASELINE])
+        ids = common_ids(rows, [variant, baseline])
         categories = {rows[variant][qid].question.category or "all" for qid in ids}
         for category in sorted(categories):
             in_cat = sorted(qid for qid in ids if (rows[variant][qid].question.category or "all") == category)
-            mine, base = ok_results(rows, variant, set(in_cat)), ok_results(rows, BASELINE, set(in_cat))
+            mine, base = ok_results(rows, variant, set(in_cat)), ok_results(rows, baseline, set(in_cat))
             if kind == "latency":
-                value = metrics.total_time_speedup([(rows[variant][q].result, rows[BASELINE][q].result) for q in in_cat])
+                value = metrics.total_time_speedup([(rows[variant][q].result, rows[baseline][q].result) for q in in_cat])
             else:
                 value = metrics.speedup(mine, base)
             table.setdefault(category, {})[variant] = value or 0.0
@@ -180,28 +182,28 @@ def category_table(speedups: dict[str, dict[str, float]]) -> str:
     return _table(["category", *variants], body)
 
 
-def targets_table(rows: Rows) -> str | None:
+def targets_table(rows: Rows, baseline: str = BASELINE) -> str | None:
     """Issue 16's targets, measured in this run: Plato's latency speed-up, auto's in its worst
     category, Plato's answer length against AR's, truncated nodes, Plato's throughput speed-up.
     None when the run has no plato or no ar."""
-    if "plato" not in rows or BASELINE not in rows:
+    if "plato" not in rows or baseline not in rows:
         return None
-    base, plato = _by_question(rows, BASELINE), _by_question(rows, "plato")
+    base, plato = _by_question(rows, baseline), _by_question(rows, "plato")
     pairs = metrics.paired(plato, base)
     cut, nodes = metrics.truncation_totals(plato.values())["node"]
-    ids = common_ids(rows, ["plato", BASELINE])
+    ids = common_ids(rows, ["plato", baseline])
     found = [
-        ("Plato latency speed-up over ar (total time)", metrics.total_time_speedup(pairs), lambda v: v >= 1.3, ">= 1.3x", ".2f", "x"),
-        ("Plato answer length / ar answer length (tokens, median)", metrics.median_ratio(pairs, metrics.answer_tokens),
+        (f"Plato latency speed-up over {baseline} (total time)", metrics.total_time_speedup(pairs), lambda v: v >= 1.3, ">= 1.3x", ".2f", "x"),
+        (f"Plato answer length / {baseline} answer length (tokens, median)", metrics.median_ratio(pairs, metrics.answer_tokens),
          lambda v: 0.7 <= v <= 1.5, "0.7 to 1.5", ".2f", ""),
         ("truncated node requests", cut / nodes if nodes else None, lambda v: v <= 0.05, "<= 5%", ".1%", ""),
-        ("Plato throughput speed-up over ar", metrics.speedup(ok_results(rows, "plato", ids), ok_results(rows, BASELINE, ids)) if ids else None,
+        (f"Plato throughput speed-up over {baseline}", metrics.speedup(ok_results(rows, "plato", ids), ok_results(rows, baseline, ids)) if ids else None,
          lambda v: v >= 1.5, ">= 1.5x", ".2f", "x"),
     ]
     if "auto" in rows:
-        per_category = {c: v["auto"] for c, v in category_speedups(rows).items() if "auto" in v}
+        per_category = {c: v["auto"] for c, v in category_speedups(rows, baseline=baseline).items() if "auto" in v}
         worst = min(per_category, key=per_category.get, default=None)
-        found.insert(1, (f"auto latency speed-up over ar, worst category ({worst})", per_category.get(worst),
+        found.insert(1, (f"auto latency speed-up over {baseline}, worst category ({worst})", per_category.get(worst),
                          lambda v: v >= 1.0, ">= 1.0x in every category", ".2f", "x"))
     body = [[name, target, _fmt(value, spec, suffix), "-" if value is None else ("met" if ok(value) else "missed")]
             for name, value, ok, target, spec, suffix in found]
@@ -243,7 +245,7 @@ def pick_example(rows: Rows, variant: str = "plato") -> Row | None:
     return max(candidates, key=lambda r: (r.result.parallel_degree, len(r.result.nodes)), default=None)
 
 
-def plot_category_speedups(speedups: dict[str, dict[str, float]], path: Path) -> None:
+def plot_category_speedups(speedups: dict[str, dict[str, float]], path: Path, baseline: str = BASELINE) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -258,14 +260,14 @@ def plot_category_speedups(speedups: dict[str, dict[str, float]], path: Path) ->
         ax.bar(xs, [speedups[c].get(variant, 0) for c in categories], width, label=variant)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks([c + width * (len(variants) - 1) / 2 for c in range(len(categories))], categories, rotation=30, ha="right")
-    ax.set_ylabel(f"latency speed-up vs {BASELINE}")
+    ax.set_ylabel(f"latency speed-up vs {baseline}")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def plot_timeline(result: Result, path: Path, ar_done: float | None = None) -> None:
+def plot_timeline(result: Result, path: Path, ar_done: float | None = None, baseline: str = BASELINE) -> None:
     """Gantt chart: the plan stream, then per node its wait for the first token and its decoding;
     ``ar_done``: when AR's answer to the same question was complete (a vertical line), if known."""
     import matplotlib
@@ -292,7 +294,7 @@ def plot_timeline(result: Result, path: Path, ar_done: float | None = None) -> N
     done = result.wall_time
     ax.axvline(done, color="black", linestyle=":", linewidth=1.2, label=f"{result.method} answer complete ({done:.0f} s)")
     if ar_done is not None:
-        ax.axvline(ar_done, color="#c00000", linestyle="--", linewidth=1.2, label=f"{BASELINE} answer complete ({ar_done:.0f} s)")
+        ax.axvline(ar_done, color="#c00000", linestyle="--", linewidth=1.2, label=f"{baseline} answer complete ({ar_done:.0f} s)")
     ax.set_xlim(left=0)  # the user waits from the moment the question is sent
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8, frameon=False)
     ax.set_xlabel("seconds since the question was sent")
@@ -329,7 +331,7 @@ def plot_dag(result: Result, path: Path) -> None:
     plt.close(fig)
 
 
-def load_table(figures: Sequence[sweep.LevelFigures]) -> str:
+def load_table(figures: Sequence[sweep.LevelFigures], baseline: str = BASELINE) -> str:
     """The load sweep's table: one line per level and variant (pure: figures in, Markdown out)."""
     body = []
     for f in figures:
@@ -338,23 +340,23 @@ def load_table(figures: Sequence[sweep.LevelFigures]) -> str:
         body.append([str(f.level), f.variant, questions, _fmt(f.throughput, ".1f"), _fmt(f.latency_mean, ".1f", " s"),
                      _fmt(f.latency_p90, ".1f", " s"), _fmt(f.first_token_mean, ".1f", " s"), _fmt(f.speedup, ".2f", "x"), sooner])
     return _table(["concurrency", "method", "questions", "aggregate throughput (tok/s)", "mean latency", "p90 latency",
-                   "first answer token (mean)", f"latency speed-up vs {BASELINE}", f"answered sooner than {BASELINE}"], body)
+                   "first answer token (mean)", f"latency speed-up vs {baseline}", f"answered sooner than {baseline}"], body)
 
 
-def load_lines(levels: dict[int, Rows], plot: str | None = None) -> list[str]:
+def load_lines(levels: dict[int, Rows], plot: str | None = None, baseline: str = BASELINE) -> list[str]:
     """The load sweep's section (pure: rows of each level in, Markdown lines out): the per-level table,
     where Plato (and auto) stop being sooner than AR, computed from it, and the plot's link if any."""
-    figures = sweep.sweep_figures(levels, BASELINE)
+    figures = sweep.sweep_figures(levels, baseline)
     if not figures:
         return []
-    findings = [sweep.crossover(figures, method).sentence(BASELINE) for method in ("plato", "auto")
+    findings = [sweep.crossover(figures, method).sentence(baseline) for method in ("plato", "auto")
                 if any(f.variant == method for f in figures)]
     lines = ["## Under load (concurrency sweep)",
              "At concurrency N a batch is N questions of one method sent together; batches of every level and method "
              "were interleaved through the run. Aggregate throughput = completion tokens of a level's answers / the "
              "wall time of its batches (first question sent to last answer complete, summed over batches). Latency "
-             "and first answer token as above, per question; speed-up = total ar time / total method time on the "
-             "questions both answered at that level (`plato_sgl.sweep`).", "", load_table(figures), ""]
+             f"and first answer token as above, per question; speed-up = total {baseline} time / total method time on the "
+             "questions both answered at that level (`plato_sgl.sweep`).", "", load_table(figures, baseline), ""]
     lines += [f"**{text}**" for text in findings] + ([""] if findings else [])
     if plot:
         lines += [f"![latency against load]({plot})", ""]
@@ -387,17 +389,17 @@ def plot_load(series: dict[str, list[tuple[int, float, float | None]]], path: Pa
     plt.close(fig)
 
 
-def load_section(folder: Path, plots: bool) -> list[str]:
+def load_section(folder: Path, plots: bool, baseline: str = BASELINE) -> list[str]:
     """The load sweep's section for a folder holding ``concurrency-N`` level folders ([] otherwise),
     with ``load.png`` when ``plots``."""
     levels = {level: load_rows(path) for level, path in sweep.level_folders(folder).items()}
     levels = {level: rows for level, rows in levels.items() if rows}
     if not levels:
         return []
-    series = sweep.latency_series(sweep.sweep_figures(levels, BASELINE))
+    series = sweep.latency_series(sweep.sweep_figures(levels, baseline))
     if plots and series:
         plot_load(series, folder / "load.png")
-    return load_lines(levels, "load.png" if plots and series else None)
+    return load_lines(levels, "load.png" if plots and series else None, baseline)
 
 
 def environment_lines(folder: Path) -> list[str]:
@@ -576,20 +578,20 @@ def graded(rows: Rows, variant: str) -> dict[str, bool]:
             for qid, r in rows.get(variant, {}).items() if r.question.reference and "####" in r.question.reference}
 
 
-def correctness_gap(rows: Rows, variant: str) -> tuple[float, tuple[float, float] | None, int] | None:
+def correctness_gap(rows: Rows, variant: str, baseline: str = BASELINE) -> tuple[float, tuple[float, float] | None, int] | None:
     """(correctness of ``variant`` - correctness of AR, its 95% paired bootstrap interval, questions),
     on the graded questions both were run on; None when there are none."""
     from plato_sgl.stats import paired_difference_interval
 
-    mine, base = graded(rows, variant), graded(rows, BASELINE)
+    mine, base = graded(rows, variant), graded(rows, baseline)
     ids = sorted(set(mine) & set(base))
     if not ids:
         return None
-    values, baseline = [float(mine[q]) for q in ids], [float(base[q]) for q in ids]
-    return (sum(values) - sum(baseline)) / len(ids), paired_difference_interval(values, baseline), len(ids)
+    values, reference = [float(mine[q]) for q in ids], [float(base[q]) for q in ids]
+    return (sum(values) - sum(reference)) / len(ids), paired_difference_interval(values, reference), len(ids)
 
 
-def correctness_section(rows: Rows) -> list[str]:
+def correctness_section(rows: Rows, baseline: str = BASELINE) -> list[str]:
     """GSM8K-style correctness for datasets whose questions carry a '#### number' reference: per
     method (the paper's Table 5 shape) with its difference from AR, then the latency and throughput
     speed-ups over AR on the same questions (Table 6 shape)."""
@@ -599,35 +601,35 @@ def correctness_section(rows: Rows) -> list[str]:
         if not grades:
             continue
         right = sum(grades.values())
-        gap = correctness_gap(rows, variant) if variant != BASELINE and BASELINE in rows else None
+        gap = correctness_gap(rows, variant, baseline) if variant != baseline and baseline in rows else None
         correctness.append([variant, str(len(grades)), str(right), _fmt(right / len(grades), ".1%"),
                             "-" if gap is None else _ci(gap[0] * 100, (gap[1][0] * 100, gap[1][1] * 100) if gap[1] else None, "+.1f")])
-        if variant != BASELINE and BASELINE in rows:
-            pairs = metrics.paired(_by_question(rows, variant), _by_question(rows, BASELINE))
-            ids = common_ids(rows, [variant, BASELINE])
+        if variant != baseline and baseline in rows:
+            pairs = metrics.paired(_by_question(rows, variant), _by_question(rows, baseline))
+            ids = common_ids(rows, [variant, baseline])
             speed.append([variant, str(len(pairs)), _fmt(metrics.total_time_speedup(pairs), ".2f", "x"),
                           _fmt(metrics.median_latency_ratio(pairs), ".2f"),
-                          _fmt(metrics.speedup(ok_results(rows, variant, ids), ok_results(rows, BASELINE, ids)) if ids else None, ".2f", "x"),
+                          _fmt(metrics.speedup(ok_results(rows, variant, ids), ok_results(rows, baseline, ids)) if ids else None, ".2f", "x"),
                           _fmt(metrics.median_ratio(pairs, metrics.answer_tokens), ".2f")])
     if not correctness:
         return []
     lines = ["## GSM8K correctness (Table 5 shape)",
              "Correct = the answer's final number equals the reference's `####` number (`evaluation.final_number`: an "
              "explicit final answer, \"the answer is N\", `#### N` or `\\boxed{N}`, wins over the last number); a failed "
-             f"answer counts as wrong. Difference = method - {BASELINE} in percentage points on the questions both ran, "
+             f"answer counts as wrong. Difference = method - {baseline} in percentage points on the questions both ran, "
              "with its 95% paired bootstrap interval over questions.", "",
-             _table(["method", "questions", "correct", "correctness", f"vs {BASELINE} (points)"], correctness), ""]
+             _table(["method", "questions", "correct", "correctness", f"vs {baseline} (points)"], correctness), ""]
     if speed:
-        lines += ["## GSM8K speed-up over ar (Table 6 shape)",
-                  f"On the questions the method and {BASELINE} both answered: latency speed-up = total {BASELINE} time / "
-                  f"total method time; latency ratio = median of method / {BASELINE} latency; throughput speed-up = the "
-                  "paper's; token ratio = median answer tokens method / ar.", "",
+        lines += [f"## GSM8K speed-up over {baseline} (Table 6 shape)",
+                  f"On the questions the method and {baseline} both answered: latency speed-up = total {baseline} time / "
+                  f"total method time; latency ratio = median of method / {baseline} latency; throughput speed-up = the "
+                  f"paper's; token ratio = median answer tokens method / {baseline}.", "",
                   _table(["method", "questions", "latency speed-up", "median latency ratio", "throughput speed-up",
                           "answer token ratio"], speed), ""]
     return lines
 
 
-def targets17_table(rows: Rows, folder: Path) -> str | None:
+def targets17_table(rows: Rows, folder: Path, baseline: str = BASELINE) -> str | None:
     """Issue 17's targets, as far as this run measures them: Plato's debiased net preference, and its
     debiased net win, over SoT (>= +30%) and over AR (>= 0) per judge, GSM8K correctness of Plato
     (>= AR - 2 points) and of auto (>= AR - 1 point); each with its 95% interval, and by how much a
@@ -636,8 +638,8 @@ def targets17_table(rows: Rows, folder: Path) -> str | None:
 
     found = []  # (figure, target text, value, interval, bar, unit scale, unit)
     for judge, prompt_name in judges_of(load_judgements(folder).values()):
-        summaries = pair_summaries(folder, judge, [("plato", "sot"), ("plato", "ar")], prompt_name)
-        for (a, b), bar in ((("plato", "sot"), 0.30), (("plato", "ar"), 0.0)):
+        summaries = pair_summaries(folder, judge, [("plato", "sot"), ("plato", baseline)], prompt_name)
+        for (a, b), bar in ((("plato", "sot"), 0.30), (("plato", baseline), 0.0)):
             if (a, b) in summaries:
                 s = summaries[(a, b)][0]
                 for figure, value, interval in (("debiased net preference", s.debiased, s.debiased_interval),
@@ -645,9 +647,9 @@ def targets17_table(rows: Rows, folder: Path) -> str | None:
                     found.append((f"{a} vs {b}: {figure}, judge `{judge_label(judge, prompt_name)}` ({s.questions} questions)",
                                   f">= {bar:+.0%}", value, interval, bar, 100, "%"))
     for variant, bar in (("plato", -0.02), ("auto", -0.01)):
-        gap = correctness_gap(rows, variant) if variant in rows and BASELINE in rows else None
+        gap = correctness_gap(rows, variant, baseline) if variant in rows and baseline in rows else None
         if gap is not None:
-            found.append((f"GSM8K correctness, {variant} - {BASELINE} ({gap[2]} questions)", f">= {bar * 100:+.0f} points",
+            found.append((f"GSM8K correctness, {variant} - {baseline} ({gap[2]} questions)", f">= {bar * 100:+.0f} points",
                           gap[0], gap[1], bar, 100, " points"))
     if not found:
         return None
@@ -662,8 +664,9 @@ def targets17_table(rows: Rows, folder: Path) -> str | None:
     return _table(["figure", "target", "measured [95% interval]", ""], body)
 
 
-def write_report(folder: str | Path) -> Path:
-    """Write ``report.md`` and its PNGs into ``folder``; returns the report's path."""
+def write_report(folder: str | Path, baseline: str = BASELINE) -> Path:
+    """Write ``report.md`` and its PNGs into ``folder``, comparing every method with ``baseline``;
+    returns the report's path."""
     folder = Path(folder)
     rows = load_rows(folder)
     sweep_levels = sweep.level_folders(folder) if not rows else {}
@@ -672,41 +675,44 @@ def write_report(folder: str | Path) -> Path:
         rows = load_rows(lowest)
     if not rows:
         raise ValueError(f"{folder} holds no benchmark results (*.jsonl)")
+    if baseline != BASELINE and baseline not in rows:
+        raise ValueError(f"baseline {baseline!r} is not a method of {folder}; its methods: {', '.join(rows)}")
     plots = plots_available()
-    targets = targets_table(rows)
+    targets = targets_table(rows, baseline)
     sections = ["# plato-sgl benchmark report", *environment_lines(folder), "", *([] if plots else [NO_PLOTS_NOTE, ""]),
                 *(["## Targets (issue 16)", targets, ""] if targets else []),
-                *(["## Targets (issue 17)", targets17, ""] if (targets17 := targets17_table(rows, folder)) else []), *user_section(rows),
-                "## Throughput and the paper's efficiency metrics", overall_table(rows), "",
+                *(["## Targets (issue 17)", targets17, ""] if (targets17 := targets17_table(rows, folder, baseline)) else []),
+                *user_section(rows, baseline),
+                "## Throughput and the paper's efficiency metrics", overall_table(rows, baseline), "",
                 SCHEDULING_NOTE, ""]
     if sweep_levels:
         sections[1:1] = [f"- load sweep: the sections other than \"Under load\" are those of its lowest level, `{lowest.name}`"]
-        sections += load_section(folder, plots)
-    speedups = category_speedups(rows)
+        sections += load_section(folder, plots, baseline)
+    speedups = category_speedups(rows, baseline=baseline)
     if speedups:
         if plots:
-            plot_category_speedups(speedups, folder / "speedup_by_category.png")
-        sections += ["## Speed-up per category", "Latency speed-up (total AR time / total method time):", "",
+            plot_category_speedups(speedups, folder / "speedup_by_category.png", baseline)
+        sections += ["## Speed-up per category", f"Latency speed-up (total {baseline} time / total method time):", "",
                      category_table(speedups), "", *(["![latency speed-up per category](speedup_by_category.png)", ""] if plots else []),
-                     "Throughput speed-up (the paper's Table 2):", "", category_table(category_speedups(rows, "throughput")), ""]
+                     "Throughput speed-up (the paper's Table 2):", "", category_table(category_speedups(rows, "throughput", baseline)), ""]
     ablation = ablation_table(rows)
     if ablation:
         sections += ["## Ablation (Table 4)", ablation, ""]
     example = pick_example(rows)
     if example is not None:
-        baseline = rows.get(BASELINE, {}).get(example.question.id)
-        ar_done = baseline.result.wall_time if baseline is not None and baseline.result.ok else None
+        reference = rows.get(baseline, {}).get(example.question.id)
+        ar_done = reference.result.wall_time if reference is not None and reference.result.ok else None
         category = f" ({example.question.category})" if example.question.category else ""  # GSM8K has none
         sections += [f"## One question up close: {example.question.id}{category}",
                      f"> {example.question.text}", "", "```", example.result.plan.rstrip(), "```"]
         if plots:
-            plot_timeline(example.result, folder / "timeline.png", ar_done=ar_done)
+            plot_timeline(example.result, folder / "timeline.png", ar_done=ar_done, baseline=baseline)
             plot_dag(example.result, folder / "dag.png")
             sections += ["![timeline](timeline.png)", "", "![plan DAG](dag.png)"]
         sections += [""]
     from plato_sgl.calibration import calibration_lines
 
-    sections += quality_section(rows, folder) + calibration_lines(folder / "calibration") + correctness_section(rows)
+    sections += quality_section(rows, folder) + calibration_lines(folder / "calibration") + correctness_section(rows, baseline)
     path = folder / "report.md"
     path.write_text("\n".join(sections), encoding="utf-8")
     return path

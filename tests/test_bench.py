@@ -208,7 +208,7 @@ def test_report_tables_and_plots(tmp_path):
 def test_the_example_heading_names_a_category_only_where_there_is_one(tmp_path, monkeypatch):
     import plato_sgl.report as report
 
-    monkeypatch.setattr(report, "plot_timeline", lambda result, path, ar_done=None: None)
+    monkeypatch.setattr(report, "plot_timeline", lambda result, path, ar_done=None, baseline=None: None)
     monkeypatch.setattr(report, "plot_dag", lambda result, path: None)
     save(tmp_path, "plato", QUESTIONS[0], result("plato", 100, 2.0))
     assert "## One question up close: 1 (generic)\n" in write_report(tmp_path).read_text()
@@ -222,7 +222,7 @@ def test_the_timeline_marks_when_ar_answered_the_same_question(tmp_path, monkeyp
     import plato_sgl.report as report
 
     marks = []
-    monkeypatch.setattr(report, "plot_timeline", lambda result, path, ar_done=None: marks.append(ar_done))
+    monkeypatch.setattr(report, "plot_timeline", lambda result, path, ar_done=None, baseline=None: marks.append(ar_done))
     monkeypatch.setattr(report, "plot_dag", lambda result, path: None)
     save(tmp_path, "plato", QUESTIONS[0], result("plato", 100, 2.0))
     write_report(tmp_path)
@@ -343,3 +343,32 @@ def test_the_report_states_each_target_as_met_or_missed(tmp_path):
     assert "| auto latency speed-up over ar, worst category (math) | >= 1.0x in every category | 0.80x | missed |" in report
     assert "| Plato answer length / ar answer length (tokens, median) | 0.7 to 1.5 | 1.00 | met |" in report
     assert "| truncated node requests | <= 5% | 0.0% | met |" in report
+
+
+def test_the_report_compares_with_the_baseline_it_is_given(tmp_path):
+    # an issue fixed AR's sampling while the defaults moved on: both plain answers ran, interleaved
+    for q in QUESTIONS:
+        save(tmp_path, "ar", q, result("ar", 100, 2.5))
+        save(tmp_path, "ar+frequency_penalty=0", q, result("ar", 200, 4.0))
+        save(tmp_path, "plato", q, result("plato", 100, 2.0))
+        save(tmp_path, "auto", q, result("ar", 100, 3.0 if q.category == "generic" else 5.0))
+    default = write_report(tmp_path).read_text()
+    assert "| Plato latency speed-up over ar (total time) | >= 1.3x | 1.25x | missed |" in default
+    report = write_report(tmp_path, baseline="ar+frequency_penalty=0").read_text()
+    assert "| Plato latency speed-up over ar+frequency_penalty=0 (total time) | >= 1.3x | 2.00x | met |" in report
+    assert "| auto latency speed-up over ar+frequency_penalty=0, worst category (math) | >= 1.0x in every category | 0.80x | missed |" in report
+    assert "| Plato answer length / ar+frequency_penalty=0 answer length (tokens, median) | 0.7 to 1.5 | 0.50 | missed |" in report
+    # every table compares with it, and the default AR is one more method
+    assert "| ar | 4 | 2.5 s | 2.5 s | 2.5 s | 1.60x | 0.62 | 4 of 4 (100%) |" in report
+    assert "latency speed-up vs ar+frequency_penalty=0" in report and "Latency speed-up (total ar+frequency_penalty=0 time" in report
+
+
+def test_a_baseline_that_is_not_a_method_of_the_run_is_named_with_the_methods(tmp_path, capsys):
+    from plato_sgl.cli import main
+
+    save(tmp_path, "ar", QUESTIONS[0], result("ar", 100, 4.0))
+    save(tmp_path, "plato", QUESTIONS[0], result("plato", 100, 2.0))
+    with pytest.raises(ValueError, match=r"baseline 'ar\+frequency_penalty=0' is not a method of .*; its methods: ar, plato"):
+        write_report(tmp_path, baseline="ar+frequency_penalty=0")
+    assert main(["report", str(tmp_path), "--baseline", "sot"]) != 0
+    assert "baseline 'sot' is not a method" in capsys.readouterr().err
