@@ -75,7 +75,8 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--top-p", type=float, help="nucleus sampling: keep the most likely tokens up to this probability mass")
     group.add_argument("--top-k", type=int, help="sample from the k most likely tokens (-1: all)")
     group.add_argument("--frequency-penalty", type=float, metavar="X",
-                       help="-2..2: discourage answer text from repeating its own tokens, by how often they occurred")
+                       help="-2..2: discourage answer text from repeating its own tokens, by how often they occurred "
+                            "(default: 0.5, and 0 for a programming task or a math problem)")
     group.add_argument("--presence-penalty", type=float, metavar="X",
                        help="-2..2: discourage answer text from repeating tokens it has used at all")
     group.add_argument("--seed", type=int, help="sampling seed of every request (applied by servers started with --enable-deterministic-inference)")

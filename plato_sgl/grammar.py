@@ -193,19 +193,6 @@ def plan_regex(
     return pattern
 
 
-_CODE_WORDS = regex.compile(
-    r"\b(?:code|program|programs|function|functions|implement|implementation|algorithm|script|python|java|javascript|"
-    r"c\+\+|sql|regex|regular expression|class|method|api|html|css|bash|shell|compile|debug|bug)\b",
-    regex.IGNORECASE,
-)
-
-
-def asks_for_code(question: str) -> bool:
-    """Whether ``question`` is about code, so that its nodes may write code blocks. Elsewhere a
-    code block would let a coding model (qwen2.5-coder) escape the sentence count in '# ...' lines."""
-    return _CODE_WORDS.search(question) is not None
-
-
 def node_regex(max_units: int = 4, *, ascii: bool = False, code: bool = True) -> str:
     """Regex for a node's result: 2..``max_units`` sentences or fenced code blocks (the grammar's
     ``min_units``, 2, or ``max_units`` if fewer).

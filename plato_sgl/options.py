@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from plato_sgl.questions import is_math_problem, is_programming_task
+
 CONTEXT_MODES = ("global", "deps")
 
 
@@ -22,6 +24,9 @@ def structure_sampling() -> dict[str, Any]:
 
 
 ROLES = ("user", "assistant")
+
+# The default frequency penalty of prose answers (``Options.frequency_penalty`` None).
+PROSE_FREQUENCY_PENALTY = 0.5
 
 
 def conversation_turns(history: Any) -> tuple[tuple[str, str], ...]:
@@ -68,8 +73,10 @@ class Options:
     the answer text (plain answers, nodes, expansions), never a plan or a skeleton, and so do
     ``frequency_penalty`` and ``presence_penalty`` (SGLang's, from -2 to 2 as in OpenAI's API: a
     positive value discourages a request from repeating its own output, which breaks the loops a
-    small model falls into under greedy decoding; the default, 0.5, was chosen by measurement, see
-    the README). ``seed`` goes with every request as SGLang's ``sampling_seed``, which a server
+    small model falls into under greedy decoding). ``frequency_penalty`` None (the default) is
+    ``PROSE_FREQUENCY_PENALTY`` for prose and 0 for the answer to a programming task or a math
+    problem, whose code and numbers repeat by design (``answer_frequency_penalty``); a number
+    applies to every answer. Both defaults were chosen by measurement, see the README. ``seed`` goes with every request as SGLang's ``sampling_seed``, which a server
     applies when it was started with ``--enable-deterministic-inference`` (others accept it and
     sample as usual).
 
@@ -96,7 +103,7 @@ class Options:
     top_p: float = 1.0
     top_k: int = -1
     stop: tuple[str, ...] = ()
-    frequency_penalty: float = 0.5
+    frequency_penalty: float | None = None
     presence_penalty: float = 0.0
     seed: int | None = None
     history: tuple[tuple[str, str], ...] = ()
@@ -121,8 +128,11 @@ class Options:
             raise ValueError(f"option top_k must be -1 (no limit) or a positive integer, got {self.top_k!r}")
         for name in ("frequency_penalty", "presence_penalty"):
             value = getattr(self, name)
+            if value is None and name == "frequency_penalty":
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not -2 <= value <= 2:
-                raise ValueError(f"option {name} must be a number from -2 to 2, got {value!r}")
+                raise ValueError(f"option {name} must be a number from -2 to 2" + (", or None (by question)" if name == "frequency_penalty" else "")
+                                 + f", got {value!r}")
         stop = (self.stop,) if isinstance(self.stop, str) else self.stop
         if not isinstance(stop, (tuple, list)) or not all(isinstance(x, str) and x for x in stop):
             raise ValueError(f"option stop must be a string or a list of non-empty strings, got {self.stop!r}")
@@ -162,12 +172,19 @@ class Options:
             raise ValueError(f"unknown option(s): {', '.join(unknown)}; known options: {', '.join(sorted(known))}")
         return cls(**kwargs)
 
-    def sampling(self) -> dict[str, Any]:
-        """Sampling settings as ``SglFunction.run`` defaults, which every ``gen`` of a program and
-        its forks inherit. ``stop`` and the penalties shape answer text; plan and skeleton requests
-        override them (``structure_sampling``)."""
+    def answer_frequency_penalty(self, question: str) -> float:
+        """The frequency penalty of ``question``'s answer text: ``frequency_penalty`` when given; by
+        default ``PROSE_FREQUENCY_PENALTY``, or 0 for a programming task or a math problem."""
+        if self.frequency_penalty is not None:
+            return self.frequency_penalty
+        return 0.0 if is_programming_task(question) or is_math_problem(question) else PROSE_FREQUENCY_PENALTY
+
+    def sampling(self, question: str) -> dict[str, Any]:
+        """Sampling settings of ``question``'s requests as ``SglFunction.run`` defaults, which every
+        ``gen`` of a program and its forks inherit. ``stop`` and the penalties shape answer text;
+        plan and skeleton requests override them (``structure_sampling``)."""
         return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k, "stop": list(self.stop) or None,
-                "frequency_penalty": self.frequency_penalty, "presence_penalty": self.presence_penalty}
+                "frequency_penalty": self.answer_frequency_penalty(question), "presence_penalty": self.presence_penalty}
 
     def plain_budget(self) -> "Options":
         """These options for a plain answer given in Plato's place (a one-part plan, ``auto``'s

@@ -12,8 +12,9 @@ import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plato_sgl.grammar import asks_for_code, is_ascii, literal_regex, load_plan_grammar, node_regex, plan_line_pattern, plan_regex, warm_up_regexes
+from plato_sgl.grammar import is_ascii, literal_regex, load_plan_grammar, node_regex, plan_line_pattern, plan_regex, warm_up_regexes
 from plato_sgl.plan import PlanNode, format_plan
+from plato_sgl.questions import asks_for_code
 
 MAX_NODES = 6
 DESC_MAX = 60

@@ -12,13 +12,27 @@ import plato_sgl
 from plato_sgl import cancel
 from plato_sgl.cli import build_parser, _options
 from plato_sgl.grammar import literal_regex
-from plato_sgl.options import Options
+from plato_sgl.options import PROSE_FREQUENCY_PENALTY, Options
 
 
 def test_sampling_settings_are_the_programs_run_defaults():
-    assert Options(top_p=0.9, top_k=40, stop="END", frequency_penalty=0.5).sampling() == {
-        "temperature": 0.0, "top_p": 0.9, "top_k": 40, "stop": ["END"], "frequency_penalty": 0.5, "presence_penalty": 0.0}
-    assert Options().sampling()["stop"] is None  # SGLang's own default: no stop string
+    assert Options(top_p=0.9, top_k=40, stop="END", frequency_penalty=0.3).sampling("q?") == {
+        "temperature": 0.0, "top_p": 0.9, "top_k": 40, "stop": ["END"], "frequency_penalty": 0.3, "presence_penalty": 0.0}
+    assert Options().sampling("q?")["stop"] is None  # SGLang's own default: no stop string
+
+
+PROSE = "How can I improve my time management skills?"
+CODE = "Implement a Python function to find the longest common subsequence of two input strings."
+MATH = "A shirt costs $20 and is 15% off. What is the total cost of 3 shirts?"
+
+
+def test_by_default_prose_is_penalised_and_code_and_math_are_not():
+    assert Options().frequency_penalty is None
+    assert [Options().answer_frequency_penalty(q) for q in (PROSE, CODE, MATH)] == [PROSE_FREQUENCY_PENALTY, 0.0, 0.0] == [0.5, 0.0, 0.0]
+    assert [Options().sampling(q)["frequency_penalty"] for q in (PROSE, CODE, MATH)] == [0.5, 0.0, 0.0]
+    # a number given applies to every answer, code and math included
+    assert [Options(frequency_penalty=0.2).answer_frequency_penalty(q) for q in (PROSE, CODE, MATH)] == [0.2, 0.2, 0.2]
+    assert [Options(frequency_penalty=0).answer_frequency_penalty(q) for q in (PROSE, CODE, MATH)] == [0, 0, 0]
 
 
 def test_the_cli_passes_sampling_settings_as_options():
@@ -131,3 +145,17 @@ def test_a_stop_string_ends_plato_nodes_but_never_its_plan(backend):
     assert result.ok and result.plan == plan  # the plan has spaces: the stop did not apply to it
     assert [n.id for n in result.nodes] == [1, 2]
     assert all(" " not in n.result for n in result.nodes)
+
+
+@pytest.mark.server
+def test_by_default_a_programming_tasks_answer_goes_unpenalised_and_prose_does_not(backend, sent_generate):
+    """Recorded on their way to the real server: plain answers and Plato's nodes alike."""
+    for method in ("ar", "plato"):
+        sent = {}
+        for question in (PROSE, CODE):
+            sent_generate.clear()
+            result = plato_sgl.run(question, method=method, backend=backend, max_tokens=8, max_nodes=2, node_max_tokens=8)
+            assert result.error is None, (method, question)
+            decoding = [b["sampling_params"] for b in sent_generate if b["sampling_params"].get("max_new_tokens")]
+            sent[question] = {p["frequency_penalty"] for p in decoding if not ("regex" in p and p["max_new_tokens"] > 16)}
+        assert sent == {PROSE: {0.5}, CODE: {0.0}}, method

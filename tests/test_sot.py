@@ -12,7 +12,7 @@ import regex
 
 import plato_sgl
 from plato_sgl.grammar import literal_regex
-from plato_sgl.methods.sot import EXPAND_OWN, compose_answer, parse_skeleton, skeleton_regex
+from plato_sgl.methods.sot import EXPAND_OWN, compose_answer, parse_skeleton, point_opening, skeleton_regex
 
 QUESTION = "How do honey bees organize their colony?"
 FORCED = " Worker bees.\n2. Drone bees.\n3. The queen bee.\n4. Swarming in spring."  # after "1."
@@ -84,7 +84,12 @@ def test_parse_skeleton_reads_numbered_points_in_order() -> None:
 
 def test_compose_answer_keeps_point_order() -> None:
     answer = compose_answer([(1, "Workers.", " They forage.\n"), (2, "Drones.", "They mate.")])
-    assert answer == "1. Workers. They forage.\n2. Drones. They mate."
+    assert answer == "1. Workers: They forage.\n2. Drones: They mate."
+
+
+def test_an_expansion_continues_its_point_after_a_colon_not_after_a_full_stop() -> None:
+    # "2. Drones." reads as a finished turn: a model ends it at once (the smoke test below)
+    assert point_opening(2, "Drones.") == point_opening(2, "Drones") == "2. Drones:"
 
 
 # -- against the real server ------------------------------------------------------------------
@@ -125,14 +130,14 @@ def test_points_are_expanded_concurrently(forced) -> None:
 def test_the_answer_is_the_points_in_order(forced) -> None:
     expected = compose_answer([(n.id, n.description, n.result) for n in forced.nodes])
     assert forced.answer == expected
-    positions = [forced.answer.index(f"{i}. {p}") for i, p in enumerate(POINTS, 1)]
+    positions = [forced.answer.index(point_opening(i, p)) for i, p in enumerate(POINTS, 1)]
     assert positions == sorted(positions)
 
 
 def test_every_branch_reuses_the_cached_question_and_skeleton(forced, tokenizer) -> None:
     for node in forced.nodes:
         # what follows the shared prefix: the point's own index, the turn change and its start
-        own = EXPAND_OWN.format(index=node.id) + "<|im_end|>\n<|im_start|>assistant\n" + f"{node.id}. {node.description}"
+        own = EXPAND_OWN.format(index=node.id) + "<|im_end|>\n<|im_start|>assistant\n" + point_opening(node.id, node.description)
         own_tokens = len(tokenizer(own, add_special_tokens=False).input_ids)
         assert node.prompt_tokens - node.cached_tokens <= own_tokens + 2, node
 
@@ -169,3 +174,16 @@ def test_a_point_that_fails_is_reported_at_once_not_after_the_others(backend, to
     partial = caught.value.result
     assert partial.node(1).dispatched_at is not None
     assert not partial.node(1).finished  # the failure did not wait for point 1's 2600 tokens
+
+
+@pytest.mark.smoke
+def test_smoke_a_real_model_expands_its_points(judge_server) -> None:
+    """Expansions that continued "<index>. <point>." mostly ended after one token (Qwen2.5-Coder
+    0.5B and 1.5B: here 3 of 4 points), so SoT's answer was its skeleton. Each point now opens a
+    sentence to finish, and a real model writes it."""
+    result = plato_sgl.run("What are the most effective ways to deal with stress?", method="sot",
+                           backend=judge_server.endpoint(), max_nodes=4, node_max_tokens=48)
+    assert result.ok and len(result.nodes) >= 3
+    written = [n for n in result.nodes if n.completion_tokens > 3 and n.result.strip()]
+    assert len(written) == len(result.nodes), [(n.description, n.completion_tokens, n.result) for n in result.nodes]
+    assert len(result.answer) > len(result.plan)

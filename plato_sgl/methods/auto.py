@@ -30,31 +30,16 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import regex
-
 from plato_sgl.methods.autoregressive import run_single
 from plato_sgl.methods.plato import PlatoRun, single_part_route
 from plato_sgl.options import Options
 from plato_sgl.plan import PlanNode
+from plato_sgl.questions import is_math_problem, is_programming_task
 from plato_sgl.result import Result
 from plato_sgl.scheduler import Progress
 
 # A short plan whose second part depends on its first is treated as a chain up to this size.
 CHAIN_MAX_PARTS = 3
-
-_NUMBER = regex.compile(r"(?<![\w.])\$?\d[\d,]*(?:\.\d+)?%?")
-_QUANTITY_ASK = regex.compile(
-    r"\b(?:how (?:many|much|long|far|old)|what (?:is|was|will be) the (?:total|cost|price|number|amount|sum|average|difference"
-    r"|length|area|perimeter|volume|distance|probability|value)"
-    r"|calculate|compute|in total|altogether|per cent|percent|find the value|solve)\b",
-    regex.IGNORECASE,
-)
-# A request for code, from its opening verb to the piece of code asked for, within one sentence.
-_PROGRAMMING_TASK = regex.compile(
-    r"^\W*(?:please\s+)?(?:implement|write|develop|create|build|design|code)\b[^.?!]*?"
-    r"\b(?:program|function|algorithm|data structure|class|regular expression|regex|sql query|code)\b",
-    regex.IGNORECASE,
-)
 
 
 def question_route(question: str) -> str | None:
@@ -65,9 +50,9 @@ def question_route(question: str) -> str | None:
     task asks for one piece of code: its parts are not independent, and nodes decoded side by side
     each write the whole program (a code block is one unit of a node's grammar).
     """
-    if _NUMBER.search(question) and _QUANTITY_ASK.search(question):
+    if is_math_problem(question):
         return "a math word problem: its steps form a chain"
-    if _PROGRAMMING_TASK.search(question):
+    if is_programming_task(question):
         return "a programming task: one piece of code, not independent parts"
     return None
 

@@ -21,7 +21,7 @@ def plain_answer(question: str, backend: Any, options: Options, clock: Clock, *,
         instruction=instruction,
         max_tokens=options.max_tokens,
         history=options.history,
-        **options.sampling(),
+        **options.sampling(question),
         backend=backend,
         stream=True,
     )

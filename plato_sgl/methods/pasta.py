@@ -337,7 +337,7 @@ class PastaRun:
         self.root = pasta_prompt.run(
             question=self.question,
             history=self.options.history,
-            **self.options.sampling(),  # run()'s sampling default: every fork's gen inherits it
+            **self.options.sampling(self.question),  # run()'s sampling default: every fork's gen inherits it
             backend=self.backend,
             stream=True,
         )

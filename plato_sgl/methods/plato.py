@@ -26,11 +26,12 @@ import sglang as sgl
 from plato_sgl import programs, prompts
 from plato_sgl.backends import go_first, is_sglang_runtime, stop_first
 from plato_sgl.errors import PlatoError, PlatoTimeout
-from plato_sgl.grammar import asks_for_code, is_ascii, node_regex, plan_regex
+from plato_sgl.grammar import is_ascii, node_regex, plan_regex
 from plato_sgl.methods.autoregressive import plain_answer
 from plato_sgl.options import Options, node_budget, node_sentence_count
 from plato_sgl.parser import PlanParser
 from plato_sgl.plan import PlanNode, critical_path, parallel_degree
+from plato_sgl.questions import asks_for_code
 from plato_sgl.result import Call, Clock, NodeRecord, Result
 from plato_sgl.scheduler import Deadline, Progress, Scheduler
 
@@ -130,7 +131,7 @@ class PlatoRun:
             regex=self._plan_regex(),
             max_tokens=self.options.plan_max_tokens,
             sized=self.options.sized,
-            **self.options.sampling(),  # run()'s sampling default, used by its gen
+            **self.options.sampling(self.question),  # run()'s sampling default, used by its gen
             backend=self.backend,
             stream=True,
         )
@@ -188,7 +189,7 @@ class PlatoRun:
     def _open_context(self) -> None:
         self.base = programs.node_prefix.run(
             question=self.question, sentences=self.options.node_sentences if self.sentence_grammar else 0, history=self.options.history,
-            **self.options.sampling(), backend=self.backend, stream=True  # forks inherit it
+            **self.options.sampling(self.question), backend=self.backend, stream=True  # forks inherit it
         )
         programs.drain(self.base)  # run(stream=True) returns before the body queued its text
         if self.options.context == "global":

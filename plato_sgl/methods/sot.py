@@ -133,9 +133,16 @@ def parse_skeleton(skeleton: str, max_points: int = MAX_POINTS) -> list[tuple[in
     return points
 
 
+def point_opening(index: int, point: str) -> str:
+    """The partial answer a point's expansion continues, "<index>. <point>:", and the start of its
+    line in the answer. Ending it with the point's own period instead reads as a finished turn: the
+    model ends it at once, and SoT's answer is its skeleton."""
+    return f"{index}. {point.rstrip('.')}:"
+
+
 def point_line(index: int, point: str, expansion: str) -> str:
-    """One line of the answer: "<index>. <point> <expansion>"."""
-    return f"{index}. {point} {expansion.strip()}".rstrip()
+    """One line of the answer: "<index>. <point>: <expansion>"."""
+    return f"{point_opening(index, point)} {expansion.strip()}".rstrip()
 
 
 # Streamed in reading order (plato_sgl.streaming): each point's line as compose_answer writes it.
@@ -173,11 +180,11 @@ def expand_prefix(s, question: str, skeleton: str, history: Sequence[tuple[str, 
 
 
 def expand_point(s, index: int, point: str, *, max_tokens: int = 256, ignore_eos: bool | None = None) -> None:
-    """The rest of Prompt 2 for one point; the model continues "<index>. <point>" into ``expansion``."""
+    """The rest of Prompt 2 for one point; the model continues ``point_opening`` into ``expansion``."""
     s += EXPAND_OWN.format(index=index)
     s += sgl.user_end()
     s += sgl.assistant_begin()
-    s += f"{index}. {point}"
+    s += point_opening(index, point)
     s += sgl.gen("expansion", max_tokens=max_tokens, ignore_eos=ignore_eos)
 
 
@@ -231,7 +238,7 @@ class SoTRun:
             history=self.options.history,
             regex=pattern if is_sglang_runtime(self.backend) else None,
             max_tokens=self.options.plan_max_tokens,
-            **self.options.sampling(),  # run()'s sampling default, used by its gen
+            **self.options.sampling(self.question),  # run()'s sampling default, used by its gen
             backend=self.backend,
             stream=True,
         )
@@ -251,7 +258,7 @@ class SoTRun:
             question=self.question,
             skeleton=self.result.plan,
             history=self.options.history,
-            **self.options.sampling(),  # the branches' forks inherit it
+            **self.options.sampling(self.question),  # the branches' forks inherit it
             backend=self.backend,
             stream=True,
         )
