@@ -76,9 +76,9 @@ class Options:
     small model falls into under greedy decoding). ``frequency_penalty`` None (the default) is
     ``PROSE_FREQUENCY_PENALTY`` for prose and 0 for the answer to a programming task or a math
     problem, whose code and numbers repeat by design (``answer_frequency_penalty``); a number
-    applies to every answer. Both defaults were chosen by measurement, see the README. ``seed`` goes with every request as SGLang's ``sampling_seed``, which a server
-    applies when it was started with ``--enable-deterministic-inference`` (others accept it and
-    sample as usual).
+    applies to every answer. Both defaults were chosen by measurement, see the README. ``seed``
+    goes with every request as SGLang's ``sampling_seed``, which a server applies when it was
+    started with ``--enable-deterministic-inference`` (others accept it and sample as usual).
 
     ``history``: the conversation before the question, (role, text) turns alternating from
     "user" to "assistant" and ending with the assistant's; every prompt of every method (plan,
@@ -131,8 +131,8 @@ class Options:
             if value is None and name == "frequency_penalty":
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not -2 <= value <= 2:
-                raise ValueError(f"option {name} must be a number from -2 to 2" + (", or None (by question)" if name == "frequency_penalty" else "")
-                                 + f", got {value!r}")
+                alternative = ", or None (by question)" if name == "frequency_penalty" else ""
+                raise ValueError(f"option {name} must be a number from -2 to 2{alternative}, got {value!r}")
         stop = (self.stop,) if isinstance(self.stop, str) else self.stop
         if not isinstance(stop, (tuple, list)) or not all(isinstance(x, str) and x for x in stop):
             raise ValueError(f"option stop must be a string or a list of non-empty strings, got {self.stop!r}")
