@@ -238,7 +238,7 @@ def _answer(
         _cancel(scoped)
         why = (f"{method} timed out after {opts.timeout:g} s: its own deadline did not fire, "
                f"so plato-sgl stopped waiting {TIMEOUT_GRACE:g} s later")
-        raise PlatoTimeout(why, Result(question=question, method=method, error=why, options=opts.to_dict()))
+        raise PlatoTimeout(why, Result(question=question, method=method, error=why, options=opts.to_dict(question)))
     if isinstance(outcome[0], BaseException):
         _cancel(scoped)
         raise outcome[0]
@@ -310,7 +310,7 @@ def run_many(
                 scoped.admit_through(gate)
             result = _answer(fn, tasks[index].method, question, task_backend, opts, scoped=scoped)
         except PlatoError as exc:
-            result = exc.result or Result(question=question, method=tasks[index].method, error=str(exc), options=opts.to_dict())
+            result = exc.result or Result(question=question, method=tasks[index].method, error=str(exc), options=opts.to_dict(question))
         with done:
             in_flight.discard(scoped)
             if on_result is not None:

@@ -33,6 +33,8 @@ def test_by_default_prose_is_penalised_and_code_and_math_are_not():
     # a number given applies to every answer, code and math included
     assert [Options(frequency_penalty=0.2).answer_frequency_penalty(q) for q in (PROSE, CODE, MATH)] == [0.2, 0.2, 0.2]
     assert [Options(frequency_penalty=0).answer_frequency_penalty(q) for q in (PROSE, CODE, MATH)] == [0, 0, 0]
+    assert [Options().to_dict(q)["frequency_penalty"] for q in (PROSE, CODE, MATH)] == [0.5, 0.0, 0.0]  # a Result's record
+    assert Options().to_dict()["frequency_penalty"] is None  # the run's options, as given
 
 
 def test_the_cli_passes_sampling_settings_as_options():
@@ -60,6 +62,14 @@ def test_a_seed_for_a_backend_without_the_runtime_is_refused_before_any_request(
         cancel.for_question(object(), seed=7)
 
 
+def _decoding_requests(sent_generate):
+    """The sampling parameters of the recorded requests that decode (not prefills), split into the
+    structure request (a plan or skeleton: a regex and more than 16 tokens) and the answer requests."""
+    decoding = [b["sampling_params"] for b in sent_generate if b["sampling_params"].get("max_new_tokens")]
+    structure = [p for p in decoding if "regex" in p and p["max_new_tokens"] > 16]
+    return structure, [p for p in decoding if p not in structure]
+
+
 @pytest.mark.server
 def test_every_request_of_a_question_carries_its_seed_and_the_server_takes_it(backend, sent_generate):
     """The frontend has no seed parameter: the question's endpoint adds ``sampling_seed`` to every
@@ -85,9 +95,7 @@ def test_penalties_reach_every_answer_request_and_never_a_plan_or_skeleton(backe
         result = plato_sgl.run("How do bees make honey? (penalty)", method=method, backend=backend, max_nodes=3, node_max_tokens=8,
                                **penalties)
         assert result.error is None and result.nodes, method
-        decoding = [b["sampling_params"] for b in sent_generate if b["sampling_params"].get("max_new_tokens")]  # not prefills
-        structure = [p for p in decoding if "regex" in p and p["max_new_tokens"] > 16]
-        answers = [p for p in decoding if p not in structure]
+        structure, answers = _decoding_requests(sent_generate)
         assert len(structure) == 1 and len(answers) == len(result.nodes), method
         assert {k: structure[0][k] for k in penalties} == {"frequency_penalty": 0.0, "presence_penalty": 0.0}
         assert all({k: p[k] for k in penalties} == penalties for p in answers), method
@@ -151,11 +159,12 @@ def test_a_stop_string_ends_plato_nodes_but_never_its_plan(backend):
 def test_by_default_a_programming_tasks_answer_goes_unpenalised_and_prose_does_not(backend, sent_generate):
     """Recorded on their way to the real server: plain answers and Plato's nodes alike."""
     for method in ("ar", "plato"):
-        sent = {}
+        sent, recorded = {}, {}
         for question in (PROSE, CODE):
             sent_generate.clear()
             result = plato_sgl.run(question, method=method, backend=backend, max_tokens=8, max_nodes=2, node_max_tokens=8)
             assert result.error is None, (method, question)
-            decoding = [b["sampling_params"] for b in sent_generate if b["sampling_params"].get("max_new_tokens")]
-            sent[question] = {p["frequency_penalty"] for p in decoding if not ("regex" in p and p["max_new_tokens"] > 16)}
+            sent[question] = {p["frequency_penalty"] for p in _decoding_requests(sent_generate)[1]}
+            recorded[question] = result.options["frequency_penalty"]
         assert sent == {PROSE: {0.5}, CODE: {0.0}}, method
+        assert recorded == {PROSE: 0.5, CODE: 0.0}, method  # the Result records the value sent, not the default None

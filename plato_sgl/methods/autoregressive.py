@@ -39,7 +39,7 @@ def run_single(method: str, question: str, backend: Any, options: Options, *, in
     """A Result for ``method`` from one plain request (``instruction`` appended to the question).
     ``on_progress`` gets the answer's text as it arrives (``Progress("text")``, no node)."""
     clock = Clock()
-    result = Result(question=question, method=method, options=options.to_dict())
+    result = Result(question=question, method=method, options=options.to_dict(question))
     on_chunk = None if on_progress is None else (lambda text: on_progress(Progress("text", clock.now(), text=text)))
     try:
         result.answer, call = Deadline(options.timeout, clock).call(

@@ -294,7 +294,7 @@ class PastaRun:
         self.options = options
         self.clock = Clock()
         self.deadline = Deadline(options.timeout, self.clock)
-        self.result = Result(question=question, method="pasta", options=options.to_dict())
+        self.result = Result(question=question, method="pasta", options=options.to_dict(question))
         self.scheduler = Scheduler(self.clock, self.deadline, on_event=on_progress)
         self.forced = split_main_regex(options.plan_regex) if options.plan_regex and is_sglang_runtime(backend) else None
         self.root = None  # the ended prompt state; every request forks it

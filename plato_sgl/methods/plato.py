@@ -55,7 +55,7 @@ class PlatoRun:
         self.ascii = is_ascii(question)
         self.clock = Clock()
         self.deadline = Deadline(options.timeout, self.clock)
-        self.result = Result(question=question, method=method, options=options.to_dict())
+        self.result = Result(question=question, method=method, options=options.to_dict(question))
         self.parser = PlanParser(tolerant=not self.runtime)
         self.on_progress = on_progress
         self.route = route

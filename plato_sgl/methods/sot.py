@@ -204,7 +204,7 @@ class SoTRun:
         self.options = options
         self.clock = Clock()
         self.deadline = Deadline(options.timeout, self.clock)
-        self.result = Result(question=question, method="sot", options=options.to_dict())
+        self.result = Result(question=question, method="sot", options=options.to_dict(question))
         self.scheduler = Scheduler(self.clock, self.deadline, on_event=on_progress)
         self.states = LiveStates()
 
