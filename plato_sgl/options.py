@@ -191,13 +191,10 @@ class Options:
         plain path): the answer budget caps it as it caps a plan's nodes. ``ar`` keeps ``max_tokens``."""
         return dataclasses.replace(self, max_tokens=min(self.max_tokens, self.answer_max_tokens))
 
-    def to_dict(self, question: str | None = None) -> dict[str, Any]:
-        """These options as a record. For ``question``'s Result, the ``frequency_penalty`` recorded is
-        the one its answer text is sent with, so a default of None reads as the number applied."""
-        data = dataclasses.asdict(self)
-        if question is not None:
-            data["frequency_penalty"] = self.answer_frequency_penalty(question)
-        return data
+    def to_dict(self, question: str) -> dict[str, Any]:
+        """These options as ``question``'s Result records them: the ``frequency_penalty`` is the one
+        its answer text is sent with, so a default of None reads as the number applied."""
+        return dataclasses.asdict(self) | {"frequency_penalty": self.answer_frequency_penalty(question)}
 
 
 # The smallest share of the answer budget a node gets, in tokens, however many parts the plan has.

@@ -34,7 +34,6 @@ def test_by_default_prose_is_penalised_and_code_and_math_are_not():
     assert [Options(frequency_penalty=0.2).answer_frequency_penalty(q) for q in (PROSE, CODE, MATH)] == [0.2, 0.2, 0.2]
     assert [Options(frequency_penalty=0).answer_frequency_penalty(q) for q in (PROSE, CODE, MATH)] == [0, 0, 0]
     assert [Options().to_dict(q)["frequency_penalty"] for q in (PROSE, CODE, MATH)] == [0.5, 0.0, 0.0]  # a Result's record
-    assert Options().to_dict()["frequency_penalty"] is None  # the run's options, as given
 
 
 def test_the_cli_passes_sampling_settings_as_options():
