@@ -13,7 +13,7 @@ branches and RadixAttention reuses their shared prefix.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import sglang as sgl
 
@@ -123,6 +123,26 @@ class Followed:
     finished_at: float
 
 
+def pieces(state, name: str) -> Iterator[str]:
+    """The text of ``gen(name)`` of a streaming ``state`` as it arrives, all of it.
+
+    SGLang's ``text_iter(name)`` reads the new text and only then checks whether the gen has ended;
+    a piece appended between the two is never yielded, so a reader still busy with one piece can
+    lose the last (a plan's last line, a node's last words). The finished gen has it: what
+    ``text_iter`` missed comes last.
+    """
+    seen = 0
+    for piece in state.text_iter(name):
+        seen += len(piece)
+        yield piece
+    try:
+        rest = state[name][seen:]
+    except KeyError:  # the request failed before ``name`` got any text
+        return
+    if rest:
+        yield rest
+
+
 def follow(state, name: str, clock: Clock, on_chunk: Callable[[str], None] | None = None) -> Followed:
     """Block until ``gen(name)`` of a streaming ``state`` ends; raises PlatoError if it failed.
 
@@ -131,7 +151,7 @@ def follow(state, name: str, clock: Clock, on_chunk: Callable[[str], None] | Non
     """
     first = None
     try:
-        for chunk in state.text_iter(name):
+        for chunk in pieces(state, name):
             if chunk and first is None:
                 first = clock.now()
             if chunk and on_chunk is not None:

@@ -7,11 +7,15 @@ speed.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import plato_sgl
 from plato_sgl import prompts
 from plato_sgl.grammar import literal_regex
+from plato_sgl.methods.plato import PlatoRun
+from plato_sgl.options import Options
 from plato_sgl.parser import parse_plan
 
 pytestmark = pytest.mark.server
@@ -135,6 +139,19 @@ def test_dependency_only_context_reuses_less(backend, pipelined, tokenizer):
 def test_plan_then_execute_dispatches_nothing_before_the_plan_ends(backend):
     result = plato(backend, "plan first", pipeline=False)
     assert all(n.dispatched_at >= result.plan_done_at for n in result.nodes)
+
+
+def test_a_plan_reader_busy_with_each_piece_still_reads_the_last_line(backend):
+    # SGLang's text_iter drops the text that arrives while its reader is busy with the piece before,
+    # if the gen ends meanwhile; here the plan's reader is a route that takes 0.2 s over each piece
+    def deliberate(size, nodes, done):
+        time.sleep(0.2)
+        return "" if done else None
+
+    options = Options(plan_regex=literal_regex(DIAMOND), node_max_tokens=8, ignore_eos=True, frequency_penalty=0.0)
+    result = PlatoRun(f"{QUESTION} (a slow reader)", backend, options, route=deliberate).run()
+    assert result.error is None and result.plan == DIAMOND, (result.error, result.plan)
+    assert [n.id for n in result.nodes] == [1, 2, 3, 4, 5] and not result.fallback
 
 
 def test_run_batch_returns_one_result_per_question_in_order(backend):

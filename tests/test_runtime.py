@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 import regex
 import sglang as sgl
 from transformers import AutoTokenizer
+
+from plato_sgl import programs
 
 SYSTEM = "You are a helpful assistant. Answer in short, clear sentences."
 
@@ -113,15 +116,21 @@ def long_answer(s, question):
     s += sgl.assistant(sgl.gen("answer", max_tokens=64, ignore_eos=True))
 
 
-def test_streaming_text_iter_yields_the_final_text(backend):
+@pytest.mark.parametrize("reading", [0.0, 0.2])
+def test_streaming_yields_the_final_text_even_to_a_slow_reader(backend, reading):
     # Greedy, so the random model's output is the same on every run; the frontend adds the chat
     # template's stop string (<|im_end|>) even with ignore_eos, so the decode may end on it early.
     # The server merges the tokens a slow reader has not fetched yet into one chunk (2 chunks of 24
     # tokens were seen on a loaded machine), so the check is "more than one chunk" over 64 tokens.
+    # A reader that takes ``reading`` seconds over each piece would lose the last pieces to
+    # SGLang's text_iter (programs.pieces).
     state = long_answer.run(
         question="Tell me a story.", backend=backend, stream=True, temperature=0
     )
-    chunks = list(state.text_iter("answer"))
+    chunks = []
+    for chunk in programs.pieces(state, "answer"):
+        chunks.append(chunk)
+        time.sleep(reading)
     assert state.error() is None, state.error()
     assert len(chunks) >= 2, chunks
     assert "".join(chunks) == state["answer"]

@@ -1,8 +1,8 @@
 """Plato: stream the plan, dispatch ready nodes as forks of the global-context state.
 
-The plan stream is the scheduler's source: a thread follows its ``text_iter`` and posts each node
-the moment its line is parsed (paper section 4.2.1). The runner forks ready nodes from one live
-state and follows each branch on a thread of its own.
+The plan stream is the scheduler's source: a thread follows its text (``programs.pieces``) and
+posts each node the moment its line is parsed (paper section 4.2.1). The runner forks ready nodes
+from one live state and follows each branch on a thread of its own.
 
 Cache layout (paper section 4.2.2): one live program state holds the node prompt prefix, i.e.
 question, rules and every finished result in finish order. When a node finishes, its result is
@@ -137,7 +137,7 @@ class PlatoRun:
         )
         held: list[PlanNode] = []  # nodes parsed while ``route`` has not decided yet
         deciding = self.route is not None
-        for chunk in state.text_iter("plan"):
+        for chunk in programs.pieces(state, "plan"):
             if not chunk:
                 continue
             if self.result.plan_first_token_at is None:
