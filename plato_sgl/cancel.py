@@ -3,9 +3,11 @@ in flight when the question times out, fails or is interrupted are aborted with 
 
 SGLang's frontend sends no ``rid``, so the server picks one the client never sees. A question runs
 on its own :class:`QuestionEndpoint`, a ``RuntimeEndpoint`` that shares the server's connection
-details and chat template but names each request it sends (``plato-<question>-<n>``) and knows
-which are still running. Once cancelled it refuses new requests, so a question that has timed out
-stops using the server even if one of its threads is still about to send something.
+details and chat template but names each request it sends (``plato-<question>-<n>.``) and knows
+which are still running. SGLang aborts every request whose id starts with the id it is given, so
+the number ends with a dot: aborting request 1 (a plan that chose a plain answer) must not abort
+requests 10 to 19 of the same question. Once cancelled it refuses new requests, so a question that
+has timed out stops using the server even if one of its threads is still about to send something.
 
 The frontend builds each request body inside ``RuntimeEndpoint.generate``/``generate_stream`` and
 posts it with ``sglang.utils.http_request``; the only way to add a field is to pass it to that
@@ -139,7 +141,7 @@ class QuestionEndpoint(RuntimeEndpoint):
                 if self.gate is not None:
                     self.gate.leave()
                 raise Cancelled("the question was cancelled; no new request is sent")
-            rid = f"{self._prefix}-{next(self._numbers)}"
+            rid = f"{self._prefix}-{next(self._numbers)}."  # no id is the start of another (see above)
             self._in_flight[rid] = kind
             self.sent.append(rid)
         return rid

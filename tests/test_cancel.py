@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
+import sglang as sgl
 
 import plato_sgl
-from plato_sgl.backends import server_load
+from plato_sgl.backends import abort_requests, server_load
 from plato_sgl.cancel import QuestionEndpoint, for_question
 from plato_sgl.errors import PlatoTimeout
 from plato_sgl.grammar import literal_regex
@@ -22,14 +24,19 @@ def _running(backend) -> int:
         server_load(backend.base_url).get("num_waiting_reqs", 0))
 
 
-def _settles(backend, within: float) -> bool:
-    """Whether the server has no running or waiting request within ``within`` seconds (bounded poll)."""
+def _until(condition, within: float) -> bool:
+    """Whether ``condition()`` holds within ``within`` seconds (a bounded poll, not a timing check)."""
     end = time.monotonic() + within
     while time.monotonic() < end:
-        if _running(backend) == 0:
+        if condition():
             return True
-        time.sleep(0.2)
+        time.sleep(0.1)
     return False
+
+
+def _settles(backend, within: float) -> bool:
+    """Whether the server has no running or waiting request within ``within`` seconds."""
+    return _until(lambda: _running(backend) == 0, within)
 
 
 def test_a_timed_out_question_stops_decoding_on_the_server(backend):
@@ -98,3 +105,33 @@ def test_an_interrupted_batch_aborts_the_requests_of_its_questions_in_flight(bac
     plain = saved[1]  # one request, ended by the abort: its text is cut short, so it is a failure
     assert plain.calls[0].finish_reason == "abort" and plain.answer
     assert "aborted its answer request" in plain.error and "incomplete" in plain.error
+
+
+@sgl.function
+def _long(s):
+    s += "Count on and on:"
+    s += sgl.gen("text", max_tokens=3000, ignore_eos=True, temperature=0)
+
+
+def test_aborting_one_request_leaves_its_question_s_later_requests_running(backend):
+    # SGLang aborts every request whose id starts with the id it is given: request 1's id must not
+    # be the start of request 10's (stop_first aborts a question's plan, and the question goes on)
+    assert _settles(backend, 30)
+    scoped = for_question(backend)
+    workers = [threading.Thread(target=_long.run, kwargs=dict(backend=scoped)) for _ in range(2)]
+    workers[0].start()  # request 1
+    try:
+        assert _until(lambda: _running(backend) == 1, 30)
+        for _ in range(8):  # ids 2 to 9 used up, without a request
+            scoped._end(scoped._begin())
+        workers[1].start()  # request 10
+        assert _until(lambda: _running(backend) == 2, 30)
+        assert len(scoped.sent) == 10 and not any(a != b and b.startswith(a) for a in scoped.sent for b in scoped.sent)
+        abort_requests(backend.base_url, [scoped.sent[0]])
+        assert _until(lambda: _running(backend) < 2, 5), "request 1 was not aborted"
+        assert not _settles(backend, 2), "aborting request 1 also aborted request 10"
+    finally:
+        scoped.cancel()
+        for worker in workers:
+            worker.join(60)
+    assert _settles(backend, 5)
