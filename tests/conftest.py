@@ -3,7 +3,8 @@
 ``tiny_server``/``backend`` start lazily with the first test that asks for them; ``openai_backend``
 reaches the same server through its OpenAI-compatible ``/v1``; ``smollm_server`` and ``judge_server``
 (real small instruct models) only with the smoke tests. Tests that use any of them are marked
-``server`` automatically, so ``pytest -m "not server"`` runs the quick tests alone.
+``server`` automatically, so ``pytest -m "not server"`` runs the quick tests alone. A ``kill`` of
+the run stops them too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sglang as sgl
 import tiktoken
 from sglang.lang.chat_template import get_chat_template
 
-from plato_sgl.serving import LocalCluster, LocalServer
+from plato_sgl.serving import LocalCluster, LocalServer, sigterm_as_interrupt
 
 _SERVER_FIXTURES = {"tiny_server", "backend", "openai_backend", "smollm_server", "judge_server", "router_cluster"}
 
@@ -28,6 +29,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.server)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stopped_on_sigterm():
+    """A ``kill`` of the test run (a CI time limit, say) ends it as Ctrl-C does: pytest tears the
+    session down, so every server a fixture started is stopped, not orphaned."""
+    with sigterm_as_interrupt():
+        yield
 
 
 @pytest.fixture(scope="session")
