@@ -383,8 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write report.md and plots for a results folder")
     report.add_argument("folder", type=Path)
-    report.add_argument("--baseline", default="ar", metavar="METHOD",
-                        help="the method every other is compared with, e.g. ar+frequency_penalty=0 (default: %(default)s)")
+    report.add_argument("--baseline", metavar="METHOD",
+                        help="the method every other is compared with, e.g. ar+frequency_penalty=0; remembered in the "
+                             "folder for later reports (default: the folder's remembered one, else ar)")
     report.set_defaults(func=cmd_report)
 
     serve = sub.add_parser("serve", help="serve a model with SGLang on this machine (CPU or GPU)")

@@ -25,6 +25,7 @@ from plato_sgl.result import Result
 from plato_sgl import sweep
 
 BASELINE = "ar"
+BASELINE_FILE = "report-baseline.txt"  # the baseline a folder's report was last asked for
 SCHEDULING_NOTE = (
     "Scheduling efficiency = ideal / measured node-phase makespan (first plan line parsed to last node done), "
     "the ideal having each node decode, for its measured decoding time, from the moment its plan line was "
@@ -664,10 +665,19 @@ def targets17_table(rows: Rows, folder: Path, baseline: str = BASELINE) -> str |
     return _table(["figure", "target", "measured [95% interval]", ""], body)
 
 
-def write_report(folder: str | Path, baseline: str = BASELINE) -> Path:
+def write_report(folder: str | Path, baseline: str | None = None) -> Path:
     """Write ``report.md`` and its PNGs into ``folder``, comparing every method with ``baseline``;
-    returns the report's path."""
+    returns the report's path.
+
+    A baseline given is remembered in the folder, and a report written without one (after a
+    ``bench --resume`` or a ``judge``) uses the folder's remembered baseline, else ``ar``: a report
+    never switches baseline behind its reader's back.
+    """
     folder = Path(folder)
+    remembered = folder / BASELINE_FILE
+    given = baseline is not None
+    if not given:
+        baseline = remembered.read_text().strip() if remembered.exists() else BASELINE
     rows = load_rows(folder)
     sweep_levels = sweep.level_folders(folder) if not rows else {}
     if sweep_levels:  # a load sweep: the sections below describe its lowest level, the load section every level
@@ -677,9 +687,13 @@ def write_report(folder: str | Path, baseline: str = BASELINE) -> Path:
         raise ValueError(f"{folder} holds no benchmark results (*.jsonl)")
     if baseline != BASELINE and baseline not in rows:
         raise ValueError(f"baseline {baseline!r} is not a method of {folder}; its methods: {', '.join(rows)}")
+    if given:
+        remembered.write_text(baseline + "\n")
     plots = plots_available()
     targets = targets_table(rows, baseline)
-    sections = ["# plato-sgl benchmark report", *environment_lines(folder), "", *([] if plots else [NO_PLOTS_NOTE, ""]),
+    sections = ["# plato-sgl benchmark report", *environment_lines(folder),
+                f"- baseline: `{baseline}` (every method is compared with it; `plato-sgl report DIR --baseline M` changes it)", "",
+                *([] if plots else [NO_PLOTS_NOTE, ""]),
                 *(["## Targets (issue 16)", targets, ""] if targets else []),
                 *(["## Targets (issue 17)", targets17, ""] if (targets17 := targets17_table(rows, folder, baseline)) else []),
                 *user_section(rows, baseline),

@@ -363,6 +363,26 @@ def test_the_report_compares_with_the_baseline_it_is_given(tmp_path):
     assert "latency speed-up vs ar+frequency_penalty=0" in report and "Latency speed-up (total ar+frequency_penalty=0 time" in report
 
 
+def test_a_report_keeps_the_baseline_it_was_last_asked_for(tmp_path):
+    from plato_sgl.cli import main
+
+    for q in QUESTIONS:
+        save(tmp_path, "ar", q, result("ar", 100, 2.5))
+        save(tmp_path, "ar+frequency_penalty=0", q, result("ar", 200, 4.0))
+        save(tmp_path, "plato", q, result("plato", 100, 2.0))
+    assert "- baseline: `ar`" in write_report(tmp_path).read_text()
+    assert main(["report", str(tmp_path), "--baseline", "ar+frequency_penalty=0"]) == 0
+    # what bench --resume and judge do afterwards: a report without a baseline keeps the folder's
+    again = write_report(tmp_path).read_text()
+    assert "- baseline: `ar+frequency_penalty=0`" in again
+    assert "| Plato latency speed-up over ar+frequency_penalty=0 (total time) | >= 1.3x | 2.00x | met |" in again
+    with pytest.raises(ValueError, match="baseline 'sot' is not a method"):
+        write_report(tmp_path, baseline="sot")  # refused, so not remembered
+    assert "- baseline: `ar+frequency_penalty=0`" in write_report(tmp_path).read_text()
+    assert main(["report", str(tmp_path), "--baseline", "ar"]) == 0
+    assert "- baseline: `ar`" in write_report(tmp_path).read_text()
+
+
 def test_a_baseline_that_is_not_a_method_of_the_run_is_named_with_the_methods(tmp_path, capsys):
     from plato_sgl.cli import main
 
