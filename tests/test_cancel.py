@@ -3,40 +3,25 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import sglang as sgl
 
 import plato_sgl
-from plato_sgl.backends import abort_requests, server_load
+from plato_sgl.backends import abort_requests
 from plato_sgl.cancel import QuestionEndpoint, for_question
 from plato_sgl.errors import PlatoTimeout
 from plato_sgl.grammar import literal_regex
+from polling import busy, until
 
 pytestmark = pytest.mark.server
 
 PLAN = "1. Alpha.[]\n2. Beta.[]\n3. Gamma.[1,2]\n"
 
 
-def _running(backend) -> int:
-    return int(server_load(backend.base_url).get("num_running_reqs", 0)) + int(
-        server_load(backend.base_url).get("num_waiting_reqs", 0))
-
-
-def _until(condition, within: float) -> bool:
-    """Whether ``condition()`` holds within ``within`` seconds (a bounded poll, not a timing check)."""
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def _settles(backend, within: float) -> bool:
     """Whether the server has no running or waiting request within ``within`` seconds."""
-    return _until(lambda: _running(backend) == 0, within)
+    return until(lambda: busy(backend.base_url) == 0, within)
 
 
 def test_a_timed_out_question_stops_decoding_on_the_server(backend):
@@ -83,7 +68,7 @@ def test_an_interrupted_batch_aborts_the_requests_of_its_questions_in_flight(bac
     seen, saved = {}, {}
 
     def interrupt(signum, frame):
-        seen["running"] = _running(backend)
+        seen["running"] = busy(backend.base_url)
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGALRM, interrupt)
@@ -97,9 +82,7 @@ def test_an_interrupted_batch_aborts_the_requests_of_its_questions_in_flight(bac
         signal.signal(signal.SIGALRM, previous)
     assert seen["running"] > 0  # the batch's nodes were decoding when it was interrupted
     assert _settles(backend, 5), "the server kept decoding the interrupted batch's questions"
-    end = time.monotonic() + 30  # the threads hand over what they have once their requests end
-    while len(saved) < 2 and time.monotonic() < end:
-        time.sleep(0.2)
+    until(lambda: len(saved) >= 2, 30)  # the threads hand over what they have once their requests end
     assert sorted(saved) == [0, 1]
     assert not saved[0].ok and not saved[1].ok
     plain = saved[1]  # one request, ended by the abort: its text is cut short, so it is a failure
@@ -121,14 +104,14 @@ def test_aborting_one_request_leaves_its_question_s_later_requests_running(backe
     workers = [threading.Thread(target=_long.run, kwargs=dict(backend=scoped)) for _ in range(2)]
     workers[0].start()  # request 1
     try:
-        assert _until(lambda: _running(backend) == 1, 30)
+        assert until(lambda: busy(backend.base_url) == 1, 30)
         for _ in range(8):  # ids 2 to 9 used up, without a request
             scoped._end(scoped._begin())
         workers[1].start()  # request 10
-        assert _until(lambda: _running(backend) == 2, 30)
+        assert until(lambda: busy(backend.base_url) == 2, 30)
         assert len(scoped.sent) == 10 and not any(a != b and b.startswith(a) for a in scoped.sent for b in scoped.sent)
         abort_requests(backend.base_url, [scoped.sent[0]])
-        assert _until(lambda: _running(backend) < 2, 5), "request 1 was not aborted"
+        assert until(lambda: busy(backend.base_url) < 2, 5), "request 1 was not aborted"
         assert not _settles(backend, 2), "aborting request 1 also aborted request 10"
     finally:
         scoped.cancel()

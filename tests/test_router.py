@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import threading
-import time
 
 import pytest
 import requests
@@ -27,6 +26,7 @@ from plato_sgl.datasets import Question
 from plato_sgl.errors import PlatoTimeout
 from plato_sgl.grammar import literal_regex
 from plato_sgl.serving import DEFAULT_ROUTER_POLICY, LocalRouter
+from polling import busy, until
 
 pytestmark = pytest.mark.server
 
@@ -42,20 +42,6 @@ def cluster_backend(router_cluster):
 def _uncached(url: str) -> list[int]:
     """Each worker's running total of prompt tokens it had to compute (not found in its cache)."""
     return [int(load["total_prefill_uncached_tokens"]) for load in backends.server_loads(url)]
-
-
-def _busy(url: str) -> int:
-    return sum(int(l.get("num_running_reqs", 0)) + int(l.get("num_waiting_reqs", 0)) for l in backends.server_loads(url))
-
-
-def _until(condition, within: float, step: float = 0.2) -> bool:
-    """Whether ``condition()`` holds within ``within`` seconds (a bounded poll, not a timing check)."""
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(step)
-    return False
 
 
 def _unlike_the_plan(results) -> str:
@@ -96,13 +82,13 @@ def test_every_fork_finds_its_prefix_cached_and_the_batch_spreads_over_both_work
 
 
 def test_a_timed_out_question_is_aborted_on_the_worker_that_runs_it(router_cluster, cluster_backend):
-    assert _until(lambda: _busy(router_cluster.url) == 0, 30)
+    assert until(lambda: busy(router_cluster.url) == 0, 30)
     with pytest.raises(PlatoTimeout, match="timed out after 4 s"):
         plato_sgl.run("A question that runs out of time behind the router", backend=cluster_backend,
                       plan_regex=literal_regex(PLAN), node_max_tokens=3000, ignore_eos=True, timeout=4,
                       frequency_penalty=0.0)  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
     # the router has no /abort_request: the abort went to every worker, and the one running it stopped
-    assert _until(lambda: _busy(router_cluster.url) == 0, 5), backends.server_loads(router_cluster.url)
+    assert until(lambda: busy(router_cluster.url) == 0, 5), backends.server_loads(router_cluster.url)
 
 
 _QUESTION_RID = re.compile(r"rid='(plato-[0-9a-f]{12})-\d+\.'")  # cancel.py: plato-<question>-<n>.
@@ -153,7 +139,7 @@ def test_a_worker_killed_mid_batch_fails_only_its_questions_and_resume_reruns_th
                              kwargs=dict(concurrency=6, progress_bar=False), daemon=True)
     bench.start()
     running = lambda: int(backends.server_load(victim.url).get("num_running_reqs", 0)) > 0  # noqa: E731
-    assert _until(running, 120), "no request reached the second worker"
+    assert until(running, 120), "no request reached the second worker"
     os.killpg(victim.process.pid, signal.SIGKILL)  # the worker and its children, as a crash would
     bench.join(600)
     assert not bench.is_alive()
@@ -170,7 +156,7 @@ def test_a_worker_killed_mid_batch_fails_only_its_questions_and_resume_reruns_th
         workers = requests.get(f"{router_cluster.url}/workers", timeout=5).json()["workers"]
         return any(w["url"] == victim.url and not w["is_healthy"] for w in workers)
 
-    assert _until(victim_out_of_rotation, 60)
+    assert until(victim_out_of_rotation, 60)
     rerun = run_bench(questions, variants, cluster_backend, out, concurrency=6, resume=True, progress_bar=False)
     assert sorted((r.question.id for r in rerun), key=int) == failed  # only the failed ones ran again
     assert all(r.result.ok for r in rerun), [r.result.error for r in rerun]

@@ -12,6 +12,7 @@ import pytest
 
 from plato_sgl.grammar import literal_regex
 from plato_sgl.service import BadRequest, parse_request
+from polling import busy, until
 
 USER = {"role": "user", "content": "How do bees fly?"}
 
@@ -75,13 +76,6 @@ def client(api_url):
     return OpenAI(base_url=f"{api_url}/v1", api_key="none", max_retries=0)
 
 
-def _running(backend) -> int:
-    from plato_sgl.backends import server_load
-
-    load = server_load(backend.base_url)
-    return int(load.get("num_running_reqs", 0)) + int(load.get("num_waiting_reqs", 0))
-
-
 @pytest.mark.server
 def test_models_and_health(client, api_url):
     import requests
@@ -123,19 +117,14 @@ def test_many_clients_at_once_share_the_server(client):
 
 @pytest.mark.server
 def test_a_client_that_goes_away_has_its_requests_aborted(client, backend):
-    end = time.monotonic() + 30
-    while _running(backend) and time.monotonic() < end:  # the server is idle before
-        time.sleep(0.2)
+    until(lambda: busy(backend.base_url) == 0, 30)  # the server is idle before
     stream = client.chat.completions.create(model="plato", messages=[USER], stream=True, max_tokens=3000,
                                             extra_body={"plan_regex": literal_regex(PLAN), "node_max_tokens": 3000, "ignore_eos": True,
                                                         "frequency_penalty": 0.0})  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
     next(c for c in stream if c.choices and c.choices[0].delta.content)  # nodes are decoding
-    assert _running(backend) > 0
+    assert busy(backend.base_url) > 0
     stream.close()  # the client goes away
-    end = time.monotonic() + 10
-    while _running(backend) and time.monotonic() < end:
-        time.sleep(0.2)
-    assert _running(backend) == 0, "the server kept decoding the departed client's question"
+    assert until(lambda: busy(backend.base_url) == 0, 10), "the server kept decoding the departed client's question"
 
 
 @pytest.mark.server

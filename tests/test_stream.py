@@ -3,12 +3,10 @@ engine needed), then ``plato_sgl.stream`` against the tiny real server for every
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
 import plato_sgl
-from plato_sgl.backends import server_load
 from plato_sgl import prompts
 from plato_sgl.grammar import literal_regex
 from plato_sgl.methods.plato import compose
@@ -16,6 +14,7 @@ from plato_sgl.methods.sot import LAYOUT as SOT_LAYOUT, compose_answer as sot_an
 from plato_sgl.result import NodeRecord
 from plato_sgl.scheduler import Progress
 from plato_sgl.streaming import ReadingOrder, plato_layout
+from polling import busy, until
 
 
 def node(i, description):
@@ -166,23 +165,15 @@ def test_plato_releases_the_first_section_before_the_last_node_is_done(backend):
     assert ("progress", "planned", None) in kinds and ("progress", "dispatched", None) in kinds
 
 
-def _running(backend) -> int:
-    load = server_load(backend.base_url)
-    return int(load.get("num_running_reqs", 0)) + int(load.get("num_waiting_reqs", 0))
-
-
 @pytest.mark.server
 def test_leaving_a_stream_early_aborts_the_questions_requests(backend):
     # nodes 1 and 2 would decode 3000 tokens each (tens of seconds here); the reader leaves at the first text
     events = plato_sgl.stream("How do bees fly? (stream abort)", backend=backend, node_max_tokens=3000,
                               ignore_eos=True, plan_regex=literal_regex(PLAN))
     next(e for e in events if e.kind == "text")
-    assert _running(backend) > 0  # the nodes are decoding
+    assert busy(backend.base_url) > 0  # the nodes are decoding
     events.close()  # e.g. the client went away
-    end = time.monotonic() + 5
-    while _running(backend) and time.monotonic() < end:
-        time.sleep(0.2)
-    assert _running(backend) == 0, "the server kept decoding the abandoned question's nodes"
+    assert until(lambda: busy(backend.base_url) == 0, 5), "the server kept decoding the abandoned question's nodes"
 
 
 def test_the_package_s_stream_is_the_function_even_after_every_module_is_imported():
