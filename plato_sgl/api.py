@@ -273,6 +273,7 @@ def run_many(
     progress_bar: bool = True,
     on_result: Callable[[int, Result], None] | None = None,
     max_inflight: int | None = None,
+    prepare: Callable[[int, Any], None] | None = None,
 ) -> list[Result]:
     """Run ``tasks``, ``num_threads`` at a time; Results come back in task order.
 
@@ -283,6 +284,8 @@ def run_many(
     Every task is validated before the first request. A task that fails does not stop the
     others: its Result carries the error (and whatever finished before the failure).
     ``on_result(index, result)`` is called as each task finishes, e.g. to save it at once.
+    ``prepare(index, endpoint)`` is called on the task's thread with the question's own endpoint
+    before its question starts (and its clock), e.g. to give it a warmed cache namespace.
     On Ctrl-C, tasks not yet started are cancelled, the questions in flight have their requests
     aborted on the server (so their threads end soon and the program can exit), and the
     interrupt propagates at once; nothing waits for a question to finish.
@@ -304,6 +307,8 @@ def run_many(
         scoped = None
         try:
             scoped = for_question(task_backend, opts.seed)
+            if prepare is not None:
+                prepare(index, scoped)
             with done:
                 in_flight.add(scoped)
             if gate is not None and hasattr(scoped, "admit_through"):

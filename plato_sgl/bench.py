@@ -4,6 +4,9 @@ Layout of a run folder: ``<variant>.jsonl`` (one row per answered question, appe
 question adds a row and the last row wins), ``environment.jsonl`` (one record per invocation).
 The folder also holds ``judgements.jsonl`` once answers are judged (plato_sgl.judge).
 Variants are interleaved question by question so every method sees the same server and load.
+Every answer starts from the cache state of a question newly arrived at a warm server: it runs in a
+cache namespace of its own (SGLang's ``extra_key``) where only its method's static prompt text is
+prefilled (``plato_sgl.warmup``), so no answer finds its question cached by another method's.
 Several concurrency levels (a load sweep, ``plato_sgl.sweep``) give one such folder per level,
 ``concurrency-N/``, filled in batches of N questions interleaved across the levels.
 """
@@ -17,12 +20,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from importlib.metadata import version
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import sglang
 
 from plato_sgl import sweep
 from plato_sgl.api import Task, check_method, run_many
+from plato_sgl.warmup import warm_up_prompts
 from plato_sgl.backends import chat_template_of, model_name, server_args, warm_up_workers, worker_urls
 from plato_sgl.datasets import Question
 from plato_sgl.grammar import warm_up_regexes
@@ -225,8 +229,24 @@ def run_bench(
 
     tasks = [Task(q.text, v.method, v.options) for q, v in todo]
     _flush_cache(backend, variants)
-    run_many(tasks, backend=backend, num_threads=concurrency, progress_bar=progress_bar, on_result=save, max_inflight=max_inflight)
+    run_many(tasks, backend=backend, num_threads=concurrency, progress_bar=progress_bar, on_result=save,
+             max_inflight=max_inflight, prepare=fresh_cache(tasks))
     return rows
+
+
+def fresh_cache(tasks: Sequence[Task]) -> Callable[[int, Any], None]:
+    """``run_many``'s ``prepare`` that gives each answer the cache state of a newly arrived
+    question: a cache namespace of its own, with its method's static prompt text prefilled there
+    (the grammars are compiled once per run, by ``_flush_cache``)."""
+
+    def prepare(index: int, endpoint: Any) -> None:
+        if not hasattr(endpoint, "cache_key"):  # not SGLang's runtime: no namespaces to give
+            return
+        endpoint.cache_key = f"plato-bench-{uuid.uuid4().hex}"
+        task = tasks[index]  # warmed through the question's own endpoint: the same namespace, and worker behind a router
+        warm_up_prompts(endpoint, [(task.method, check_method(task.method, task.options))])
+
+    return prepare
 
 
 def run_sweep(
@@ -304,7 +324,8 @@ def _run_batch(batch: sweep.Batch, folder: Path, backend: Any, max_inflight: int
             f.write(row.to_json() + "\n")
         rows.append(row)
 
-    run_many(tasks, backend=backend, num_threads=size, progress_bar=False, on_result=save, max_inflight=max_inflight)
+    run_many(tasks, backend=backend, num_threads=size, progress_bar=False, on_result=save, max_inflight=max_inflight,
+             prepare=fresh_cache(tasks))
     return rows
 
 
@@ -315,13 +336,12 @@ def _flush_cache(backend: Any, variants: Sequence[Variant]) -> None:
     """Start every run from an empty prefix cache, so results do not depend on what the server did
     before, with the variants' default grammars compiled again.
 
-    Only at the start, not before each answer: within a run, each method's fixed prompt prefixes
-    (system prompts, the plan prompt's worked example) stay cached across questions, as on any
-    server; methods share no prompt text beyond the chat template and system prompt. SGLang's flush
-    also drops its compiled grammars (the warm-up ``connect`` did), so they are warmed up again
-    here: else the run's first questions would wait for xgrammar to compile the plan and node
-    regexes, a cost a serving system pays once at start-up, not per run. A grammar only a variant's
-    other options use (e.g. ``description_max``) is compiled by its first question, as before.
+    Only at the start: each answer then runs in a namespace of its own (:func:`fresh_cache`), and
+    compiled grammars, which no namespace scopes, stay warm across the run. SGLang's flush also
+    drops its compiled grammars (the warm-up ``connect`` did), so they are warmed up again here:
+    else the run's first questions would wait for xgrammar to compile the plan and node regexes, a
+    cost a serving system pays once at start-up, not per run. A grammar only a variant's other
+    options use (e.g. ``description_max``) is compiled by its first question.
     """
     endpoint = getattr(backend, "endpoint", backend)
     flush = getattr(endpoint, "flush_cache", None)

@@ -24,6 +24,9 @@ requests first) where the server schedules by priority (``endpoint.plato_priorit
 ``manual`` policy keeps all of a question's requests, whose prefixes they share, on one worker
 (other policies and plain servers ignore the header). The questions of a batch may also share an
 admission :class:`~plato_sgl.admission.Gate`: each request waits for a slot before it is sent.
+A question may also have a cache namespace of its own (``cache_key``, SGLang's ``extra_key``): its
+requests then find in the prefix cache only what was sent under the same key, which is how a
+benchmark gives every answer the cache state of a newly arrived question (``plato_sgl.warmup``).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from plato_sgl.admission import FIRST, REST, Gate, GateClosed
 from plato_sgl.backends import abort_requests
 from plato_sgl.errors import PlatoError
 
-_sending = threading.local()  # .rid, .seed: what the current thread's next /generate carries
+_sending = threading.local()  # .rid, .seed, ...: what the current thread's next /generate carries
 _sglang_http_request = runtime_endpoint.http_request
 ROUTING_KEY_HEADER = "X-SMG-Routing-Key"  # sglang-router's manual policy: one key, one worker
 
@@ -57,6 +60,8 @@ def _http_request(url, json=None, **kwargs):
             json["sampling_params"] = {**json.get("sampling_params", {}), "sampling_seed": _sending.seed}
         if getattr(_sending, "priority", None) is not None:  # only where the server schedules by priority
             json["priority"] = _sending.priority
+        if getattr(_sending, "cache_key", None) is not None:
+            json["extra_key"] = _sending.cache_key
         if getattr(_sending, "route", None) is not None:
             return _post_with_header(url, json, ROUTING_KEY_HEADER, _sending.route, **kwargs)
     return _sglang_http_request(url, json=json, **kwargs)
@@ -111,6 +116,7 @@ class QuestionEndpoint(RuntimeEndpoint):
         scoped.first_regexes: set[str] = set()  # requests decoded under these go first (see go_first)
         scoped.gate = None  # a batch's admission Gate (see admit_through)
         scoped._question_number = 0
+        scoped.cache_key = None  # SGLang's extra_key: the prefix cache namespace of every request (None: the shared one)
         return scoped
 
     def go_first(self, regex: str) -> None:
@@ -160,10 +166,11 @@ class QuestionEndpoint(RuntimeEndpoint):
         levels = getattr(self, "plato_priorities", None)
         _sending.route = self._prefix
         _sending.priority = None if levels is None else levels[0 if kind == FIRST else 1]
+        _sending.cache_key = self.cache_key
         try:
             yield
         finally:
-            _sending.rid = _sending.seed = _sending.route = _sending.priority = None
+            _sending.rid = _sending.seed = _sending.route = _sending.priority = _sending.cache_key = None
 
     @contextmanager
     def _request(self, kind: str = REST) -> Iterator[None]:

@@ -47,6 +47,12 @@ def _one_or_many(levels: list[int]) -> int | list[int]:
     return levels[0] if len(levels) == 1 else levels
 
 
+def _label(text: str) -> str:
+    if "=" not in text or not text.partition("=")[0]:
+        raise argparse.ArgumentTypeError(f"a label is KEY=VALUE, got {text!r}")
+    return text
+
+
 def _add_backend_args(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
@@ -205,7 +211,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from plato_sgl.bench import describe_backend, run_bench, variants_for
-    from plato_sgl.datasets import load_questions
+    from plato_sgl.datasets import load_questions, role
     from plato_sgl.report import write_report
     from plato_sgl.serving import open_backend
 
@@ -214,7 +220,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     variants = variants_for(methods, ablation=args.ablation, options=_options(args))
     with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template) as backend:
-        environment = describe_backend(backend, dataset=str(args.dataset), concurrency=_one_or_many(args.concurrency),
+        environment = describe_backend(backend, dataset=str(args.dataset), question_set=role(args.dataset),
+                                       cache="each answer in a namespace of its own, its method's static prompt text warm",
+                                       concurrency=_one_or_many(args.concurrency),
                                        max_inflight=args.max_inflight, options=_options(args), command=" ".join(sys.argv))
         rows = run_bench(questions, variants, backend, args.out, concurrency=args.concurrency,
                          resume=args.resume, environment=environment, max_inflight=args.max_inflight)
@@ -222,6 +230,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"{len(rows)} answers saved in {args.out} ({failed} failed)")
     print(f"report: {write_report(args.out)}")
     return 1 if failed else 0
+
+
+# The server settings an engine measurement records (SGLang's server_args), beside the CPU's threads.
+ENGINE_SETTINGS = ("dtype", "chunked_prefill_size", "enable_torch_compile", "schedule_conservativeness",
+                   "max_running_requests", "attention_backend", "quantization")
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    import json
+
+    from plato_sgl.backends import model_name, server_args
+    from plato_sgl.engine import measure, table
+    from plato_sgl.serving import open_backend
+
+    local = {} if args.url else {"threads": args.threads, "extra_args": args.sglang_args}
+    with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template,
+                      warm_up=False, **local) as backend:
+        figures = measure(backend, batches=args.batches, prompt_tokens=args.prompt_tokens, new_tokens=args.new_tokens,
+                          repeats=args.repeats)
+        served = server_args(backend.base_url)
+        figures.settings = {"model": model_name(backend), **({"threads": args.threads} if not args.url else {}),
+                            **{k: served.get(k) for k in ENGINE_SETTINGS if k in served},
+                            **dict(item.split("=", 1) for item in args.label)}
+    print(table([figures]))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with args.out.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(figures.to_dict()) + "\n")
+    return 0
 
 
 def _judge_backend(args: argparse.Namespace):
@@ -345,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.set_defaults(func=cmd_ask)
 
     bench = sub.add_parser("bench", help="answer a dataset with several methods and report the paper's metrics")
-    bench.add_argument("--dataset", default="vicuna80", help="vicuna80 or gsm8k (GSM8K's test split; both built in) or a .jsonl/.json/.csv file (default: %(default)s)")
+    bench.add_argument("--dataset", default="vicuna80", help="vicuna80 (the tuning set), wizardlm (held out: WizardLM's 218-question test set) or gsm8k (GSM8K's test split), all built in, or a .jsonl/.json/.csv file (default: %(default)s)")
     bench.add_argument("--question-field", help="the question's field in a custom dataset")
     bench.add_argument("--category-field", help="the category's field in a custom dataset")
     bench.add_argument("--first", type=int, help="only the first N questions")
@@ -400,6 +437,19 @@ def build_parser() -> argparse.ArgumentParser:
                             "which carries its question's routing key, goes to one worker, a new question to the least loaded)")
     serve.set_defaults(func=cmd_serve, sglang_args=[])
 
+    engine = sub.add_parser("engine", help="measure the served engine: prefill rate on a fresh prompt, aggregate decode rate per batch size")
+    _add_backend_args(engine)
+    engine.add_argument("--threads", type=int, help="with --model: the server's CPU threads (as for serve)")
+    engine.add_argument("--batches", type=_levels, default=[1, 2, 4, 8], metavar="N[,N...]",
+                        help="batch sizes to decode at (default: 1,2,4,8)")
+    engine.add_argument("--prompt-tokens", type=_positive_int, default=480, help="tokens of the prefill prompt (default: %(default)s)")
+    engine.add_argument("--new-tokens", type=_positive_int, default=96, help="tokens each sequence decodes (default: %(default)s)")
+    engine.add_argument("--repeats", type=_positive_int, default=2, help="measurements per figure, the median kept (default: %(default)s)")
+    engine.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", type=_label,
+                        help="a setting to record beside the server's own (repeatable), e.g. --label machine=idle")
+    engine.add_argument("--out", type=Path, help="append the figures to this JSONL file")
+    engine.set_defaults(func=cmd_engine, sglang_args=[])
+
     service = sub.add_parser("api", help="serve an OpenAI-compatible API whose models are the methods (plato, auto, ar, ...)")
     _add_backend_args(service)
     service.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
@@ -431,8 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if passthrough:
-        if args.command != "serve":
-            parser.error("arguments after -- are passed to SGLang's server, so only `serve` takes them")
+        if args.command not in ("serve", "engine"):
+            parser.error("arguments after -- are passed to SGLang's server, so only `serve` and `engine` take them")
         args.sglang_args = passthrough
     try:
         with sigterm_as_interrupt():  # `kill` stops a server started for the command, as Ctrl-C does

@@ -1,4 +1,4 @@
-"""Question sets: Vicuna-80 and GSM8K's test split (shipped), WizardLM files, or any JSONL/CSV with a question field."""
+"""Question sets: Vicuna-80, WizardLM's test set and GSM8K's test split (shipped), or any JSONL/CSV with a question field."""
 
 from __future__ import annotations
 
@@ -10,7 +10,20 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Iterable
 
-BUILTIN = {"vicuna80": "vicuna80.jsonl", "gsm8k": "gsm8k_test.jsonl"}  # GSM8K: ids are 1..1319 in file order
+BUILTIN = {"vicuna80": "vicuna80.jsonl", "wizardlm": "wizardlm218.jsonl", "gsm8k": "gsm8k_test.jsonl"}  # GSM8K: ids are 1..1319 in file order
+
+# What each built-in set is for: defaults are tuned on Vicuna-80 only, so WizardLM tells whether a
+# figure holds on questions nobody tuned for.
+ROLES = {
+    "vicuna80": "the tuning set: defaults are chosen on it",
+    "wizardlm": "held out: nothing is tuned on it",
+    "gsm8k": "correctness: math word problems with reference answers",
+}
+
+
+def role(source: str | os.PathLike) -> str:
+    """What a question set is for (a file of your own: not a set the defaults were tuned on)."""
+    return ROLES.get(str(source), "a file of your own: the defaults were not tuned on it")
 
 # Known layouts, tried in order when no field is named: (question field, category field, id field).
 _LAYOUTS = (

@@ -217,6 +217,12 @@ def plan_tokens(result: Result) -> int | None:
     return sum(c.completion_tokens for c in plans) if plans else None
 
 
+def uncached_tokens(result: Result) -> int:
+    """Prompt tokens the server had to compute for the question (prompt minus cached, over every
+    request): on a CPU a prefilled token costs a good part of a decoded one."""
+    return result.prompt_tokens - result.cached_tokens
+
+
 def truncation(result: Result) -> dict[str, tuple[int, int]]:
     """Requests that stopped at their token cap, as (truncated, requests) per kind: ``"node"`` (cap
     ``node_max_tokens``) and ``"answer"`` (single answers and fallbacks, and PASTA's main branch counted

@@ -94,6 +94,32 @@ def _count(part: int, whole: int) -> str:
     return f"{part} of {whole}" + (f" ({part / whole:.0%})" if whole else "")
 
 
+def headline_table(rows: Rows, baseline: str = BASELINE) -> str:
+    """Per method, on the questions it and ``baseline`` both answered, the means of what a user
+    feels and what it costs the server: latency, the first answer token, uncached prompt tokens,
+    and decoded tokens split into plan and answer; then latency against the baseline."""
+    base = _by_question(rows, baseline)
+    body = []
+    for variant in rows:
+        by_q = _by_question(rows, variant)
+        ids = set(by_q) & set(base) if base else set(by_q)
+        results = [by_q[q] for q in sorted(ids)]
+        if not results:
+            continue
+        pairs = metrics.paired({q: by_q[q] for q in ids}, base) if base and variant != baseline else []
+        mean = metrics.mean_of
+        body.append([variant, str(len(results)), _fmt(mean(r.wall_time for r in results), ".1f", " s"),
+                     _fmt(mean(metrics.first_answer_token(r) for r in results), ".1f", " s"),
+                     _fmt(mean(metrics.uncached_tokens(r) for r in results), ".0f"),
+                     _fmt(mean(metrics.plan_tokens(r) or 0 for r in results), ".0f"),
+                     _fmt(mean(metrics.answer_tokens(r) for r in results), ".0f"),
+                     _fmt(metrics.total_time_speedup(pairs), ".2f", "x") if pairs else "-",
+                     _count(metrics.answered_sooner(pairs), len(pairs)) if pairs else "-"])
+    header = ["method", "questions", "latency (mean)", "first answer token (mean)", "uncached prompt tokens (mean)",
+              "plan tokens (mean)", "answer tokens (mean)", f"latency speed-up vs {baseline}", f"sooner than {baseline}"]
+    return _table(header, body)
+
+
 def user_section(rows: Rows, baseline: str = BASELINE) -> list[str]:
     """What the user waits for: latency, latency speed-up over AR, answer length, truncation and the
     plans' shape; per method, on its error-free answers (ratios on the questions it and AR both answered)."""
@@ -412,7 +438,7 @@ def environment_lines(folder: Path) -> list[str]:
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     first = records[0]
     lines = []
-    for key in ("model", "chat_template", "url", "workers", "device", "sglang", "plato_sgl", "concurrency", "max_inflight", "dataset", "options", "command"):
+    for key in ("model", "chat_template", "url", "workers", "device", "sglang", "plato_sgl", "concurrency", "max_inflight", "dataset", "question_set", "cache", "options", "command"):
         values = [first.get(key)]
         for record in records[1:] if key not in ("url", "command") else ():  # a new port and --resume every time
             if record.get(key) not in values:
@@ -694,6 +720,11 @@ def write_report(folder: str | Path, baseline: str | None = None) -> Path:
     sections = ["# plato-sgl benchmark report", *environment_lines(folder),
                 f"- baseline: `{baseline}` (every method is compared with it; `plato-sgl report DIR --baseline M` changes it)", "",
                 *([] if plots else [NO_PLOTS_NOTE, ""]),
+                "## Against a plain answer",
+                f"Means over the questions each method and `{baseline}` both answered. Uncached prompt tokens = prompt "
+                "tokens the server computed for the question (prompt minus cached, every request); plan tokens = the "
+                "plan's or skeleton's decoded tokens; answer tokens = those of the answer's text. Speed-up = total "
+                f"`{baseline}` time / total method time.", "", headline_table(rows, baseline), "",
                 *(["## Targets (issue 16)", targets, ""] if targets else []),
                 *(["## Targets (issue 17)", targets17, ""] if (targets17 := targets17_table(rows, folder, baseline)) else []),
                 *user_section(rows, baseline),

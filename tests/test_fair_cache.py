@@ -1,0 +1,63 @@
+"""The fair benchmark's cache state, on the real tiny server: every answer starts as a question newly
+arrived at a warm server (its method's static prompt text cached, its own text not), whichever
+method ran before it on the same question."""
+
+from __future__ import annotations
+
+import pytest
+
+from plato_sgl.bench import load_rows, run_bench, variants_for
+from plato_sgl.datasets import Question
+from plato_sgl.options import Options
+from plato_sgl.warmup import PLACEHOLDER, openings
+
+QUESTIONS = [Question(id="1", text="How do bees find their way back to the hive after a long flight?"),
+             Question(id="2", text="Why is the sky blue during the day but red at sunset?")]
+SMALL = {"max_tokens": 8, "node_max_tokens": 8, "plan_max_tokens": 48, "frequency_penalty": 0}
+
+
+def uncached(call) -> int:
+    return call.prompt_tokens - call.cached_tokens
+
+
+@pytest.fixture(scope="module")
+def run(backend, tmp_path_factory):
+    """ar, the same request under another name, then Plato, SoT and auto, interleaved on one server."""
+    out = tmp_path_factory.mktemp("fair") / "run"
+    variants = variants_for(["ar", "ar+presence_penalty=0", "plato", "sot", "auto"], options=SMALL)
+    run_bench(QUESTIONS, variants, backend, out, progress_bar=False)
+    return load_rows(out)
+
+
+def test_two_variants_sending_identical_prompts_find_the_same_tokens_cached(run):
+    for question in QUESTIONS:
+        first, second = run["ar"][question.id].result, run["ar+presence_penalty=0"][question.id].result
+        assert first.ok and second.ok
+        a, b = first.calls[0], second.calls[0]
+        assert a.prompt_tokens == b.prompt_tokens
+        # before: the second found the whole prompt cached by the first (1 token uncached)
+        assert (a.cached_tokens, uncached(a)) == (b.cached_tokens, uncached(b)), question.id
+        assert a.cached_tokens > 0  # the system prompt is warm, as on a running server
+
+
+@pytest.mark.parametrize("variant", ["ar", "ar+presence_penalty=0", "plato", "sot", "auto"])
+def test_a_question_s_text_is_never_cached_when_its_first_request_is_sent(run, tokenizer, variant):
+    for question in QUESTIONS:
+        result = run[variant][question.id].result
+        first = min(result.calls, key=lambda c: c.started_at)  # the plan, the skeleton or the answer
+        own = len(tokenizer(question.text, add_special_tokens=False)["input_ids"])
+        # the question and the few tokens after it (the prompt's rest, the assistant's turn) are new...
+        assert own - 1 <= uncached(first), (variant, first)
+        # ...and the static text before it is warm: a cold prompt would leave every token uncached
+        assert first.cached_tokens >= 10 and uncached(first) <= own + 40, (variant, first)
+
+
+def test_every_method_has_openings_and_they_hold_the_placeholder():
+    from plato_sgl.api import METHODS
+
+    for method in METHODS:
+        found = openings([(method, Options())])
+        assert found, method
+        assert all(kwargs["question"] == PLACEHOLDER for _, kwargs in found)
+    # shared openings are sent once: plato's and auto's are the same programs
+    assert len(openings([("plato", Options()), ("auto", Options()), ("ar", Options())])) == 3
