@@ -29,6 +29,7 @@ from plato_sgl.api import Task, check_method, run_many
 from plato_sgl.warmup import warm_up_prompts
 from plato_sgl.backends import chat_template_of, model_name, server_args, warm_up_workers, worker_urls
 from plato_sgl.datasets import Question
+from plato_sgl.engine import cpu_summary
 from plato_sgl.grammar import warm_up_regexes
 from plato_sgl.result import Result
 from plato_sgl.sweep import BatchInfo
@@ -372,7 +373,7 @@ def drop_torn_tail(path: Path) -> None:
 
 def describe_backend(backend: Any, **extra: Any) -> dict[str, Any]:
     """What the results were measured on: server, model, versions, device."""
-    info: dict[str, Any] = {"sglang": sglang.__version__, "plato_sgl": version("plato-sgl"), **extra}
+    info: dict[str, Any] = {"sglang": sglang.__version__, "plato_sgl": version("plato-sgl"), "cpu": cpu_summary(), **extra}
     endpoint = getattr(backend, "endpoint", backend)
     info["url"] = getattr(endpoint, "base_url", None)
     info["model"] = model_name(backend)

@@ -241,7 +241,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
     import json
 
     from plato_sgl.backends import model_name, server_args
-    from plato_sgl.engine import measure, table
+    from plato_sgl.engine import cpu_summary, measure, table
     from plato_sgl.serving import open_backend
 
     local = {} if args.url else {"threads": args.threads, "extra_args": args.sglang_args}
@@ -250,7 +250,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
         figures = measure(backend, batches=args.batches, prompt_tokens=args.prompt_tokens, new_tokens=args.new_tokens,
                           repeats=args.repeats)
         served = server_args(backend.base_url)
-        figures.settings = {"model": model_name(backend), **({"threads": args.threads} if not args.url else {}),
+        figures.settings = {"model": model_name(backend), "cpu": cpu_summary(), **({"threads": args.threads} if not args.url else {}),
                             **{k: served.get(k) for k in ENGINE_SETTINGS if k in served},
                             **dict(item.split("=", 1) for item in args.label)}
     print(table([figures]))

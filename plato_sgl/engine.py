@@ -103,6 +103,31 @@ def measure(backend: Any, *, batches: Sequence[int] = (1, 2, 4, 8), prompt_token
     return EngineFigures(prefill, decode)
 
 
+# Instruction sets that decide how fast a CPU multiplies bfloat16 matrices.
+_MATRIX_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def cpu_summary(cpuinfo: str | None = None) -> str:
+    """This machine's processor, cores and matrix instruction sets, e.g. ``AMD EPYC, 2 cores, avx2 avx512f avx512_bf16``
+    (``cpuinfo``: the text of /proc/cpuinfo; read when not given)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return "unknown"
+    fields: dict[str, str] = {}
+    cores = 0
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        cores += key == "processor"
+        fields.setdefault(key, value.strip())
+    flags = set(fields.get("flags", "").split())
+    found = " ".join(f for f in _MATRIX_FLAGS if f in flags) or "none of " + "/".join(_MATRIX_FLAGS)
+    return f"{fields.get('model name', 'unknown')}, {cores} cores, {found}"
+
+
 def table(rows: Sequence[EngineFigures]) -> str:
     """A Markdown table: one line per measured setting."""
     batches = sorted({b for r in rows for b in r.decode})

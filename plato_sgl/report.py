@@ -438,7 +438,7 @@ def environment_lines(folder: Path) -> list[str]:
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     first = records[0]
     lines = []
-    for key in ("model", "chat_template", "url", "workers", "device", "sglang", "plato_sgl", "concurrency", "max_inflight", "dataset", "question_set", "cache", "options", "command"):
+    for key in ("model", "chat_template", "url", "workers", "device", "cpu", "sglang", "plato_sgl", "concurrency", "max_inflight", "dataset", "question_set", "cache", "options", "command"):
         values = [first.get(key)]
         for record in records[1:] if key not in ("url", "command") else ():  # a new port and --resume every time
             if record.get(key) not in values:

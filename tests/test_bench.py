@@ -392,3 +392,33 @@ def test_a_baseline_that_is_not_a_method_of_the_run_is_named_with_the_methods(tm
         write_report(tmp_path, baseline="ar+frequency_penalty=0")
     assert main(["report", str(tmp_path), "--baseline", "sot"]) != 0
     assert "baseline 'sot' is not a method" in capsys.readouterr().err
+
+
+def test_wizardlm_is_built_in_with_its_skills_as_categories_and_a_fixed_sample():
+    from plato_sgl.datasets import role
+
+    questions = load_questions("wizardlm")
+    assert len(questions) == 218 and len({q.category for q in questions}) == 29
+    assert questions[0].id == "1" and questions[0].category == "Math"
+    sample = load_questions("wizardlm", per_category=3)  # the held-out report set for speed
+    assert len(sample) == 84 and sample == load_questions("wizardlm", per_category=3)
+    assert "held out" in role("wizardlm") and "tuning" in role("vicuna80") and "your own" in role("mine.jsonl")
+
+
+def test_the_report_leads_with_latency_uncached_prompt_tokens_and_decoded_tokens(tmp_path):
+    for q in QUESTIONS:
+        ar = result("ar", 100, 4.0)
+        ar.calls[0].prompt_tokens, ar.calls[0].cached_tokens, ar.calls[0].first_token_at = 60, 20, 0.5
+        save(tmp_path, "ar", q, ar)
+        plato = result("plato", 100, 2.0)
+        plato.calls = [Call(kind="plan", prompt_tokens=300, cached_tokens=250, completion_tokens=30)]
+        plato.nodes[0].prompt_tokens, plato.nodes[0].cached_tokens = 100, 40
+        save(tmp_path, "plato", q, plato)
+    (tmp_path / "environment.jsonl").write_text(json.dumps(
+        {"dataset": "wizardlm", "question_set": "held out: nothing is tuned on it", "started": "t0"}) + "\n")
+    report = write_report(tmp_path).read_text()
+    assert report.index("## Against a plain answer") < report.index("## Targets")
+    # latency, first answer token, uncached prompt tokens, plan and answer tokens, speed-up, sooner
+    assert "| ar | 4 | 4.0 s | 0.5 s | 40 | 0 | 100 | - | - |" in report
+    assert "| plato | 4 | 2.0 s | 0.7 s | 110 | 30 | 100 | 2.00x | 4 of 4 (100%) |" in report
+    assert "- question_set: `held out: nothing is tuned on it`" in report

@@ -61,3 +61,15 @@ def test_every_method_has_openings_and_they_hold_the_placeholder():
         assert all(kwargs["question"] == PLACEHOLDER for _, kwargs in found)
     # shared openings are sent once: plato's and auto's are the same programs
     assert len(openings([("plato", Options()), ("auto", Options()), ("ar", Options())])) == 3
+
+
+def test_at_concurrency_2_and_through_resume_no_answer_inherits_another_s_cache(backend, tmp_path):
+    # both variants of a question may be in flight at once, and a resumed run starts where it stopped
+    out = tmp_path / "run"
+    variants = variants_for(["ar", "ar+presence_penalty=0"], options=SMALL)
+    run_bench(QUESTIONS[:1], variants, backend, out, concurrency=2, progress_bar=False)
+    run_bench(QUESTIONS, variants, backend, out, concurrency=2, progress_bar=False, resume=True)
+    rows = load_rows(out)
+    for question in QUESTIONS:
+        a, b = (rows[v][question.id].result.calls[0] for v in ("ar", "ar+presence_penalty=0"))
+        assert (a.cached_tokens, uncached(a)) == (b.cached_tokens, uncached(b)) and uncached(a) > 10, question.id
