@@ -38,13 +38,13 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-if TYPE_CHECKING:  # noqa: F401 (re-exports for type checkers; __getattr__ loads them at run time)
+if TYPE_CHECKING:  # re-exports for type checkers; __getattr__ loads them at run time
     from plato_sgl.api import METHODS, Task, append_answer, run, run_batch, run_many, stream
-    from plato_sgl.streaming import StreamEvent
     from plato_sgl.errors import PlanFormatError, PlatoError, PlatoTimeout, ServerError
     from plato_sgl.options import Options
     from plato_sgl.result import Call, NodeRecord, Result
     from plato_sgl.serving import LocalServer, connect, open_backend
+    from plato_sgl.streaming import StreamEvent
 
 
 def __getattr__(name: str) -> Any:

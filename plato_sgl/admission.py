@@ -71,8 +71,9 @@ class Gate:
     _lock: threading.Condition = field(default_factory=threading.Condition)
 
     def __post_init__(self) -> None:
-        if self.max_inflight is not None and (isinstance(self.max_inflight, bool) or not isinstance(self.max_inflight, int)
-                                              or self.max_inflight < 1):
+        if self.max_inflight is not None and (
+            isinstance(self.max_inflight, bool) or not isinstance(self.max_inflight, int) or self.max_inflight < 1
+        ):
             raise ValueError(f"max_inflight must be a positive integer or None, got {self.max_inflight!r}")
 
     def question_number(self) -> int:

@@ -21,7 +21,8 @@ from plato_sgl.methods.auto import run_auto
 from plato_sgl.methods.autoregressive import run_ar, run_cot
 from plato_sgl.methods.pasta import run_pasta
 from plato_sgl.methods.plato import run_plato
-from plato_sgl.methods.sot import LAYOUT as SOT_LAYOUT, run_sot
+from plato_sgl.methods.sot import LAYOUT as SOT_LAYOUT
+from plato_sgl.methods.sot import run_sot
 from plato_sgl.options import Options
 from plato_sgl.result import Result
 from plato_sgl.scheduler import Progress
@@ -100,7 +101,9 @@ def append_answer(s: Any, name: str = "answer", *, method: str = "plato", **opti
     their own. Runs on the state's backend, so the rest of the program composes with it. Returns
     the Result (plan, nodes, timings); raises what ``run`` raises."""
     if not hasattr(s, "messages") or not hasattr(s, "stream_executor"):
-        raise ValueError(f"append_answer needs an SGLang program state (the s of an @sgl.function), got {type(s).__name__}")
+        raise ValueError(
+            f"append_answer needs an SGLang program state (the s of an @sgl.function), got {type(s).__name__}"
+        )
     s.sync()  # the turns appended so far are in the state's messages once its queue is done
     turns = [(m["role"], m["content"]) for m in s.messages() if m["role"] in ("user", "assistant")]
     if not turns or turns[-1][0] != "user":
@@ -202,8 +205,14 @@ def _takes_progress(fn: MethodFn) -> bool:
 
 
 def _answer(
-    fn: MethodFn, method: str, question: str, backend: Any, opts: Options,
-    on_progress: Callable[[Progress], None] | None = None, *, scoped: Any = None,
+    fn: MethodFn,
+    method: str,
+    question: str,
+    backend: Any,
+    opts: Options,
+    on_progress: Callable[[Progress], None] | None = None,
+    *,
+    scoped: Any = None,
 ) -> Result:
     """Answer in a daemon thread on the question's own endpoint, and wait for it.
 
@@ -236,8 +245,10 @@ def _answer(
         raise
     if not outcome:
         _cancel(scoped)
-        why = (f"{method} timed out after {opts.timeout:g} s: its own deadline did not fire, "
-               f"so plato-sgl stopped waiting {TIMEOUT_GRACE:g} s later")
+        why = (
+            f"{method} timed out after {opts.timeout:g} s: its own deadline did not fire, "
+            f"so plato-sgl stopped waiting {TIMEOUT_GRACE:g} s later"
+        )
         raise PlatoTimeout(why, Result(question=question, method=method, error=why, options=opts.to_dict(question)))
     if isinstance(outcome[0], BaseException):
         _cancel(scoped)
@@ -245,7 +256,9 @@ def _answer(
     result = outcome[0]
     cut = result.aborted()
     if cut and result.error is None:  # e.g. an interrupted batch: never pass a cut-off answer on as finished
-        result.error = f"{method}: the server aborted its {', '.join(cut)} request before it finished, so the answer is incomplete"
+        result.error = (
+            f"{method}: the server aborted its {', '.join(cut)} request before it finished, so the answer is incomplete"
+        )
         raise PlatoError(result.error, result)
     return result
 
@@ -315,7 +328,9 @@ def run_many(
                 scoped.admit_through(gate)
             result = _answer(fn, tasks[index].method, question, task_backend, opts, scoped=scoped)
         except PlatoError as exc:
-            result = exc.result or Result(question=question, method=tasks[index].method, error=str(exc), options=opts.to_dict(question))
+            result = exc.result or Result(
+                question=question, method=tasks[index].method, error=str(exc), options=opts.to_dict(question)
+            )
         with done:
             in_flight.discard(scoped)
             if on_result is not None:
@@ -353,4 +368,6 @@ def run_batch(
     ``max_inflight`` bounds the batch's requests on the server (see ``run_many``).
     """
     tasks = [Task(q, method, options) for q in questions]
-    return run_many(tasks, backend=backend, num_threads=num_threads, progress_bar=progress_bar, max_inflight=max_inflight)
+    return run_many(
+        tasks, backend=backend, num_threads=num_threads, progress_bar=progress_bar, max_inflight=max_inflight
+    )

@@ -235,7 +235,9 @@ def _generate_prompt_tokens(url: str, texts: list[str], model: str, timeout: flo
 
 def _detokenize(url: str, tokens: list[int]) -> str | None:
     try:
-        response = _request("POST", url, "/detokenize", json={"tokens": tokens, "skip_special_tokens": False}, timeout=10.0)
+        response = _request(
+            "POST", url, "/detokenize", json={"tokens": tokens, "skip_special_tokens": False}, timeout=10.0
+        )
     except ServerError:
         return None
     return response.json().get("text") if response.status_code == 200 else None
@@ -298,8 +300,13 @@ def warm_up(backend: Any, regexes: Sequence[str], *, timeout: float | None = Non
             )
 
 
-def warm_up_workers(endpoint: Any, regexes: Sequence[str], *, timeout: float | None = None,
-                    on_error: Callable[[str, ServerError], None] | None = None) -> None:
+def warm_up_workers(
+    endpoint: Any,
+    regexes: Sequence[str],
+    *,
+    timeout: float | None = None,
+    on_error: Callable[[str, ServerError], None] | None = None,
+) -> None:
     """:func:`warm_up` on every server that requests sent to ``endpoint`` run on: each worker behind
     an sglang-router compiles its own grammars, so warming the one the router picks is not enough.
     ``on_error(worker_url, error)``, if given, is told of a worker whose warm-up failed (e.g. a dead
@@ -447,7 +454,9 @@ def server_args(url: str, timeout: float = 10.0) -> dict[str, Any]:
     worker = worker_urls(url, timeout)[0]
     response = _request("GET", worker, "/server_info", timeout=timeout)
     if response.status_code != 200:
-        raise ServerError(f"the server at {worker} answered HTTP {response.status_code} to /server_info: {_body(response)}")
+        raise ServerError(
+            f"the server at {worker} answered HTTP {response.status_code} to /server_info: {_body(response)}"
+        )
     return response.json()
 
 
@@ -469,7 +478,9 @@ def server_health(url: str, timeout: float = 10.0) -> None:
     """Raise ServerError unless the SGLang server at ``url`` answers ``/health`` with 200."""
     response = _request("GET", url, "/health", timeout=timeout)
     if response.status_code != 200:
-        raise ServerError(f"the SGLang server at {url} is not healthy: HTTP {response.status_code} to /health: {_body(response)}")
+        raise ServerError(
+            f"the SGLang server at {url} is not healthy: HTTP {response.status_code} to /health: {_body(response)}"
+        )
 
 
 def server_load(url: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -485,7 +496,9 @@ def server_loads(url: str, timeout: float = 10.0) -> list[dict[str, Any]]:
     for worker in worker_urls(url, timeout):
         response = _request("GET", worker, "/v1/loads?include=core", timeout=timeout)
         if response.status_code != 200:
-            raise ServerError(f"the server at {worker} answered HTTP {response.status_code} to /v1/loads: {_body(response)}")
+            raise ServerError(
+                f"the server at {worker} answered HTTP {response.status_code} to /v1/loads: {_body(response)}"
+            )
         loads.append({**(response.json().get("loads") or [{}])[0], "url": worker})
     return loads
 
@@ -498,7 +511,7 @@ def queued_requests(url: str, timeout: float = 2.0, besides: int = 0) -> float |
         loads = server_loads(url, timeout)
     except ServerError:
         return None
-    total = sum(int(l.get("num_running_reqs", 0)) + int(l.get("num_waiting_reqs", 0)) for l in loads)
+    total = sum(int(w.get("num_running_reqs", 0)) + int(w.get("num_waiting_reqs", 0)) for w in loads)
     return max(0, total - besides) / len(loads)
 
 

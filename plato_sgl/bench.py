@@ -18,22 +18,21 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import sglang
 
 from plato_sgl import sweep
 from plato_sgl.api import Task, check_method, run_many
-from plato_sgl.warmup import warm_up_prompts
 from plato_sgl.backends import chat_template_of, model_name, server_args, warm_up_workers, worker_urls
 from plato_sgl.datasets import Question
 from plato_sgl.engine import cpu_summary
 from plato_sgl.grammar import warm_up_regexes
 from plato_sgl.result import Result
 from plato_sgl.sweep import BatchInfo
-
+from plato_sgl.warmup import warm_up_prompts
 
 ENVIRONMENT_FILE = "environment.jsonl"
 JUDGEMENTS_FILE = "judgements.jsonl"
@@ -75,8 +74,14 @@ class Row:
 
     def to_json(self) -> str:
         q = self.question
-        data = {"question_id": q.id, "category": q.category, "question": q.text, "reference": q.reference,
-                "variant": self.variant, "result": self.result.to_dict()}
+        data = {
+            "question_id": q.id,
+            "category": q.category,
+            "question": q.text,
+            "reference": q.reference,
+            "variant": self.variant,
+            "result": self.result.to_dict(),
+        }
         if self.batch is not None:
             data["batch"] = self.batch.to_dict()
         return json.dumps(data, ensure_ascii=False)
@@ -84,7 +89,12 @@ class Row:
     @classmethod
     def from_json(cls, line: str) -> "Row":
         data = json.loads(line)
-        question = Question(id=str(data["question_id"]), text=data["question"], category=data.get("category"), reference=data.get("reference"))
+        question = Question(
+            id=str(data["question_id"]),
+            text=data["question"],
+            category=data.get("category"),
+            reference=data.get("reference"),
+        )
         batch = BatchInfo.from_dict(data["batch"]) if data.get("batch") else None
         return cls(question, data["variant"], Result.from_dict(data["result"]), batch)
 
@@ -125,7 +135,9 @@ def parse_variant(spec: str, options: dict[str, Any]) -> Variant:
     return Variant(spec, method, {**options, **own})
 
 
-def variants_for(methods: Sequence[str], *, ablation: bool = False, options: dict[str, Any] | None = None) -> list[Variant]:
+def variants_for(
+    methods: Sequence[str], *, ablation: bool = False, options: dict[str, Any] | None = None
+) -> list[Variant]:
     """The variants of a run: one per entry of ``methods`` (sharing ``options``; see
     ``parse_variant``), plus the ablation's Plato variants.
 
@@ -170,7 +182,9 @@ def load_rows(folder: str | Path) -> dict[str, dict[str, Row]]:
     return rows
 
 
-def pending(questions: Sequence[Question], variants: Sequence[Variant], saved: dict[str, dict[str, Row]]) -> list[tuple[Question, Variant]]:
+def pending(
+    questions: Sequence[Question], variants: Sequence[Variant], saved: dict[str, dict[str, Row]]
+) -> list[tuple[Question, Variant]]:
     """(question, variant) pairs still to run: never run, or last run failed; interleaved by question."""
     todo = []
     for question in questions:
@@ -201,12 +215,23 @@ def run_bench(
     levels = sweep.parse_levels(concurrency)
     out = Path(out)
     if len(levels) > 1:
-        return run_sweep(questions, variants, backend, out, levels=levels, resume=resume,
-                         progress_bar=progress_bar, environment=environment, max_inflight=max_inflight)
+        return run_sweep(
+            questions,
+            variants,
+            backend,
+            out,
+            levels=levels,
+            resume=resume,
+            progress_bar=progress_bar,
+            environment=environment,
+            max_inflight=max_inflight,
+        )
     concurrency = levels[0]
     if out.exists() and sweep.level_folders(out):
-        raise ValueError(f"{out} holds a load sweep (concurrency-N folders): run the sweep's levels again "
-                         "(--concurrency 1,2,...) with --resume, or choose another --out")
+        raise ValueError(
+            f"{out} holds a load sweep (concurrency-N folders): run the sweep's levels again "
+            "(--concurrency 1,2,...) with --resume, or choose another --out"
+        )
     saved = load_rows(out) if out.exists() else {}
     if saved and not resume:
         raise ValueError(f"{out} already holds results: pass --resume to continue that run, or choose another --out")
@@ -214,8 +239,14 @@ def run_bench(
     for variant in variants:
         drop_torn_tail(out / f"{variant.name}.jsonl")
     todo = pending(questions, variants, saved)
-    record = {**(environment or {}), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "questions": len(questions),
-              "variants": [v.__dict__ for v in variants], "to_run": len(todo), "resumed": bool(saved)}
+    record = {
+        **(environment or {}),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "questions": len(questions),
+        "variants": [v.__dict__ for v in variants],
+        "to_run": len(todo),
+        "resumed": bool(saved),
+    }
     with (out / ENVIRONMENT_FILE).open("a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
 
@@ -230,8 +261,15 @@ def run_bench(
 
     tasks = [Task(q.text, v.method, v.options) for q, v in todo]
     _flush_cache(backend, variants)
-    run_many(tasks, backend=backend, num_threads=concurrency, progress_bar=progress_bar, on_result=save,
-             max_inflight=max_inflight, prepare=fresh_cache(tasks))
+    run_many(
+        tasks,
+        backend=backend,
+        num_threads=concurrency,
+        progress_bar=progress_bar,
+        on_result=save,
+        max_inflight=max_inflight,
+        prepare=fresh_cache(tasks),
+    )
     return rows
 
 
@@ -244,7 +282,9 @@ def fresh_cache(tasks: Sequence[Task]) -> Callable[[int, Any], None]:
         if not hasattr(endpoint, "cache_key"):  # not SGLang's runtime: no namespaces to give
             return
         endpoint.cache_key = f"plato-bench-{uuid.uuid4().hex}"
-        task = tasks[index]  # warmed through the question's own endpoint: the same namespace, and worker behind a router
+        task = tasks[
+            index
+        ]  # warmed through the question's own endpoint: the same namespace, and worker behind a router
         warm_up_prompts(endpoint, [(task.method, check_method(task.method, task.options))])
 
     return prepare
@@ -280,14 +320,28 @@ def run_sweep(
         for variant in variants:
             drop_torn_tail(folder / f"{variant.name}.jsonl")
         kept = len(questions) - len(questions) % level
-        record = {**(environment or {}), "concurrency": level, "started": started, "questions": kept,
-                  "variants": [v.__dict__ for v in variants], "resumed": bool(saved[level]), "sweep": list(levels),
-                  "to_run": sum(len(b.questions) for b in batches if b.level == level)}
+        record = {
+            **(environment or {}),
+            "concurrency": level,
+            "started": started,
+            "questions": kept,
+            "variants": [v.__dict__ for v in variants],
+            "resumed": bool(saved[level]),
+            "sweep": list(levels),
+            "to_run": sum(len(b.questions) for b in batches if b.level == level),
+        }
         with (folder / ENVIRONMENT_FILE).open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
-    record = {**(environment or {}), "concurrency": list(levels), "started": started, "questions": len(questions),
-              "variants": [v.__dict__ for v in variants], "resumed": any(saved.values()),
-              "to_run": sum(len(b.questions) for b in batches), "batches": len(batches)}
+    record = {
+        **(environment or {}),
+        "concurrency": list(levels),
+        "started": started,
+        "questions": len(questions),
+        "variants": [v.__dict__ for v in variants],
+        "resumed": any(saved.values()),
+        "to_run": sum(len(b.questions) for b in batches),
+        "batches": len(batches),
+    }
     with (out / ENVIRONMENT_FILE).open("a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
 
@@ -325,8 +379,15 @@ def _run_batch(batch: sweep.Batch, folder: Path, backend: Any, max_inflight: int
             f.write(row.to_json() + "\n")
         rows.append(row)
 
-    run_many(tasks, backend=backend, num_threads=size, progress_bar=False, on_result=save, max_inflight=max_inflight,
-             prepare=fresh_cache(tasks))
+    run_many(
+        tasks,
+        backend=backend,
+        num_threads=size,
+        progress_bar=False,
+        on_result=save,
+        max_inflight=max_inflight,
+        prepare=fresh_cache(tasks),
+    )
     return rows
 
 
@@ -357,9 +418,15 @@ def _flush_cache(backend: Any, variants: Sequence[Variant]) -> None:
             raise
         print(f"plato-sgl: the cache flush reached only some of the router's workers: {exc}", file=sys.stderr)
     regexes = dict.fromkeys(r for v in variants for r in warm_up_regexes(v.options.get("max_nodes")))
-    warm_up_workers(endpoint, list(regexes), timeout=WARM_UP_TIMEOUT, on_error=lambda worker, exc: print(
-        f"plato-sgl: the grammar warm-up failed on {worker}, whose first questions will compile their own: {exc}",
-        file=sys.stderr))
+    warm_up_workers(
+        endpoint,
+        list(regexes),
+        timeout=WARM_UP_TIMEOUT,
+        on_error=lambda worker, exc: print(
+            f"plato-sgl: the grammar warm-up failed on {worker}, whose first questions will compile their own: {exc}",
+            file=sys.stderr,
+        ),
+    )
 
 
 def drop_torn_tail(path: Path) -> None:
@@ -373,7 +440,12 @@ def drop_torn_tail(path: Path) -> None:
 
 def describe_backend(backend: Any, **extra: Any) -> dict[str, Any]:
     """What the results were measured on: server, model, versions, device."""
-    info: dict[str, Any] = {"sglang": sglang.__version__, "plato_sgl": version("plato-sgl"), "cpu": cpu_summary(), **extra}
+    info: dict[str, Any] = {
+        "sglang": sglang.__version__,
+        "plato_sgl": version("plato-sgl"),
+        "cpu": cpu_summary(),
+        **extra,
+    }
     endpoint = getattr(backend, "endpoint", backend)
     info["url"] = getattr(endpoint, "base_url", None)
     info["model"] = model_name(backend)

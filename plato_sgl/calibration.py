@@ -54,8 +54,10 @@ class CalibrationPair:
 
 # --- choosing the sources (pure) -----------------------------------------------------------------
 
-def select_sources(answers: Iterable[Mapping[str, Any]], gsm8k: Iterable[Mapping[str, Any]], *,
-                   per_set: int = SOURCES_PER_SET) -> list[dict[str, Any]]:
+
+def select_sources(
+    answers: Iterable[Mapping[str, Any]], gsm8k: Iterable[Mapping[str, Any]], *, per_set: int = SOURCES_PER_SET
+) -> list[dict[str, Any]]:
     """The calibration's sources: from ``answers`` (saved rows: ``question_id``, ``category``,
     ``question``, ``answer``, ``truncated``), the first whole answer of each category with 100-250
     words in at least 3 sections, the first ``per_set`` of those by question id; from ``gsm8k``
@@ -63,17 +65,31 @@ def select_sources(answers: Iterable[Mapping[str, Any]], gsm8k: Iterable[Mapping
     picked: dict[str, dict[str, Any]] = {}
     for row in sorted(answers, key=lambda r: int(r["question_id"])):
         words = len(row["answer"].split())
-        if row["category"] in picked or row["truncated"] or not WORDS[0] <= words <= WORDS[1] or len(sections(row["answer"])) < 3:
+        if (
+            row["category"] in picked
+            or row["truncated"]
+            or not WORDS[0] <= words <= WORDS[1]
+            or len(sections(row["answer"])) < 3
+        ):
             continue
-        picked[row["category"]] = {"set": "vicuna80", "id": str(row["question_id"]), "category": row["category"],
-                                   "question": row["question"], "answer": row["answer"]}
+        picked[row["category"]] = {
+            "set": "vicuna80",
+            "id": str(row["question_id"]),
+            "category": row["category"],
+            "question": row["question"],
+            "answer": row["answer"],
+        }
     vicuna = sorted(picked.values(), key=lambda r: int(r["id"]))[:per_set]
-    problems = [{"set": "gsm8k", "id": str(number), "question": row["question"], "solution": row["answer"]}
-                for number, row in enumerate(gsm8k, start=1) if number <= per_set]
+    problems = [
+        {"set": "gsm8k", "id": str(number), "question": row["question"], "solution": row["answer"]}
+        for number, row in enumerate(gsm8k, start=1)
+        if number <= per_set
+    ]
     return vicuna + problems
 
 
 # --- building the pairs (pure) -------------------------------------------------------------------
+
 
 def sections(answer: str) -> list[str]:
     """The answer's sections: its paragraphs (blank-line separated), or its lines when it has one paragraph."""
@@ -122,9 +138,16 @@ def wrong_solution(solution: str) -> str:
     last = lines[-1]
     at = last.rfind("=")
     if at >= 0:  # "She makes 9 * 2 = $18 every day." -> "... = $22 every day." ("70,000" counts as 70000)
-        result = next((m for m in re.finditer(r"\d{1,3}(?:,\d{3})+|\d+", last[at:]) if m.group().replace(",", "") == right.replace(",", "")), None)
+        result = next(
+            (
+                m
+                for m in re.finditer(r"\d{1,3}(?:,\d{3})+|\d+", last[at:])
+                if m.group().replace(",", "") == right.replace(",", "")
+            ),
+            None,
+        )
         if result is not None:
-            lines[-1] = last[: at + result.start()] + wrong + last[at + result.end():]
+            lines[-1] = last[: at + result.start()] + wrong + last[at + result.end() :]
     return "\n".join(lines) + f"\nThe answer is {wrong}."
 
 
@@ -137,12 +160,23 @@ def build_pairs(sources: Sequence[Mapping[str, Any]]) -> list[CalibrationPair]:
     for kind in ("truncated", "duplicated", "off_topic", "empty"):
         for i, source in enumerate(vicuna):
             answer = source["answer"]
-            worse = {"truncated": lambda: truncate_mid_sentence(answer), "duplicated": lambda: duplicate_sections(answer),
-                     "off_topic": lambda: vicuna[(i + 1) % len(vicuna)]["answer"], "empty": lambda: ""}[kind]()
+            worse = {
+                "truncated": lambda: truncate_mid_sentence(answer),
+                "duplicated": lambda: duplicate_sections(answer),
+                "off_topic": lambda: vicuna[(i + 1) % len(vicuna)]["answer"],
+                "empty": lambda: "",
+            }[kind]()
             pairs.append(CalibrationPair(f"{kind}:vicuna80-{source['id']}", kind, source["question"], answer, worse))
     for source in problems:
-        pairs.append(CalibrationPair(f"wrong_answer:gsm8k-{source['id']}", "wrong_answer", source["question"],
-                                     gsm8k_text(source["solution"]), wrong_solution(source["solution"])))
+        pairs.append(
+            CalibrationPair(
+                f"wrong_answer:gsm8k-{source['id']}",
+                "wrong_answer",
+                source["question"],
+                gsm8k_text(source["solution"]),
+                wrong_solution(source["solution"]),
+            )
+        )
     return pairs
 
 
@@ -164,6 +198,7 @@ def pairs_jsonl(pairs: Iterable[CalibrationPair]) -> str:
 
 
 # --- scoring (pure) ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class KindScore:
@@ -196,37 +231,51 @@ def score(judged: Iterable[tuple[str, str | None, str | None, float | None]]) ->
         n = len(items)
         prefs = [p for _, _, p in items]
         complete = all(p is not None for p in prefs)
-        result.append(KindScore(
-            kind, n, sum(ab == "A" for ab, _, _ in items) / n, sum(ba == "B" for _, ba, _ in items) / n,
-            sum(ab == "A" and ba == "B" for ab, ba, _ in items) / n,
-            sum(p > 0 for p in prefs) / n if complete else None, sum(prefs) / n if complete else None))
+        result.append(
+            KindScore(
+                kind,
+                n,
+                sum(ab == "A" for ab, _, _ in items) / n,
+                sum(ba == "B" for _, ba, _ in items) / n,
+                sum(ab == "A" and ba == "B" for ab, ba, _ in items) / n,
+                sum(p > 0 for p in prefs) / n if complete else None,
+                sum(prefs) / n if complete else None,
+            )
+        )
     return result
 
 
 def verdict_lines(scores: Sequence[KindScore], judge: str) -> list[str]:
     """The calibration's Markdown: a table per kind, and plainly whether the judge passes."""
+
     def pct(value: float | None) -> str:
         return "-" if value is None else f"{value:.0%}"
 
     header = "| kind | pairs | better shown first | better shown second | both orders | debiased | mean debiased preference | passes |"
     lines = [header, "|" + "---|" * 8]
     for s in scores:
-        lines.append(f"| {s.kind} | {s.pairs} | {pct(s.first)} | {pct(s.second)} | {pct(s.both)} | {pct(s.debiased)} | "
-                     f"{'-' if s.mean_preference is None else f'{s.mean_preference:+.2f}'} | {'yes' if s.passed else 'no'} |")
+        lines.append(
+            f"| {s.kind} | {s.pairs} | {pct(s.first)} | {pct(s.second)} | {pct(s.both)} | {pct(s.debiased)} | "
+            f"{'-' if s.mean_preference is None else f'{s.mean_preference:+.2f}'} | {'yes' if s.passed else 'no'} |"
+        )
     failed = [s for s in scores if not s.passed]
     measure = "debiased preference" if all(s.debiased is not None for s in scores) else "both-orders rule"
     if not scores:
         verdict = f"Judge `{judge}`: no calibration judgement yet."
     elif failed:
-        verdict = (f"**Judge `{judge}` FAILS the calibration set**: below the bar ({PASS_BAR:.0%} of pairs right by the "
-                   f"{measure}) on " + ", ".join(f"{s.kind} ({pct(s.debiased if s.debiased is not None else s.both)})" for s in failed)
-                   + ". Its verdicts on such differences are not to be trusted.")
+        verdict = (
+            f"**Judge `{judge}` FAILS the calibration set**: below the bar ({PASS_BAR:.0%} of pairs right by the "
+            f"{measure}) on "
+            + ", ".join(f"{s.kind} ({pct(s.debiased if s.debiased is not None else s.both)})" for s in failed)
+            + ". Its verdicts on such differences are not to be trusted."
+        )
     else:
         verdict = f"**Judge `{judge}` passes the calibration set**: at least {PASS_BAR:.0%} of pairs right by the {measure} on every kind."
     return [verdict, "", *lines]
 
 
 # --- running (the judge runner of plato_sgl.judge) -------------------------------------------------
+
 
 def write_pairs_as_rows(pairs: Sequence[CalibrationPair], folder: str | Path) -> None:
     """Save the pairs as two variants of a results folder (``better``, ``worse``; the kind as the
@@ -256,8 +305,14 @@ def scores_of(folder: str | Path, judge: str, prompt_name: str = DEFAULT_PROMPT)
     judged = []
     for qid, (ab, ba) in current.items():
         probs = ab.probabilities is not None and ba.probabilities is not None
-        judged.append((qid.split(":", 1)[0], ab.verdict, ba.verdict,
-                       debiased_preference(ab.probabilities, ba.probabilities) if probs else None))
+        judged.append(
+            (
+                qid.split(":", 1)[0],
+                ab.verdict,
+                ba.verdict,
+                debiased_preference(ab.probabilities, ba.probabilities) if probs else None,
+            )
+        )
     return score(judged)
 
 
@@ -270,14 +325,22 @@ def calibration_lines(folder: str | Path) -> list[str]:
 
     lines = []
     for judge, prompt_name in judges_of(load_judgements(folder).values()):
-        lines += [*verdict_lines(scores_of(folder, judge, prompt_name), judge_label(judge, prompt_name)), "",
-                  f"Scored with `plato-sgl calibrate --out {folder} {judge_flags(judge, prompt_name)}` (or `--judge-url URL`).", ""]
+        lines += [
+            *verdict_lines(scores_of(folder, judge, prompt_name), judge_label(judge, prompt_name)),
+            "",
+            f"Scored with `plato-sgl calibrate --out {folder} {judge_flags(judge, prompt_name)}` (or `--judge-url URL`).",
+            "",
+        ]
     if not lines:
         return []
-    return ["## Judge calibration (pairs with a known worse answer, both orders)",
-            f"From `{folder}`: {_pairs_in(folder)} pairs of `plato_sgl/data/{PAIRS_FILE}` (`plato-sgl calibrate`). Accuracy = "
-            "share of pairs where the judge preferred the better answer: with it shown first, shown second, in both "
-            "orders, and by the debiased preference (both orders' probabilities averaged, > 0).", "", *lines]
+    return [
+        "## Judge calibration (pairs with a known worse answer, both orders)",
+        f"From `{folder}`: {_pairs_in(folder)} pairs of `plato_sgl/data/{PAIRS_FILE}` (`plato-sgl calibrate`). Accuracy = "
+        "share of pairs where the judge preferred the better answer: with it shown first, shown second, in both "
+        "orders, and by the debiased preference (both orders' probabilities averaged, > 0).",
+        "",
+        *lines,
+    ]
 
 
 def _pairs_in(folder: Path) -> int:
@@ -285,7 +348,9 @@ def _pairs_in(folder: Path) -> int:
     return sum(1 for line in (folder / f"{BETTER}.jsonl").read_text(encoding="utf-8").splitlines() if line.strip())
 
 
-def choose_pairs(pairs: Sequence[CalibrationPair], kinds: Sequence[str] | None = None, first: int | None = None) -> list[CalibrationPair]:
+def choose_pairs(
+    pairs: Sequence[CalibrationPair], kinds: Sequence[str] | None = None, first: int | None = None
+) -> list[CalibrationPair]:
     """The pairs of ``kinds`` (all when None), only the first ``first`` of each kind when given."""
     unknown = set(kinds or ()) - set(KINDS)
     if unknown:
@@ -303,8 +368,16 @@ def choose_pairs(pairs: Sequence[CalibrationPair], kinds: Sequence[str] | None =
     return chosen
 
 
-def run_calibration(folder: str | Path, backend: Any, *, num_threads: int = 4, kinds: Sequence[str] | None = None,
-                    first: int | None = None, progress_bar: bool = True, prompt_name: str = DEFAULT_PROMPT) -> list[KindScore]:
+def run_calibration(
+    folder: str | Path,
+    backend: Any,
+    *,
+    num_threads: int = 4,
+    kinds: Sequence[str] | None = None,
+    first: int | None = None,
+    progress_bar: bool = True,
+    prompt_name: str = DEFAULT_PROMPT,
+) -> list[KindScore]:
     """Judge the committed calibration set (only ``kinds``, and the first ``first`` pairs of each,
     when given) in both orders with ``backend`` and the ``prompt_name`` format, by
     ``plato_sgl.judge.run_judge``: every judgement cached in ``folder``'s judgements.jsonl. Returns the scores."""
@@ -313,7 +386,9 @@ def run_calibration(folder: str | Path, backend: Any, *, num_threads: int = 4, k
 
     pairs = choose_pairs(load_pairs(), kinds, first)
     write_pairs_as_rows(pairs, folder)
-    run_judge(folder, [(BETTER, WORSE)], backend, num_threads=num_threads, progress_bar=progress_bar, prompt_name=prompt_name)
+    run_judge(
+        folder, [(BETTER, WORSE)], backend, num_threads=num_threads, progress_bar=progress_bar, prompt_name=prompt_name
+    )
     return scores_of(folder, model_name(backend), prompt_name)
 
 

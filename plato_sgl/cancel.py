@@ -67,8 +67,16 @@ def _http_request(url, json=None, **kwargs):
     return _sglang_http_request(url, json=json, **kwargs)
 
 
-def _post_with_header(url: str, json: dict, name: str, value: str, stream: bool = False, api_key: str | None = None,
-                      verify: Any = None, method: str | None = None) -> Any:
+def _post_with_header(
+    url: str,
+    json: dict,
+    name: str,
+    value: str,
+    stream: bool = False,
+    api_key: str | None = None,
+    verify: Any = None,
+    method: str | None = None,
+) -> Any:
     """``sglang.utils.http_request`` with one header more (it takes no headers): the same clients
     (requests for a stream, urllib otherwise) and the same response type."""
     import orjson
@@ -116,7 +124,9 @@ class QuestionEndpoint(RuntimeEndpoint):
         scoped.first_regexes: set[str] = set()  # requests decoded under these go first (see go_first)
         scoped.gate = None  # a batch's admission Gate (see admit_through)
         scoped._question_number = 0
-        scoped.cache_key = None  # SGLang's extra_key: the prefix cache namespace of every request (None: the shared one)
+        scoped.cache_key = (
+            None  # SGLang's extra_key: the prefix cache namespace of every request (None: the shared one)
+        )
         return scoped
 
     def go_first(self, regex: str) -> None:
@@ -237,8 +247,9 @@ class QuestionEndpoint(RuntimeEndpoint):
     def _abort(self, rids: list[str]) -> None:
         """Send the aborts from a daemon thread, so a hung server never blocks the caller."""
         if rids:
-            threading.Thread(target=abort_requests, args=(self.base_url, rids, self.api_key), daemon=True,
-                             name="plato-abort").start()
+            threading.Thread(
+                target=abort_requests, args=(self.base_url, rids, self.api_key), daemon=True, name="plato-abort"
+            ).start()
 
 
 def for_question(backend: Any, seed: int | None = None) -> Any:
@@ -247,6 +258,8 @@ def for_question(backend: Any, seed: int | None = None) -> Any:
     if isinstance(backend, RuntimeEndpoint) and not isinstance(backend, QuestionEndpoint):
         return QuestionEndpoint.for_question(backend, seed)
     if seed is not None and not isinstance(backend, RuntimeEndpoint):
-        raise ValueError(f"option seed needs SGLang's runtime (a RuntimeEndpoint); {type(backend).__name__} "
-                         "gets no per-request seed through SGLang's frontend")
+        raise ValueError(
+            f"option seed needs SGLang's runtime (a RuntimeEndpoint); {type(backend).__name__} "
+            "gets no per-request seed through SGLang's frontend"
+        )
     return backend

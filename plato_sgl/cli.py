@@ -74,25 +74,56 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--node-sentences", type=int, help="sentences (or code blocks) a node may write; 0: free text")
     group.add_argument("--sentence-tokens", type=int, help="tokens a node's share must hold per sentence it may write")
     group.add_argument("--description-max", type=int, help="characters a plan line's topic may have")
-    group.add_argument("--no-size", dest="sized", action="store_false", default=None,
-                       help="no size decision: the plan may run to --max-nodes lines")
-    group.add_argument("--max-tokens", type=int, help="length limit of single-request answers (ar, cot, auto's plain path)")
+    group.add_argument(
+        "--no-size",
+        dest="sized",
+        action="store_false",
+        default=None,
+        help="no size decision: the plan may run to --max-nodes lines",
+    )
+    group.add_argument(
+        "--max-tokens", type=int, help="length limit of single-request answers (ar, cot, auto's plain path)"
+    )
     group.add_argument("--temperature", type=float)
-    group.add_argument("--top-p", type=float, help="nucleus sampling: keep the most likely tokens up to this probability mass")
+    group.add_argument(
+        "--top-p", type=float, help="nucleus sampling: keep the most likely tokens up to this probability mass"
+    )
     group.add_argument("--top-k", type=int, help="sample from the k most likely tokens (-1: all)")
-    group.add_argument("--frequency-penalty", type=float, metavar="X",
-                       help="-2..2: discourage answer text from repeating its own tokens, by how often they occurred "
-                            "(default: 0.5, and 0 for a programming task or a math problem)")
-    group.add_argument("--presence-penalty", type=float, metavar="X",
-                       help="-2..2: discourage answer text from repeating tokens it has used at all")
-    group.add_argument("--seed", type=int, help="sampling seed of every request (applied by servers started with --enable-deterministic-inference)")
+    group.add_argument(
+        "--frequency-penalty",
+        type=float,
+        metavar="X",
+        help="-2..2: discourage answer text from repeating its own tokens, by how often they occurred "
+        "(default: 0.5, and 0 for a programming task or a math problem)",
+    )
+    group.add_argument(
+        "--presence-penalty",
+        type=float,
+        metavar="X",
+        help="-2..2: discourage answer text from repeating tokens it has used at all",
+    )
+    group.add_argument(
+        "--seed",
+        type=int,
+        help="sampling seed of every request (applied by servers started with --enable-deterministic-inference)",
+    )
     group.add_argument("--stop", action="append", metavar="TEXT", help="end the answer text at TEXT (repeatable)")
-    group.add_argument("--no-pipeline", dest="pipeline", action="store_false", default=None, help="plan first, then execute")
-    group.add_argument("--streaming-cap", type=int, help="at most this many nodes at once while the plan streams, critical path first")
-    group.add_argument("--context", choices=["global", "deps"], help="node context: all finished results, or dependencies only")
+    group.add_argument(
+        "--no-pipeline", dest="pipeline", action="store_false", default=None, help="plan first, then execute"
+    )
+    group.add_argument(
+        "--streaming-cap", type=int, help="at most this many nodes at once while the plan streams, critical path first"
+    )
+    group.add_argument(
+        "--context", choices=["global", "deps"], help="node context: all finished results, or dependencies only"
+    )
     group.add_argument("--timeout", type=float, help="seconds allowed per question")
-    group.add_argument("--auto-max-load", type=float, metavar="N",
-                       help="auto: above N requests per server worker (running or waiting, read before the question) answer plainly")
+    group.add_argument(
+        "--auto-max-load",
+        type=float,
+        metavar="N",
+        help="auto: above N requests per server worker (running or waiting, read before the question) answer plainly",
+    )
 
 
 def _add_judge_args(parser: argparse.ArgumentParser) -> None:
@@ -101,20 +132,49 @@ def _add_judge_args(parser: argparse.ArgumentParser) -> None:
 
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--judge-model", help="registry name or folder of a judge model to serve locally")
-    where.add_argument("--judge-url", help="a running SGLang server, or with --judge-openai-model an OpenAI-compatible /v1 URL")
-    parser.add_argument("--judge-openai-model", help="model name at an OpenAI-compatible endpoint (--judge-url); key from OPENAI_API_KEY")
+    where.add_argument(
+        "--judge-url", help="a running SGLang server, or with --judge-openai-model an OpenAI-compatible /v1 URL"
+    )
+    parser.add_argument(
+        "--judge-openai-model",
+        help="model name at an OpenAI-compatible endpoint (--judge-url); key from OPENAI_API_KEY",
+    )
     parser.add_argument("--chat-template", metavar="NAME", help=CHAT_TEMPLATE_HELP)
     parser.add_argument("--num-threads", type=int, default=4)
-    parser.add_argument("--judge-prompt", choices=[DEFAULT_PROMPT, VERDICT_ONLY], default=DEFAULT_PROMPT,
-                        help="FastChat's pair-v2 (an explanation, then the verdict), or pair-v2-verdict (the verdict "
-                             "alone: one prefill a judgement, far quicker on a CPU; a judge of its own in reports). "
-                             "Default: %(default)s")
+    parser.add_argument(
+        "--judge-prompt",
+        choices=[DEFAULT_PROMPT, VERDICT_ONLY],
+        default=DEFAULT_PROMPT,
+        help="FastChat's pair-v2 (an explanation, then the verdict), or pair-v2-verdict (the verdict "
+        "alone: one prefill a judgement, far quicker on a CPU; a judge of its own in reports). "
+        "Default: %(default)s",
+    )
 
 
 def _options(args: argparse.Namespace) -> dict:
-    names = ("max_nodes", "plan_max_tokens", "node_max_tokens", "answer_max_tokens", "node_sentences", "sentence_tokens",
-             "description_max", "sized", "max_tokens", "temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty",
-             "seed", "stop", "pipeline", "streaming_cap", "context", "timeout", "auto_max_load")
+    names = (
+        "max_nodes",
+        "plan_max_tokens",
+        "node_max_tokens",
+        "answer_max_tokens",
+        "node_sentences",
+        "sentence_tokens",
+        "description_max",
+        "sized",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "frequency_penalty",
+        "presence_penalty",
+        "seed",
+        "stop",
+        "pipeline",
+        "streaming_cap",
+        "context",
+        "timeout",
+        "auto_max_load",
+    )
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
@@ -122,7 +182,9 @@ def format_details(result: Result) -> str:
     """The plan, a per-node table and the timings, for people."""
     lines = ["Plan:", result.plan.rstrip() or "(none)", ""]
     if result.nodes:
-        lines.append(f"{'node':>4} {'deps':<8} {'parsed':>7} {'dispatch':>8} {'start':>7} {'finish':>7} {'prompt':>6} {'cached':>6} {'output':>6}  description")
+        lines.append(
+            f"{'node':>4} {'deps':<8} {'parsed':>7} {'dispatch':>8} {'start':>7} {'finish':>7} {'prompt':>6} {'cached':>6} {'output':>6}  description"
+        )
         for n in result.nodes:
             lines.append(
                 f"{n.id:>4} {','.join(map(str, n.deps)) or '-':<8} {_t(n.parsed_at):>7} {_t(n.dispatched_at):>8} "
@@ -196,12 +258,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     check(args.question, args.method, **_options(args))  # bad input is refused before a server starts
     show = not (args.json or args.quiet)  # the plan and progress on stderr while it works
-    with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template) as backend:
+    with open_backend(
+        model=None if args.url else args.model, url=args.url, chat_template=args.chat_template
+    ) as backend:
         if args.json:
             result = plato_sgl.run(args.question, method=args.method, backend=backend, **_options(args))
             print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
             return 0
-        result = _stream_answer(plato_sgl.stream(args.question, method=args.method, backend=backend, **_options(args)), show)
+        result = _stream_answer(
+            plato_sgl.stream(args.question, method=args.method, backend=backend, **_options(args)), show
+        )
     if show:
         print(f"answered in {result.wall_time:.1f} s", file=sys.stderr, flush=True)
     if args.verbose:
@@ -215,17 +281,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from plato_sgl.report import write_report
     from plato_sgl.serving import open_backend
 
-    questions = load_questions(args.dataset, question_field=args.question_field, category_field=args.category_field,
-                               first=args.first, category=args.category, per_category=args.per_category)
+    questions = load_questions(
+        args.dataset,
+        question_field=args.question_field,
+        category_field=args.category_field,
+        first=args.first,
+        category=args.category,
+        per_category=args.per_category,
+    )
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     variants = variants_for(methods, ablation=args.ablation, options=_options(args))
-    with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template) as backend:
-        environment = describe_backend(backend, dataset=str(args.dataset), question_set=role(args.dataset),
-                                       cache="each answer in a namespace of its own, its method's static prompt text warm",
-                                       concurrency=_one_or_many(args.concurrency),
-                                       max_inflight=args.max_inflight, options=_options(args), command=" ".join(sys.argv))
-        rows = run_bench(questions, variants, backend, args.out, concurrency=args.concurrency,
-                         resume=args.resume, environment=environment, max_inflight=args.max_inflight)
+    with open_backend(
+        model=None if args.url else args.model, url=args.url, chat_template=args.chat_template
+    ) as backend:
+        environment = describe_backend(
+            backend,
+            dataset=str(args.dataset),
+            question_set=role(args.dataset),
+            cache="each answer in a namespace of its own, its method's static prompt text warm",
+            concurrency=_one_or_many(args.concurrency),
+            max_inflight=args.max_inflight,
+            options=_options(args),
+            command=" ".join(sys.argv),
+        )
+        rows = run_bench(
+            questions,
+            variants,
+            backend,
+            args.out,
+            concurrency=args.concurrency,
+            resume=args.resume,
+            environment=environment,
+            max_inflight=args.max_inflight,
+        )
     failed = sum(1 for r in rows if not r.result.ok)
     print(f"{len(rows)} answers saved in {args.out} ({failed} failed)")
     print(f"report: {write_report(args.out)}")
@@ -233,8 +321,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 # The server settings an engine measurement records (SGLang's server_args), beside the CPU's threads.
-ENGINE_SETTINGS = ("dtype", "chunked_prefill_size", "enable_torch_compile", "schedule_conservativeness",
-                   "max_running_requests", "attention_backend", "quantization")
+ENGINE_SETTINGS = (
+    "dtype",
+    "chunked_prefill_size",
+    "enable_torch_compile",
+    "schedule_conservativeness",
+    "max_running_requests",
+    "attention_backend",
+    "quantization",
+)
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
@@ -245,14 +340,24 @@ def cmd_engine(args: argparse.Namespace) -> int:
     from plato_sgl.serving import open_backend
 
     local = {} if args.url else {"threads": args.threads, "extra_args": args.sglang_args}
-    with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template,
-                      warm_up=False, **local) as backend:
-        figures = measure(backend, batches=args.batches, prompt_tokens=args.prompt_tokens, new_tokens=args.new_tokens,
-                          repeats=args.repeats)
+    with open_backend(
+        model=None if args.url else args.model, url=args.url, chat_template=args.chat_template, warm_up=False, **local
+    ) as backend:
+        figures = measure(
+            backend,
+            batches=args.batches,
+            prompt_tokens=args.prompt_tokens,
+            new_tokens=args.new_tokens,
+            repeats=args.repeats,
+        )
         served = server_args(backend.base_url)
-        figures.settings = {"model": model_name(backend), "cpu": cpu_summary(), **({"threads": args.threads} if not args.url else {}),
-                            **{k: served.get(k) for k in ENGINE_SETTINGS if k in served},
-                            **dict(item.split("=", 1) for item in args.label)}
+        figures.settings = {
+            "model": model_name(backend),
+            "cpu": cpu_summary(),
+            **({"threads": args.threads} if not args.url else {}),
+            **{k: served.get(k) for k in ENGINE_SETTINGS if k in served},
+            **dict(item.split("=", 1) for item in args.label),
+        }
     print(table([figures]))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -270,11 +375,18 @@ def _judge_backend(args: argparse.Namespace):
     if args.judge_openai_model:
         import sglang as sgl
 
-        return nullcontext(sgl.OpenAI(args.judge_openai_model, base_url=args.judge_url,
-                                      api_key=os.environ.get("OPENAI_API_KEY", "none")))
+        return nullcontext(
+            sgl.OpenAI(
+                args.judge_openai_model, base_url=args.judge_url, api_key=os.environ.get("OPENAI_API_KEY", "none")
+            )
+        )
     local = {} if args.judge_url else {"max_total_tokens": judge_pool_tokens(args.num_threads)}
-    return open_backend(model=args.judge_model if not args.judge_url else None, url=args.judge_url,
-                        chat_template=args.chat_template, **local)
+    return open_backend(
+        model=args.judge_model if not args.judge_url else None,
+        url=args.judge_url,
+        chat_template=args.chat_template,
+        **local,
+    )
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -284,8 +396,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
     with _judge_backend(args) as backend:
-        scores = run_calibration(args.out, backend, num_threads=args.num_threads, kinds=kinds, first=args.first,
-                                 prompt_name=args.judge_prompt)
+        scores = run_calibration(
+            args.out,
+            backend,
+            num_threads=args.num_threads,
+            kinds=kinds,
+            first=args.first,
+            prompt_name=args.judge_prompt,
+        )
         judge = judge_label(model_name(backend), args.judge_prompt)
     print("\n".join(verdict_lines(scores, judge)))
     print(f"report: {write_calibration_report(args.out)}")
@@ -312,9 +430,14 @@ def cmd_judge(args: argparse.Namespace) -> int:
     for (first, second), by_category in tallies(args.folder, outcomes).items():
         t = by_category["all"]
         s = summaries.get((first, second), (None,))[0]
-        debiased = ("" if s is None or s.debiased is None
-                    else f"; debiased net preference {s.debiased:+.0%}, debiased net win {s.debiased_net:+.0%}")
-        print(f"{first} vs {second}: {t.wins} wins, {t.ties} ties, {t.losses} losses -> net win rate {t.net_win_rate:+.0%}{debiased}")
+        debiased = (
+            ""
+            if s is None or s.debiased is None
+            else f"; debiased net preference {s.debiased:+.0%}, debiased net win {s.debiased_net:+.0%}"
+        )
+        print(
+            f"{first} vs {second}: {t.wins} wins, {t.ties} ties, {t.losses} losses -> net win rate {t.net_win_rate:+.0%}{debiased}"
+        )
     print(f"report: {write_report(args.folder)}")
     return 0
 
@@ -330,18 +453,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from plato_sgl.serving import serve_forever
 
     options = {"host": args.host, "max_total_tokens": args.max_total_tokens}
-    serve_forever(args.model, port=args.port, threads=args.threads, workers=args.workers, policy=args.policy, extra_args=args.sglang_args,
-                  **{k: v for k, v in options.items() if v is not None})
+    serve_forever(
+        args.model,
+        port=args.port,
+        threads=args.threads,
+        workers=args.workers,
+        policy=args.policy,
+        extra_args=args.sglang_args,
+        **{k: v for k, v in options.items() if v is not None},
+    )
     return 0
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from plato_sgl.serving import open_backend
     from plato_sgl.service import serve_api
+    from plato_sgl.serving import open_backend
 
-    with open_backend(model=None if args.url else args.model, url=args.url, chat_template=args.chat_template) as backend:
-        print(f"plato-sgl api: OpenAI-compatible, on http://{args.host}:{args.port}/v1 (models: the methods; "
-              f"SGLang at {backend.base_url})", file=sys.stderr, flush=True)
+    with open_backend(
+        model=None if args.url else args.model, url=args.url, chat_template=args.chat_template
+    ) as backend:
+        print(
+            f"plato-sgl api: OpenAI-compatible, on http://{args.host}:{args.port}/v1 (models: the methods; "
+            f"SGLang at {backend.base_url})",
+            file=sys.stderr,
+            flush=True,
+        )
         serve_api(backend, host=args.host, port=args.port)
     return 0
 
@@ -350,7 +486,9 @@ def format_models(statuses) -> str:
     """The registry as a table: name, parameters, built (with its size on disk) or where it comes from."""
     rows = [("model", "parameters", "built", "source")]
     for s in statuses:
-        built = f"yes, {s.disk_bytes / 1e6:,.0f} MB" if s.built and s.disk_bytes >= 1e6 else ("yes" if s.built else "no")
+        built = (
+            f"yes, {s.disk_bytes / 1e6:,.0f} MB" if s.built and s.disk_bytes >= 1e6 else ("yes" if s.built else "no")
+        )
         rows.append((s.spec.name, s.spec.parameters, built, s.spec.source))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths)) + "  " + r[3] for r in rows)
@@ -373,8 +511,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="answer one question")
     ask.add_argument("question")
-    ask.add_argument("--method", default="plato", help="plato (default), auto (plato or one plain request, whichever is sooner), ar, cot, sot or pasta")
-    ask.add_argument("-v", "--verbose", action="store_true", help="also print the plan, a per-node table and the timings")
+    ask.add_argument(
+        "--method",
+        default="plato",
+        help="plato (default), auto (plato or one plain request, whichever is sooner), ar, cot, sot or pasta",
+    )
+    ask.add_argument(
+        "-v", "--verbose", action="store_true", help="also print the plan, a per-node table and the timings"
+    )
     ask.add_argument("--json", action="store_true", help="print the whole Result as JSON (no progress on stderr)")
     ask.add_argument("-q", "--quiet", action="store_true", help="print only the answer: no plan and progress on stderr")
     _add_backend_args(ask)
@@ -382,24 +526,46 @@ def build_parser() -> argparse.ArgumentParser:
     ask.set_defaults(func=cmd_ask)
 
     bench = sub.add_parser("bench", help="answer a dataset with several methods and report the paper's metrics")
-    bench.add_argument("--dataset", default="vicuna80", help="vicuna80 (the tuning set), wizardlm (held out: WizardLM's 218-question test set) or gsm8k (GSM8K's test split), all built in, or a .jsonl/.json/.csv file (default: %(default)s)")
+    bench.add_argument(
+        "--dataset",
+        default="vicuna80",
+        help="vicuna80 (the tuning set), wizardlm (held out: WizardLM's 218-question test set) or gsm8k (GSM8K's test split), all built in, or a .jsonl/.json/.csv file (default: %(default)s)",
+    )
     bench.add_argument("--question-field", help="the question's field in a custom dataset")
     bench.add_argument("--category-field", help="the category's field in a custom dataset")
     bench.add_argument("--first", type=int, help="only the first N questions")
     bench.add_argument("--category", help="only questions of this category")
     bench.add_argument("--per-category", type=int, metavar="N", help="only the first N questions of each category")
-    bench.add_argument("--methods", default="ar,sot,plato",
-                       help="comma-separated methods, ablation variants (plato-cap-2) or methods with options of their own "
-                            "(ar+frequency_penalty=0.5+max_tokens=512) (default: %(default)s)")
-    bench.add_argument("--ablation", action="store_true", help="also run the Plato ablation: plan-first, dependency-only context (Table 4), each length lever off (no size decision, long topics, free-text nodes), 3 sentences a node instead of 5, and a cap of 2 nodes while the plan streams")
+    bench.add_argument(
+        "--methods",
+        default="ar,sot,plato",
+        help="comma-separated methods, ablation variants (plato-cap-2) or methods with options of their own "
+        "(ar+frequency_penalty=0.5+max_tokens=512) (default: %(default)s)",
+    )
+    bench.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also run the Plato ablation: plan-first, dependency-only context (Table 4), each length lever off (no size decision, long topics, free-text nodes), 3 sentences a node instead of 5, and a cap of 2 nodes while the plan streams",
+    )
     bench.add_argument("--out", required=True, type=Path, help="results folder (JSONL per method, report.md, plots)")
-    bench.add_argument("--concurrency", type=_levels, default=[1], metavar="N[,N...]",
-                       help="questions in flight at once (1 = the paper's setting); several levels, e.g. 1,2,4,8, run a load "
-                            "sweep: at each level, batches of N questions of one method, interleaved across levels, one folder per level")
-    bench.add_argument("--resume", action="store_true", help="continue a run in --out: only missing and failed questions run")
-    bench.add_argument("--max-inflight", type=_positive_int, metavar="N",
-                       help="at most N requests of a batch on the server at once, counting plans, nodes and prefills "
-                            "(plans first; default: no bound beyond --concurrency's questions)")
+    bench.add_argument(
+        "--concurrency",
+        type=_levels,
+        default=[1],
+        metavar="N[,N...]",
+        help="questions in flight at once (1 = the paper's setting); several levels, e.g. 1,2,4,8, run a load "
+        "sweep: at each level, batches of N questions of one method, interleaved across levels, one folder per level",
+    )
+    bench.add_argument(
+        "--resume", action="store_true", help="continue a run in --out: only missing and failed questions run"
+    )
+    bench.add_argument(
+        "--max-inflight",
+        type=_positive_int,
+        metavar="N",
+        help="at most N requests of a batch on the server at once, counting plans, nodes and prefills "
+        "(plans first; default: no bound beyond --concurrency's questions)",
+    )
     _add_backend_args(bench)
     _add_option_args(bench)
     bench.set_defaults(func=cmd_bench)
@@ -410,53 +576,105 @@ def build_parser() -> argparse.ArgumentParser:
     _add_judge_args(judge)
     judge.set_defaults(func=cmd_judge)
 
-    calibrate = sub.add_parser("calibrate", help="score a judge on pairs with a known worse answer (cut, duplicated, off-topic, empty, wrong GSM8K answer)")
-    calibrate.add_argument("--out", required=True, type=Path, help="folder for the pairs, the judgements (cached) and calibration.md; "
-                           "a results folder's calibration/ subfolder puts the scores into its report")
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="score a judge on pairs with a known worse answer (cut, duplicated, off-topic, empty, wrong GSM8K answer)",
+    )
+    calibrate.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="folder for the pairs, the judgements (cached) and calibration.md; "
+        "a results folder's calibration/ subfolder puts the scores into its report",
+    )
     _add_judge_args(calibrate)
-    calibrate.add_argument("--kinds", help="only these kinds, comma-separated (truncated, duplicated, off_topic, empty, wrong_answer)")
+    calibrate.add_argument(
+        "--kinds", help="only these kinds, comma-separated (truncated, duplicated, off_topic, empty, wrong_answer)"
+    )
     calibrate.add_argument("--first", type=int, metavar="N", help="only the first N pairs of each kind")
     calibrate.set_defaults(func=cmd_calibrate)
 
     report = sub.add_parser("report", help="write report.md and plots for a results folder")
     report.add_argument("folder", type=Path)
-    report.add_argument("--baseline", metavar="METHOD",
-                        help="the method every other is compared with, e.g. ar+frequency_penalty=0; remembered in the "
-                             "folder for later reports (default: the folder's remembered one, else ar)")
+    report.add_argument(
+        "--baseline",
+        metavar="METHOD",
+        help="the method every other is compared with, e.g. ar+frequency_penalty=0; remembered in the "
+        "folder for later reports (default: the folder's remembered one, else ar)",
+    )
     report.set_defaults(func=cmd_report)
 
     serve = sub.add_parser("serve", help="serve a model with SGLang on this machine (CPU or GPU)")
     serve.add_argument("--model", required=True, help="registry name or model folder")
     serve.add_argument("--port", type=int)
     serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
-    serve.add_argument("--threads", type=int, help="CPU threads of the server (OMP_NUM_THREADS; default: $PLATO_SGL_THREADS, else one less than the usable cores)")
+    serve.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads of the server (OMP_NUM_THREADS; default: $PLATO_SGL_THREADS, else every usable core)",
+    )
     serve.add_argument("--max-total-tokens", type=int, help="KV cache size in tokens (default: 8192)")
-    serve.add_argument("--workers", type=_positive_int, default=1, help="SGLang workers (data-parallel) behind sglang-router; --port is the router's (default: 1, no router)")
-    serve.add_argument("--policy", choices=ROUTER_POLICIES, default=DEFAULT_ROUTER_POLICY,
-                       help="sglang-router's routing policy with --workers (default: %(default)s: every request of a question, "
-                            "which carries its question's routing key, goes to one worker, a new question to the least loaded)")
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="SGLang workers (data-parallel) behind sglang-router; --port is the router's (default: 1, no router)",
+    )
+    serve.add_argument(
+        "--policy",
+        choices=ROUTER_POLICIES,
+        default=DEFAULT_ROUTER_POLICY,
+        help="sglang-router's routing policy with --workers (default: %(default)s: every request of a question, "
+        "which carries its question's routing key, goes to one worker, a new question to the least loaded)",
+    )
     serve.set_defaults(func=cmd_serve, sglang_args=[])
 
-    engine = sub.add_parser("engine", help="measure the served engine: prefill rate on a fresh prompt, aggregate decode rate per batch size")
+    engine = sub.add_parser(
+        "engine", help="measure the served engine: prefill rate on a fresh prompt, aggregate decode rate per batch size"
+    )
     _add_backend_args(engine)
     engine.add_argument("--threads", type=int, help="with --model: the server's CPU threads (as for serve)")
-    engine.add_argument("--batches", type=_levels, default=[1, 2, 4, 8], metavar="N[,N...]",
-                        help="batch sizes to decode at (default: 1,2,4,8)")
-    engine.add_argument("--prompt-tokens", type=_positive_int, default=480, help="tokens of the prefill prompt (default: %(default)s)")
-    engine.add_argument("--new-tokens", type=_positive_int, default=96, help="tokens each sequence decodes (default: %(default)s)")
-    engine.add_argument("--repeats", type=_positive_int, default=2, help="measurements per figure, the median kept (default: %(default)s)")
-    engine.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", type=_label,
-                        help="a setting to record beside the server's own (repeatable), e.g. --label machine=idle")
+    engine.add_argument(
+        "--batches",
+        type=_levels,
+        default=[1, 2, 4, 8],
+        metavar="N[,N...]",
+        help="batch sizes to decode at (default: 1,2,4,8)",
+    )
+    engine.add_argument(
+        "--prompt-tokens", type=_positive_int, default=480, help="tokens of the prefill prompt (default: %(default)s)"
+    )
+    engine.add_argument(
+        "--new-tokens", type=_positive_int, default=96, help="tokens each sequence decodes (default: %(default)s)"
+    )
+    engine.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=2,
+        help="measurements per figure, the median kept (default: %(default)s)",
+    )
+    engine.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        type=_label,
+        help="a setting to record beside the server's own (repeatable), e.g. --label machine=idle",
+    )
     engine.add_argument("--out", type=Path, help="append the figures to this JSONL file")
     engine.set_defaults(func=cmd_engine, sglang_args=[])
 
-    service = sub.add_parser("api", help="serve an OpenAI-compatible API whose models are the methods (plato, auto, ar, ...)")
+    service = sub.add_parser(
+        "api", help="serve an OpenAI-compatible API whose models are the methods (plato, auto, ar, ...)"
+    )
     _add_backend_args(service)
     service.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     service.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
     service.set_defaults(func=cmd_api)
 
-    listing = sub.add_parser("models", help="list the models plato-sgl can serve, their sizes and whether each is built")
+    listing = sub.add_parser(
+        "models", help="list the models plato-sgl can serve, their sizes and whether each is built"
+    )
     listing.set_defaults(func=cmd_models)
     return parser
 
@@ -477,7 +695,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     passthrough: list[str] = []
     if "--" in argv:  # `plato-sgl serve ... -- --any-sglang-flag`: the rest goes to sglang.launch_server
-        argv, passthrough = argv[:argv.index("--")], argv[argv.index("--") + 1:]
+        argv, passthrough = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     parser = build_parser()
     args = parser.parse_args(argv)
     if passthrough:

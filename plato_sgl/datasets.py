@@ -10,7 +10,11 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Iterable
 
-BUILTIN = {"vicuna80": "vicuna80.jsonl", "wizardlm": "wizardlm218.jsonl", "gsm8k": "gsm8k_test.jsonl"}  # GSM8K: ids are 1..1319 in file order
+BUILTIN = {
+    "vicuna80": "vicuna80.jsonl",
+    "wizardlm": "wizardlm218.jsonl",
+    "gsm8k": "gsm8k_test.jsonl",
+}  # GSM8K: ids are 1..1319 in file order
 
 # What each built-in set is for: defaults are tuned on Vicuna-80 only, so WizardLM tells whether a
 # figure holds on questions nobody tuned for.
@@ -24,6 +28,7 @@ ROLES = {
 def role(source: str | os.PathLike) -> str:
     """What a question set is for (a file of your own: not a set the defaults were tuned on)."""
     return ROLES.get(str(source), "a file of your own: the defaults were not tuned on it")
+
 
 # Known layouts, tried in order when no field is named: (question field, category field, id field).
 _LAYOUTS = (

@@ -79,27 +79,47 @@ def _probe(s, prompt: str, max_tokens: int):
 
 def _send(backend: Any, prompts: Sequence[str], max_tokens: int) -> list[Sample]:
     """Send ``prompts`` together (one thread each) and read each request's counts."""
-    states = _probe.run_batch([{"prompt": p, "max_tokens": max_tokens} for p in prompts], backend=backend,
-                              num_threads=len(prompts), progress_bar=False)
+    states = _probe.run_batch(
+        [{"prompt": p, "max_tokens": max_tokens} for p in prompts],
+        backend=backend,
+        num_threads=len(prompts),
+        progress_bar=False,
+    )
     samples = []
     for state in states:
         if state.error() is not None:
             raise ServerError(f"an engine probe request failed: {state.error()}")
         meta = state.get_meta_info("out") or {}
-        samples.append(Sample(int(meta["prompt_tokens"]), int(meta.get("cached_tokens") or 0),
-                              int(meta["completion_tokens"]), float(meta["e2e_latency"])))
+        samples.append(
+            Sample(
+                int(meta["prompt_tokens"]),
+                int(meta.get("cached_tokens") or 0),
+                int(meta["completion_tokens"]),
+                float(meta["e2e_latency"]),
+            )
+        )
     return samples
 
 
-def measure(backend: Any, *, batches: Sequence[int] = (1, 2, 4, 8), prompt_tokens: int = 480, new_tokens: int = 96,
-            repeats: int = 2) -> EngineFigures:
+def measure(
+    backend: Any,
+    *,
+    batches: Sequence[int] = (1, 2, 4, 8),
+    prompt_tokens: int = 480,
+    new_tokens: int = 96,
+    repeats: int = 2,
+) -> EngineFigures:
     """Measure ``backend``'s engine: ``repeats`` fresh prompts of ``prompt_tokens`` prefilled one at a
     time (one token decoded), then for each batch size ``repeats`` batches of short fresh prompts
     decoding ``new_tokens`` each, all of a batch sent together; the median of the repeats."""
     _send(backend, [fresh_prompt(32)], 4)  # the first request pays one-time start-up costs
     prefill = prefill_rate([s for _ in range(repeats) for s in _send(backend, [fresh_prompt(prompt_tokens)], 1)])
-    decode = {b: statistics.median(batch_decode_rate(_send(backend, [fresh_prompt(16) for _ in range(b)], new_tokens))
-                                   for _ in range(repeats)) for b in batches}
+    decode = {
+        b: statistics.median(
+            batch_decode_rate(_send(backend, [fresh_prompt(16) for _ in range(b)], new_tokens)) for _ in range(repeats)
+        )
+        for b in batches
+    }
     return EngineFigures(prefill, decode)
 
 
@@ -131,12 +151,20 @@ def cpu_summary(cpuinfo: str | None = None) -> str:
 def table(rows: Sequence[EngineFigures]) -> str:
     """A Markdown table: one line per measured setting."""
     batches = sorted({b for r in rows for b in r.decode})
-    header = ["settings", "prefill (tok/s)", *(f"decode x{b} (tok/s)" for b in batches),
-              *(f"gain x{b}" for b in batches if b > 1)]
+    header = [
+        "settings",
+        "prefill (tok/s)",
+        *(f"decode x{b} (tok/s)" for b in batches),
+        *(f"gain x{b}" for b in batches if b > 1),
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         label = ", ".join(f"{k} {v}" for k, v in r.settings.items()) or "-"
-        cells = [label, f"{r.prefill:.1f}", *(f"{r.decode[b]:.1f}" if b in r.decode else "-" for b in batches),
-                 *(f"{r.gain(b):.2f}x" if r.gain(b) else "-" for b in batches if b > 1)]
+        cells = [
+            label,
+            f"{r.prefill:.1f}",
+            *(f"{r.decode[b]:.1f}" if b in r.decode else "-" for b in batches),
+            *(f"{r.gain(b):.2f}x" if r.gain(b) else "-" for b in batches if b > 1),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

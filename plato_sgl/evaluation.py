@@ -156,7 +156,13 @@ def final_number(text: str) -> Decimal | None:
     """
     text = text or ""
     for marker in reversed(list(_ANSWER.finditer(text))):
-        span = marker["boxed"] if marker["boxed"] is not None else marker["hashes"] if marker["hashes"] is not None else marker["said"]
+        span = (
+            marker["boxed"]
+            if marker["boxed"] is not None
+            else marker["hashes"]
+            if marker["hashes"] is not None
+            else marker["said"]
+        )
         if marker["label"] is not None or (marker["said"] is not None and not regex.search(r"\w", marker["said"])):
             span = _next_line(text, marker.end())  # "**Answer:**" ending its line: the answer is on the next one
         if marker["hashes"] is None and marker["boxed"] is None:
@@ -274,8 +280,14 @@ def preference_sign(preference: float, tolerance: float = 1e-9) -> float:
     return 1.0 if preference > tolerance else -1.0 if preference < -tolerance else 0.0
 
 
-def summarize_pair(outcomes: Sequence[str], preferences: Sequence[float | None], positions: Sequence[float | None],
-                   length_ratios: Sequence[float], *, resamples: int = 2000) -> PairSummary:
+def summarize_pair(
+    outcomes: Sequence[str],
+    preferences: Sequence[float | None],
+    positions: Sequence[float | None],
+    length_ratios: Sequence[float],
+    *,
+    resamples: int = 2000,
+) -> PairSummary:
     """Summarize one pair's questions (parallel sequences: both-orders outcome, debiased preference
     or None, position preference or None, words ratio first / second). Questions whose outcome is
     "error" are left out. The debiased figures need probabilities on every kept question (a folder
@@ -298,13 +310,16 @@ def summarize_pair(outcomes: Sequence[str], preferences: Sequence[float | None],
     lc = length_controlled_preference(target, logs) if varied else None
     signs = [preference_sign(p) for p in prefs] if complete else []
     return PairSummary(
-        questions=n, net=sum(values) / n if n else 0.0, net_interval=mean_interval(values, resamples=resamples),
+        questions=n,
+        net=sum(values) / n if n else 0.0,
+        net_interval=mean_interval(values, resamples=resamples),
         debiased_questions=sum(p is not None for p in prefs),
         debiased=sum(prefs) / n if complete else None,
         debiased_interval=mean_interval(prefs, resamples=resamples) if complete else None,
         debiased_net=sum(signs) / n if complete else None,
         debiased_net_interval=mean_interval(signs, resamples=resamples) if complete else None,
-        length_controlled=lc, length_controlled_interval=length_controlled_interval(target, logs, resamples=resamples) if varied else None,
+        length_controlled=lc,
+        length_controlled_interval=length_controlled_interval(target, logs, resamples=resamples) if varied else None,
         length_controlled_of="debiased" if complete else "hard rule",
         position=sum(pos) / n if complete else None,
         position_interval=mean_interval(pos, resamples=resamples) if complete else None,

@@ -101,10 +101,17 @@ class NodeGrammar:
 def load_node_grammar() -> NodeGrammar:
     """Read ``plato_sgl.grammars/node.json`` into a NodeGrammar."""
     data = _grammar_file("node.json")
-    classes = {name: {k: data[name][k] for k in ("any", "ascii")}
-               for name in ("sentence_start", "sentence_char", "sentence_end", "continue_after_end", "hard_end", "separator")}
-    return NodeGrammar(**classes, line_break=data["line_break"]["pattern"], code_block=data["code_block"]["pattern"],
-                       list_marker=data["list_marker"]["pattern"], min_units=data["min_units"]["count"])
+    classes = {
+        name: {k: data[name][k] for k in ("any", "ascii")}
+        for name in ("sentence_start", "sentence_char", "sentence_end", "continue_after_end", "hard_end", "separator")
+    }
+    return NodeGrammar(
+        **classes,
+        line_break=data["line_break"]["pattern"],
+        code_block=data["code_block"]["pattern"],
+        list_marker=data["list_marker"]["pattern"],
+        min_units=data["min_units"]["count"],
+    )
 
 
 def is_ascii(text: str) -> bool:
@@ -144,7 +151,11 @@ def _deps_pattern(last: int, separator: str) -> str:
 
 def _description_pattern(grammar: PlanGrammar, max_length: int, ascii: bool) -> str:
     """Regex for a description of 1..max_length characters starting with a non-space."""
-    first, char = (grammar.ascii_first_char, grammar.ascii_char) if ascii else (grammar.description_first_char, grammar.description_char)
+    first, char = (
+        (grammar.ascii_first_char, grammar.ascii_char)
+        if ascii
+        else (grammar.description_first_char, grammar.description_char)
+    )
     rest = f"{char}{{0,{max_length - 1}}}" if max_length > 1 else ""
     return first + rest
 
@@ -174,8 +185,13 @@ def plan_regex(
     """
     grammar = load_plan_grammar()
     limit = grammar.size_limit if sized else grammar.max_nodes_limit
-    max_nodes = _check_int("max_nodes", max_nodes, 1, limit,
-                           "a sized plan's regex grows ~N^3 in N" if sized else "regex size grows ~N^2 in N")
+    max_nodes = _check_int(
+        "max_nodes",
+        max_nodes,
+        1,
+        limit,
+        "a sized plan's regex grows ~N^3 in N" if sized else "regex size grows ~N^2 in N",
+    )
     if description_max is None:
         description_max = grammar.description_max
     description_max = _check_int(
@@ -214,7 +230,9 @@ def node_regex(max_units: int = 4, *, ascii: bool = False, code: bool = True) ->
     # A unit before the last one, with what follows it: its end mark and a separator, or a line break.
     sentence = f"{start}(?:{char}|{end}{g.continue_after_end[form]})*(?:{final}{separator}|{g.line_break})"
     last = f"{start}{char}*(?:{final}|{g.line_break})"  # no continuation after a mark: the node's end
-    units, last_units = (f"(?:{sentence}|{g.code_block}{separator})", f"(?:{last}|{g.code_block})") if code else (sentence, last)
+    units, last_units = (
+        (f"(?:{sentence}|{g.code_block}{separator})", f"(?:{last}|{g.code_block})") if code else (sentence, last)
+    )
     least = min(g.min_units, max_units) - 1
     before = f"(?:{units}){{{least},{max_units - 1}}}" if max_units > 1 else ""
     return before + last_units
@@ -227,7 +245,9 @@ def warm_up_regexes(max_nodes: int | None = None) -> list[str]:
     max_nodes = max_nodes or defaults.max_nodes
     regexes = [plan_regex(max_nodes, description_max=defaults.description_max, ascii=True)]
     if defaults.node_sentences:  # every sentence count a plan of up to max_nodes parts gives its nodes, most first
-        counts = sorted({node_sentence_count(defaults, size) for size in (None, *range(1, max_nodes + 1))}, reverse=True)
+        counts = sorted(
+            {node_sentence_count(defaults, size) for size in (None, *range(1, max_nodes + 1))}, reverse=True
+        )
         regexes += [node_regex(count, ascii=True, code=code) for count in counts for code in (False, True)]
     return regexes
 

@@ -31,7 +31,16 @@ from tqdm import tqdm
 from plato_sgl.backends import is_sglang_runtime, model_name
 from plato_sgl.bench import JUDGEMENTS_FILE, drop_torn_tail, load_rows
 from plato_sgl.errors import PlatoError
-from plato_sgl.evaluation import DEFAULT_PROMPT, VERDICTS, Probabilities, Tally, combine, judge_prompt, parse_verdict, tally
+from plato_sgl.evaluation import (
+    DEFAULT_PROMPT,
+    VERDICTS,
+    Probabilities,
+    Tally,
+    combine,
+    judge_prompt,
+    parse_verdict,
+    tally,
+)
 
 # Explanation, then the verdict: what the pair-v2 prompt asks for, enforced on SGLang's runtime in
 # two steps. The explanation (no brackets: left alone, Qwen2.5-Coder-1.5B writes a bare verdict and
@@ -56,8 +65,14 @@ def judge_pool_tokens(num_threads: int) -> int:
 
 
 @sgl.function
-def judge_pair(s, system: str, prompt: str, constrained: bool = False, max_tokens: int = JUDGE_MAX_TOKENS,
-               explanation: str | None = None):
+def judge_pair(
+    s,
+    system: str,
+    prompt: str,
+    constrained: bool = False,
+    max_tokens: int = JUDGE_MAX_TOKENS,
+    explanation: str | None = None,
+):
     """Ask the judge to compare two answers; its text lands in ``judgement``. ``constrained`` (SGLang's
     runtime only): the text is an explanation, and the ``verdict`` follows under VERDICT_REGEX, with
     the logprobs of the alternatives at each of its tokens (``verdict_probabilities`` reads them).
@@ -67,12 +82,21 @@ def judge_pair(s, system: str, prompt: str, constrained: bool = False, max_token
     s += sgl.user(prompt)
     s += sgl.assistant_begin()
     if explanation is None:
-        s += sgl.gen("judgement", regex=EXPLANATION_REGEX if constrained else None, max_tokens=max_tokens, temperature=0.0)
+        s += sgl.gen(
+            "judgement", regex=EXPLANATION_REGEX if constrained else None, max_tokens=max_tokens, temperature=0.0
+        )
     else:
         s += explanation
     if constrained:
-        s += sgl.gen("verdict", regex=VERDICT_REGEX, max_tokens=8, temperature=0.0, return_logprob=True,
-                     top_logprobs_num=VERDICT_TOP_LOGPROBS, return_text_in_logprobs=True)
+        s += sgl.gen(
+            "verdict",
+            regex=VERDICT_REGEX,
+            max_tokens=8,
+            temperature=0.0,
+            return_logprob=True,
+            top_logprobs_num=VERDICT_TOP_LOGPROBS,
+            return_text_in_logprobs=True,
+        )
     s += sgl.assistant_end()
 
 
@@ -180,7 +204,10 @@ def run_judge(
         for method in (first, second):
             if method not in rows:
                 raise ValueError(f"no results for method {method!r} in {folder} (have: {', '.join(rows)})")
-        ids = sorted(set(q for q, r in rows[first].items() if r.result.ok) & set(q for q, r in rows[second].items() if r.result.ok))
+        ids = sorted(
+            set(q for q, r in rows[first].items() if r.result.ok)
+            & set(q for q, r in rows[second].items() if r.result.ok)
+        )
         for qid in ids:
             question = rows[first][qid].question.text
             answers = {first: rows[first][qid].result.answer, second: rows[second][qid].result.answer}
@@ -192,9 +219,17 @@ def run_judge(
                 explanation = _cached_explanation(old) if constrained and old is not None else None
                 if old is None or explanation is not None:
                     explanation = "" if verdict_only else explanation
-                    calls[key] = {"system": prompt.system, "prompt": prompt.render(question, answers[a], answers[b]),
-                                  "constrained": constrained, "explanation": explanation}
-                    wanted.append(Judgement(key, qid, f"{first}:{second}", order, judge, None, explanation or "", prompt=prompt_name))
+                    calls[key] = {
+                        "system": prompt.system,
+                        "prompt": prompt.render(question, answers[a], answers[b]),
+                        "constrained": constrained,
+                        "explanation": explanation,
+                    }
+                    wanted.append(
+                        Judgement(
+                            key, qid, f"{first}:{second}", order, judge, None, explanation or "", prompt=prompt_name
+                        )
+                    )
 
     path = folder / JUDGEMENTS_FILE
     drop_torn_tail(path)  # else the first new judgement is glued to an interrupted run's torn line, and lost
@@ -216,8 +251,10 @@ def run_judge(
     finally:  # after an interrupt, don't wait for the judgements in flight: cancel the rest and go
         pool.shutdown(wait=False, cancel_futures=True)
     if failed:
-        raise PlatoError(f"{len(failed)} of {len(wanted)} judgements failed at the server (first: {next(iter(failed.values()))}); "
-                         f"the other judgements are saved in {path}: run the judge again to retry the failed ones")
+        raise PlatoError(
+            f"{len(failed)} of {len(wanted)} judgements failed at the server (first: {next(iter(failed.values()))}); "
+            f"the other judgements are saved in {path}: run the judge again to retry the failed ones"
+        )
     return outcomes(folder, pairs, judge, prompt_name)
 
 
@@ -245,14 +282,17 @@ def _ask(judgement: Judgement, call: dict[str, Any], backend: Any, constrained: 
         judgement.text = explanation + (state["verdict"] if constrained else "")
         judgement.verdict = parse_verdict(judgement.text)
         if constrained:
-            judgement.probabilities = verdict_probabilities(state.get_meta_info("verdict").get("output_top_logprobs") or [])
+            judgement.probabilities = verdict_probabilities(
+                state.get_meta_info("verdict").get("output_top_logprobs") or []
+            )
         if judgement.verdict is not None:
             break
     return judgement, None
 
 
-def current_judgements(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str,
-                       prompt_name: str = DEFAULT_PROMPT) -> dict[tuple[str, str], dict[str, tuple[Judgement, Judgement]]]:
+def current_judgements(
+    folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str, prompt_name: str = DEFAULT_PROMPT
+) -> dict[tuple[str, str], dict[str, tuple[Judgement, Judgement]]]:
     """Per pair, per question: ``judge``'s two judgements (order ab, order ba) of the current answers,
     where both are cached (an answer re-run since is judged again). One judge at a time: the
     verdicts of two judges on a question are not one outcome."""
@@ -274,20 +314,29 @@ def current_judgements(folder: str | Path, pairs: Sequence[tuple[str, str]], jud
     return result
 
 
-def outcomes(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str, prompt_name: str = DEFAULT_PROMPT) -> dict[tuple[str, str], dict[str, str]]:
+def outcomes(
+    folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str, prompt_name: str = DEFAULT_PROMPT
+) -> dict[tuple[str, str], dict[str, str]]:
     """Per pair, per question: win/tie/loss for the first method by ``judge``, or 'error' (a judgement had no verdict)."""
     return outcomes_of(current_judgements(folder, pairs, judge, prompt_name))
 
 
-def outcomes_of(current: dict[tuple[str, str], dict[str, tuple[Judgement, Judgement]]]) -> dict[tuple[str, str], dict[str, str]]:
+def outcomes_of(
+    current: dict[tuple[str, str], dict[str, tuple[Judgement, Judgement]]],
+) -> dict[tuple[str, str], dict[str, str]]:
     """``outcomes`` from what ``current_judgements`` returned."""
     return {
-        pair: {qid: "error" if None in (ab.verdict, ba.verdict) else combine(ab.verdict, ba.verdict) for qid, (ab, ba) in per_question.items()}
+        pair: {
+            qid: "error" if None in (ab.verdict, ba.verdict) else combine(ab.verdict, ba.verdict)
+            for qid, (ab, ba) in per_question.items()
+        }
         for pair, per_question in current.items()
     }
 
 
-def tallies(folder: str | Path, pair_outcomes: dict[tuple[str, str], dict[str, str]]) -> dict[tuple[str, str], dict[str, Tally]]:
+def tallies(
+    folder: str | Path, pair_outcomes: dict[tuple[str, str], dict[str, str]]
+) -> dict[tuple[str, str], dict[str, Tally]]:
     """Win/tie/loss counts per pair, overall ('all') and per category; errors are left out."""
     rows = load_rows(folder)
     result = {}
@@ -323,8 +372,9 @@ class PairRecord:
         return (self.words + 1) / (self.other_words + 1)
 
 
-def pair_records(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str,
-                 prompt_name: str = DEFAULT_PROMPT) -> dict[tuple[str, str], list[PairRecord]]:
+def pair_records(
+    folder: str | Path, pairs: Sequence[tuple[str, str]], judge: str, prompt_name: str = DEFAULT_PROMPT
+) -> dict[tuple[str, str], list[PairRecord]]:
     """Per pair, one record per question ``judge`` judged in both orders, in question order."""
     from plato_sgl.evaluation import debiased_preference, position_preference
 
@@ -333,13 +383,22 @@ def pair_records(folder: str | Path, pairs: Sequence[tuple[str, str]], judge: st
     result = {}
     for (first, second), per_question in current.items():
         records = []
-        for qid, (ab, ba) in sorted(per_question.items(), key=lambda item: (not item[0].isdigit(), int(item[0]) if item[0].isdigit() else 0, item[0])):
+        for qid, (ab, ba) in sorted(
+            per_question.items(),
+            key=lambda item: (not item[0].isdigit(), int(item[0]) if item[0].isdigit() else 0, item[0]),
+        ):
             probs = ab.probabilities is not None and ba.probabilities is not None
             outcome = "error" if None in (ab.verdict, ba.verdict) else combine(ab.verdict, ba.verdict)
-            records.append(PairRecord(
-                qid, rows[first][qid].question.category, outcome,
-                debiased_preference(ab.probabilities, ba.probabilities) if probs else None,
-                position_preference(ab.probabilities, ba.probabilities) if probs else None,
-                len(rows[first][qid].result.answer.split()), len(rows[second][qid].result.answer.split())))
+            records.append(
+                PairRecord(
+                    qid,
+                    rows[first][qid].question.category,
+                    outcome,
+                    debiased_preference(ab.probabilities, ba.probabilities) if probs else None,
+                    position_preference(ab.probabilities, ba.probabilities) if probs else None,
+                    len(rows[first][qid].result.answer.split()),
+                    len(rows[second][qid].result.answer.split()),
+                )
+            )
         result[(first, second)] = records
     return result

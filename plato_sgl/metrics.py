@@ -110,7 +110,9 @@ def scheduling_efficiency(result: Result) -> float | None:
     None when a node lacks its parse, dispatch or finish time (no nodes, errors, fallbacks).
     """
     nodes = {n.id: n for n in result.nodes}
-    if not nodes or any(n.parsed_at is None or n.dispatched_at is None or n.finished_at is None for n in nodes.values()):
+    if not nodes or any(
+        n.parsed_at is None or n.dispatched_at is None or n.finished_at is None for n in nodes.values()
+    ):
         return None
     ideal_finish: dict[int, float] = {}
     for node in sorted(nodes.values(), key=lambda n: n.id):  # dependencies point to smaller ids (plan.py)

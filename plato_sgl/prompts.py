@@ -29,14 +29,32 @@ _PLAN_SIZE = " First say how many parts the answer needs (1 to 6): few for a nar
 # answer wait for its slowest part and then decode one more. Each is (question, size, lines); the
 # size line is shown only for sized plans.
 _PLAN_EXAMPLES = (
-    ("How can a small town reduce traffic congestion?", 4,
-     ("1. Main causes of congestion.[]", "2. Public transport and cycling.[]", "3. Parking and road pricing.[]",
-      "4. Costs and funding.[]")),
-    ("Write a Python function that checks whether a string is a palindrome.", 2,
-     ("1. The function with comments.[]", "2. Example calls and their output.[1]")),
-    ("What would happen if the Moon disappeared?", 5,
-     ("1. Tides and the oceans.[]", "2. The tilt of the Earth and seasons.[]", "3. Nights without moonlight.[]",
-      "4. Effects on animals.[]", "5. Long-term effects on climate.[]")),
+    (
+        "How can a small town reduce traffic congestion?",
+        4,
+        (
+            "1. Main causes of congestion.[]",
+            "2. Public transport and cycling.[]",
+            "3. Parking and road pricing.[]",
+            "4. Costs and funding.[]",
+        ),
+    ),
+    (
+        "Write a Python function that checks whether a string is a palindrome.",
+        2,
+        ("1. The function with comments.[]", "2. Example calls and their output.[1]"),
+    ),
+    (
+        "What would happen if the Moon disappeared?",
+        5,
+        (
+            "1. Tides and the oceans.[]",
+            "2. The tilt of the Earth and seasons.[]",
+            "3. Nights without moonlight.[]",
+            "4. Effects on animals.[]",
+            "5. Long-term effects on climate.[]",
+        ),
+    ),
 )
 
 
@@ -109,8 +127,8 @@ def drop_restatement(result: str, description: str, question: str = "") -> tuple
     restatement is kept whole.
     """
     stripped = result.lstrip()
-    if stripped.lower().startswith(TASK_LABEL.lower()) and stripped[len(TASK_LABEL):].strip():
-        rest, _ = drop_restatement(stripped[len(TASK_LABEL):].lstrip(), description, question)
+    if stripped.lower().startswith(TASK_LABEL.lower()) and stripped[len(TASK_LABEL) :].strip():
+        rest, _ = drop_restatement(stripped[len(TASK_LABEL) :].lstrip(), description, question)
         return rest, True
     match = _FIRST_SENTENCE.match(result)
     if match is None:
@@ -118,7 +136,7 @@ def drop_restatement(result: str, description: str, question: str = "") -> tuple
     first = _WORDS.findall(match["sentence"].lower())
     if not first or not set(first) <= _known_words(description, question):
         return result, False
-    rest = result[match.end():].lstrip()
+    rest = result[match.end() :].lstrip()
     return (rest, True) if rest else (result, False)
 
 
@@ -135,7 +153,7 @@ def restatement_settled(text: str, description: str, question: str = "") -> bool
     if len(stripped) < len(TASK_LABEL) and TASK_LABEL.lower().startswith(stripped.lower()):
         return False  # may still become the label
     if stripped.lower().startswith(TASK_LABEL.lower()):
-        return restatement_settled(stripped[len(TASK_LABEL):], description, question)
+        return restatement_settled(stripped[len(TASK_LABEL) :], description, question)
     match = _FIRST_SENTENCE.match(text)
     if match is None:
         return True  # drop_restatement leaves such a text as it is, and more text cannot make it match
@@ -147,7 +165,7 @@ def restatement_settled(text: str, description: str, question: str = "") -> bool
             return True
     if set(words) - known:
         return True
-    return match.end() < len(text) and bool(text[match.end():].strip())
+    return match.end() < len(text) and bool(text[match.end() :].strip())
 
 
 def _normal(text: str) -> str:

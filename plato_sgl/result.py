@@ -48,7 +48,9 @@ class Call(Tokens):
     started_at: float | None = None
     first_token_at: float | None = None  # its first output token arrived (streamed requests)
     finished_at: float | None = None
-    stopped: bool = False  # the client aborted it on purpose, its text no longer needed (a plan that chose a plain answer)
+    stopped: bool = (
+        False  # the client aborted it on purpose, its text no longer needed (a plan that chose a plain answer)
+    )
 
 
 @dataclass
@@ -128,8 +130,9 @@ class Result:
         """The requests the server ended with ``abort`` (the question was cancelled, or the server
         dropped the request): their text stops short, so an answer holding it is not finished.
         A request the question itself stopped because it no longer needed it is not among them."""
-        return ([c.kind for c in self.calls if c.finish_reason == "abort" and not c.stopped]
-                + [f"node {n.id}" for n in self.nodes if n.finish_reason == "abort"])
+        return [c.kind for c in self.calls if c.finish_reason == "abort" and not c.stopped] + [
+            f"node {n.id}" for n in self.nodes if n.finish_reason == "abort"
+        ]
 
     def node(self, node_id: int) -> NodeRecord:
         for n in self.nodes:

@@ -157,9 +157,19 @@ class Scheduler:
         """No node will be added any more."""
         self.events.put(Event("source_done", self.clock.now()))
 
-    def node_done(self, node_id: int, result: str, meta: dict, started_at: float | None, at: float | None = None) -> None:
-        self.events.put(Event("node_done", self.clock.now() if at is None else at, node_id=node_id, result=result,
-                              meta=meta or {}, started_at=started_at))
+    def node_done(
+        self, node_id: int, result: str, meta: dict, started_at: float | None, at: float | None = None
+    ) -> None:
+        self.events.put(
+            Event(
+                "node_done",
+                self.clock.now() if at is None else at,
+                node_id=node_id,
+                result=result,
+                meta=meta or {},
+                started_at=started_at,
+            )
+        )
 
     def node_failed(self, node_id: int, error: BaseException) -> None:
         self.events.put(Event("node_done", self.clock.now(), node_id=node_id, error=error))
@@ -255,8 +265,9 @@ class Scheduler:
         elif event.kind == "node_done":
             record = self.records[event.node_id]
             if event.error is not None:
-                self.tell(Progress("failed", event.at, record.id, record.description, record.deps,
-                                    text=_cause(event.error)))
+                self.tell(
+                    Progress("failed", event.at, record.id, record.description, record.deps, text=_cause(event.error))
+                )
                 raise _failure(f"node {record.id} ({record.description!r})", event.error)
             record.started_at, record.finished_at = event.started_at, event.at
             record.result = event.result
@@ -264,8 +275,17 @@ class Scheduler:
             with self._progress:
                 self.finish_order.append(record.id)
                 self._progress.notify_all()
-            self.tell(Progress("done", event.at, record.id, record.description, record.deps,
-                                tokens=record.completion_tokens, text=record.result))
+            self.tell(
+                Progress(
+                    "done",
+                    event.at,
+                    record.id,
+                    record.description,
+                    record.deps,
+                    tokens=record.completion_tokens,
+                    text=record.result,
+                )
+            )
             self._finished_now.append(record)  # told to the runner once this round's dispatch is decided
 
     def _add(self, node: PlanNode, at: float) -> None:
@@ -275,7 +295,8 @@ class Scheduler:
                 if set(node.deps) - set(known.deps):
                     self.repairs.append(
                         f"node {node.id}: the dependencies {sorted(set(node.deps) - set(known.deps))} of its repeated "
-                        "line came after it had started and were not waited for")
+                        "line came after it had started and were not waited for"
+                    )
                 return
             index = next(i for i, n in enumerate(self.nodes) if n.id == node.id)
             self.nodes[index] = node
@@ -283,7 +304,9 @@ class Scheduler:
             self.tell(Progress("node", at, node.id, node.description, node.deps))
             return
         if self.max_nodes is not None and len(self.nodes) >= self.max_nodes:  # only an unconstrained plan gets here
-            self.repairs.append(f"dropped plan line {node.id} ({node.description!r}): more than max_nodes={self.max_nodes}")
+            self.repairs.append(
+                f"dropped plan line {node.id} ({node.description!r}): more than max_nodes={self.max_nodes}"
+            )
             return
         self.nodes.append(node)
         self.records[node.id] = NodeRecord(id=node.id, description=node.description, deps=node.deps, parsed_at=at)
@@ -329,8 +352,11 @@ class Scheduler:
         except Exception as exc:  # a display's bug must not fail the question
             if not self._event_failed:
                 self._event_failed = True
-                warnings.warn(f"the progress callback raised {type(exc).__name__}: {exc}; its later "
-                              "exceptions are ignored", RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"the progress callback raised {type(exc).__name__}: {exc}; its later exceptions are ignored",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
 
     def _run_actions(self) -> None:
         while True:

@@ -52,7 +52,9 @@ def parse_request(body: Any) -> tuple[str, str, dict[str, Any], bool]:
         raise BadRequest("the request body must be a JSON object")
     method = body.get("model")
     if method not in api.METHODS:
-        raise BadRequest(f"unknown model {method!r}; the models are plato-sgl's methods: {', '.join(api.METHODS)}", "model")
+        raise BadRequest(
+            f"unknown model {method!r}; the models are plato-sgl's methods: {', '.join(api.METHODS)}", "model"
+        )
     if body.get("n", 1) != 1:
         raise BadRequest("only n = 1 is supported", "n")
     messages = body.get("messages")
@@ -64,7 +66,9 @@ def parse_request(body: Any) -> tuple[str, str, dict[str, Any], bool]:
             raise BadRequest(f"message {number} must be an object with role system, user or assistant", "messages")
         content = message.get("content")
         if isinstance(content, list):  # content parts: the text ones
-            content = "".join(part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text")
+            content = "".join(
+                part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"
+            )
         if not isinstance(content, str):
             raise BadRequest(f"message {number} must have text content", "messages")
         if message["role"] != "system":
@@ -76,7 +80,9 @@ def parse_request(body: Any) -> tuple[str, str, dict[str, Any], bool]:
     *history, (_, question) = turns
     unknown = sorted(set(body) - _OPENAI_FIELDS - _IGNORED_FIELDS - OPTION_NAMES)
     if unknown:
-        raise BadRequest(f"unknown field(s): {', '.join(unknown)}; Plato's options: {', '.join(sorted(OPTION_NAMES))}", unknown[0])
+        raise BadRequest(
+            f"unknown field(s): {', '.join(unknown)}; Plato's options: {', '.join(sorted(OPTION_NAMES))}", unknown[0]
+        )
     options = {k: v for k, v in body.items() if k in OPTION_NAMES}
     cap = body.get("max_completion_tokens", body.get("max_tokens"))
     if cap is not None:
@@ -102,22 +108,46 @@ def finish_reason(result: Result) -> str:
 
 def usage(result: Result) -> dict[str, int]:
     """Tokens of every request the answer took (plan and nodes included): what the server computed."""
-    return {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
-            "total_tokens": result.prompt_tokens + result.completion_tokens}
+    return {
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "total_tokens": result.prompt_tokens + result.completion_tokens,
+    }
 
 
 def completion(result: Result, method: str, completion_id: str, created: int) -> dict[str, Any]:
-    return {"id": completion_id, "object": "chat.completion", "created": created, "model": method,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": result.answer},
-                         "finish_reason": finish_reason(result)}],
-            "usage": usage(result)}
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": method,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": result.answer},
+                "finish_reason": finish_reason(result),
+            }
+        ],
+        "usage": usage(result),
+    }
 
 
-def chunk(method: str, completion_id: str, created: int, delta: dict[str, Any], finish: str | None = None,
-          result: Result | None = None) -> str:
+def chunk(
+    method: str,
+    completion_id: str,
+    created: int,
+    delta: dict[str, Any],
+    finish: str | None = None,
+    result: Result | None = None,
+) -> str:
     """One server-sent event of a streamed completion."""
-    body = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": method,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    body = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": method,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     if result is not None:
         body["usage"] = usage(result)
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
@@ -159,8 +189,10 @@ def create_app(backend: Any) -> FastAPI:
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "plato-sgl"}
-                                           for name in api.METHODS]}
+        return {
+            "object": "list",
+            "data": [{"id": name, "object": "model", "created": 0, "owned_by": "plato-sgl"} for name in api.METHODS],
+        }
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):

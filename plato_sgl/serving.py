@@ -35,18 +35,16 @@ if TYPE_CHECKING:  # sglang imports torch: load it only when a backend is made
 
 LOG_TAIL_LINES = 20
 CPU_WATCHDOG_SECONDS = 1800
+# The CPU server's dtype, chosen by measurement (benchmarks/engine-cpu); ``-- --dtype D`` overrides it.
+CPU_DTYPE = "bfloat16"
 _STOP_GRACE_SECONDS = 12.0
 
 
 def default_threads() -> int:
-    """OpenMP threads for a CPU server: ``$PLATO_SGL_THREADS``, else one less than the usable cores.
+    """OpenMP threads for a CPU server: ``$PLATO_SGL_THREADS``, else every usable core.
 
-    Measured on the project's 2-core machine (notes-serving.md): on an otherwise idle machine
-    2 threads decode 30-50% faster than 1, but with any other heavy work on the cores (a second
-    server, a build, the client itself under load) 2 threads collapsed 3-4x, with stalls of
-    seconds, while 1 thread degraded gently. Leaving one core free for the server's tokenizer
-    and detokenizer processes and the client is the safer default; set PLATO_SGL_THREADS=2 on
-    a quiet 2-core machine for the extra speed.
+    Chosen by measurement on an otherwise idle machine (``benchmarks/engine-cpu``); on a machine
+    busy with other heavy work, fewer threads degrade more gently: set ``PLATO_SGL_THREADS``.
     """
     value = os.environ.get("PLATO_SGL_THREADS", "").strip()
     if value:
@@ -54,8 +52,7 @@ def default_threads() -> int:
             return max(1, int(value))
         except ValueError:
             raise PlatoError(f"PLATO_SGL_THREADS must be a whole number, not {value!r}") from None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores - 1)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def cuda_available() -> bool:
@@ -178,24 +175,37 @@ class LocalServer:
 
     def _command(self, on_cpu: bool) -> list[str]:
         command = [
-            sys.executable, "-m", "sglang.launch_server",
-            "--model-path", str(self.model_dir),
-            "--host", self.host,
-            "--port", str(self.port),
-            "--max-total-tokens", str(self.max_total_tokens),
+            sys.executable,
+            "-m",
+            "sglang.launch_server",
+            "--model-path",
+            str(self.model_dir),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--max-total-tokens",
+            str(self.max_total_tokens),
         ]
         if self.model in models.MODELS:  # answer under the registry name, not the cache folder's path
             command += ["--served-model-name", self.model]
         if on_cpu:
             command += [
-                "--device", "cpu",
-                "--attention-backend", "torch_native",
-                "--sampling-backend", "pytorch",
-                "--grammar-backend", "xgrammar",
+                "--device",
+                "cpu",
+                "--attention-backend",
+                "torch_native",
+                "--sampling-backend",
+                "pytorch",
+                "--grammar-backend",
+                "xgrammar",
+                "--dtype",
+                CPU_DTYPE,
                 "--sleep-on-idle",  # otherwise the idle scheduler keeps a core at 100%
                 # A slow CPU is not a hung one: on a busy 2-core machine one prefill batch of the
                 # 1.5B model took longer than SGLang's default 300 s watchdog, which then killed it.
-                "--watchdog-timeout", str(CPU_WATCHDOG_SECONDS),
+                "--watchdog-timeout",
+                str(CPU_WATCHDOG_SECONDS),
             ]
         return command + list(self.extra_args)
 
@@ -207,9 +217,7 @@ class LocalServer:
         if on_cpu:
             env["SGLANG_USE_CPU_ENGINE"] = "1"
             env["OMP_NUM_THREADS"] = str(self.threads or default_threads())
-            env["PYTHONPATH"] = os.pathsep.join(
-                p for p in (str(SHIM_DIR), env.get("PYTHONPATH", "")) if p
-            )
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SHIM_DIR), env.get("PYTHONPATH", "")) if p)
         return env
 
     def wait_until_ready(self) -> None:
@@ -256,11 +264,25 @@ class LocalRouter(LocalServer):
     whose cache holds the longest part of its prompt, while the load is balanced.
     """
 
-    def __init__(self, worker_urls: Sequence[str], *, port: int | None = None, host: str = "127.0.0.1",
-                 policy: str | None = None, startup_timeout: float = 120.0, extra_args: Sequence[str] = (),
-                 log_path: str | os.PathLike | None = None):
-        super().__init__("sglang-router", port=port, host=host, startup_timeout=startup_timeout,
-                         extra_args=extra_args, log_path=log_path)
+    def __init__(
+        self,
+        worker_urls: Sequence[str],
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        policy: str | None = None,
+        startup_timeout: float = 120.0,
+        extra_args: Sequence[str] = (),
+        log_path: str | os.PathLike | None = None,
+    ):
+        super().__init__(
+            "sglang-router",
+            port=port,
+            host=host,
+            startup_timeout=startup_timeout,
+            extra_args=extra_args,
+            log_path=log_path,
+        )
         self.worker_urls = list(worker_urls)
         self.policy = policy or DEFAULT_ROUTER_POLICY
         if self.policy not in ROUTER_POLICIES:
@@ -276,8 +298,13 @@ class LocalRouter(LocalServer):
             self.log_path = _new_log_path(self.port, "sglang-router")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = open(self.log_path, "ab")
-        self.process = subprocess.Popen(self._command(False), stdin=subprocess.DEVNULL, stdout=self._log_file,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            self._command(False),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         atexit.register(self.stop)
         return self
 
@@ -288,22 +315,38 @@ class LocalRouter(LocalServer):
             workers = response.json().get("workers") or []
             return len(workers) == count and all(w.get("is_healthy") for w in workers)
 
-        _wait_until_ready(self, f"sglang-router (for {count} workers)", "/workers", self.startup_timeout, all_workers_healthy)
+        _wait_until_ready(
+            self, f"sglang-router (for {count} workers)", "/workers", self.startup_timeout, all_workers_healthy
+        )
 
     def _command(self, on_cpu: bool) -> list[str]:
         return [
-            sys.executable, "-m", "sglang_router.launch_router",
-            "--worker-urls", *self.worker_urls,
-            "--host", self.host, "--port", str(self.port),
-            "--prometheus-host", self.host, "--prometheus-port", str(self.metrics_port),
-            "--policy", self.policy,
+            sys.executable,
+            "-m",
+            "sglang_router.launch_router",
+            "--worker-urls",
+            *self.worker_urls,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--prometheus-host",
+            self.host,
+            "--prometheus-port",
+            str(self.metrics_port),
+            "--policy",
+            self.policy,
             # manual: a new routing key (a question, see plato_sgl.cancel) goes to the least loaded worker
             *(["--assignment-mode", "min_load"] if self.policy == "manual" else []),
-            "--log-level", "warn",
-            "--shutdown-grace-period-secs", "5",  # stop() waits less than that before it kills
+            "--log-level",
+            "warn",
+            "--shutdown-grace-period-secs",
+            "5",  # stop() waits less than that before it kills
             # A worker that dies is taken out of rotation within seconds, not after 3 checks a minute apart.
-            "--health-check-interval-secs", str(ROUTER_HEALTH_CHECK_SECONDS),
-            "--health-failure-threshold", "1",
+            "--health-check-interval-secs",
+            str(ROUTER_HEALTH_CHECK_SECONDS),
+            "--health-failure-threshold",
+            "1",
             *self.extra_args,
         ]
 
@@ -327,8 +370,17 @@ class LocalCluster:
     ``worker_options`` go to each LocalServer (``threads``, ``max_total_tokens``, ``extra_args``...).
     """
 
-    def __init__(self, model: str | os.PathLike, *, workers: int = 2, port: int | None = None, host: str = "127.0.0.1",
-                 policy: str | None = None, router_args: Sequence[str] = (), **worker_options):
+    def __init__(
+        self,
+        model: str | os.PathLike,
+        *,
+        workers: int = 2,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        policy: str | None = None,
+        router_args: Sequence[str] = (),
+        **worker_options,
+    ):
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, got {workers!r}")
         self.model = os.fspath(model)
@@ -383,8 +435,13 @@ class LocalCluster:
         return connect(self.url, chat_template=chat_template or self.chat_template, warm_up=warm_up)
 
     def _log_quote(self) -> str:
-        return "\n".join(f"{what}:\n{server._log_quote()}" for what, server in
-                         [("the router", self.router), *((f"worker {i}", w) for i, w in enumerate(self.workers, 1))])
+        return "\n".join(
+            f"{what}:\n{server._log_quote()}"
+            for what, server in [
+                ("the router", self.router),
+                *((f"worker {i}", w) for i, w in enumerate(self.workers, 1)),
+            ]
+        )
 
 
 def _new_log_path(port: int, name: str = "sglang") -> Path:
@@ -590,23 +647,38 @@ def _template_line(server: "LocalServer | LocalCluster") -> str:
 
 def _usage(server: "LocalServer | LocalCluster", template_line: str) -> str:
     if isinstance(server, LocalCluster):
-        head = [f"plato-sgl: {len(server.workers)} SGLang workers for {server.model} are ready behind sglang-router at {server.url}",
-                f"  workers:       {', '.join(w.url for w in server.workers)} ({server.router.policy} routing)"]
-        logs = [f"  router log:    {server.router.log_path}",
-                *(f"  worker log:    {w.log_path}" for w in server.workers)]
+        head = [
+            f"plato-sgl: {len(server.workers)} SGLang workers for {server.model} are ready behind sglang-router at {server.url}",
+            f"  workers:       {', '.join(w.url for w in server.workers)} ({server.router.policy} routing)",
+        ]
+        logs = [
+            f"  router log:    {server.router.log_path}",
+            *(f"  worker log:    {w.log_path}" for w in server.workers),
+        ]
     else:
         head = [f"plato-sgl: SGLang server for {server.model} is ready at {server.url}"]
         logs = [f"  server log:    {server.log_path}"]
-    return "\n".join([
-        *head,
-        f"  model folder:  {server.model_dir}",
-        f"  chat template: {template_line}",
-        *logs,
-        "Use it from another terminal:",
-        f"  plato-sgl ask --url {server.url} \"What are the main benefits of regular exercise?\"",
-        f"  python -c 'from plato_sgl.serving import connect; backend = connect(\"{server.url}\")'",
-        "Press Ctrl-C to stop it.",
-    ])
+    return "\n".join(
+        [
+            *head,
+            f"  model folder:  {server.model_dir}",
+            f"  chat template: {template_line}",
+            *logs,
+            "Use it from another terminal:",
+            f'  plato-sgl ask --url {server.url} "What are the main benefits of regular exercise?"',
+            f"  python -c 'from plato_sgl.serving import connect; backend = connect(\"{server.url}\")'",
+            "Press Ctrl-C to stop it.",
+        ]
+    )
 
 
-__all__ = ["LocalServer", "LocalRouter", "LocalCluster", "connect", "open_backend", "serve_forever", "default_threads", "free_port"]
+__all__ = [
+    "LocalServer",
+    "LocalRouter",
+    "LocalCluster",
+    "connect",
+    "open_backend",
+    "serve_forever",
+    "default_threads",
+    "free_port",
+]

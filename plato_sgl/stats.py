@@ -22,8 +22,9 @@ RIDGE = 1e-3
 _INTERCEPT_RIDGE = 1e-9  # only keeps the Hessian invertible when every outcome is the same
 
 
-def bootstrap_interval(n: int, statistic: Callable[[np.ndarray], float], *, resamples: int = RESAMPLES,
-                       level: float = LEVEL, seed: int = 0) -> tuple[float, float] | None:
+def bootstrap_interval(
+    n: int, statistic: Callable[[np.ndarray], float], *, resamples: int = RESAMPLES, level: float = LEVEL, seed: int = 0
+) -> tuple[float, float] | None:
     """Percentile bootstrap interval of ``statistic`` over ``n`` questions: ``statistic`` gets an
     array of question indices drawn with replacement, ``resamples`` times (fixed ``seed``: a report
     written twice says the same). None when there is no question."""
@@ -42,7 +43,9 @@ def mean_interval(values: Sequence[float], **kwargs) -> tuple[float, float] | No
     return bootstrap_interval(len(data), lambda idx: float(data[idx].mean()), **kwargs)
 
 
-def paired_difference_interval(values: Sequence[float], baseline: Sequence[float], **kwargs) -> tuple[float, float] | None:
+def paired_difference_interval(
+    values: Sequence[float], baseline: Sequence[float], **kwargs
+) -> tuple[float, float] | None:
     """Bootstrap interval of mean(values) - mean(baseline), resampling questions (pairs kept together)."""
     diff = np.asarray(values, dtype=float) - np.asarray(baseline, dtype=float)
     return bootstrap_interval(len(diff), lambda idx: float(diff[idx].mean()), **kwargs)
@@ -52,12 +55,16 @@ def _sigmoid(z: np.ndarray | float) -> np.ndarray | float:
     return 1 / (1 + np.exp(-z))
 
 
-def fit_logistic(y: Sequence[float], x: Sequence[float], *, ridge: float = RIDGE, iterations: int = 100) -> tuple[float, float]:
+def fit_logistic(
+    y: Sequence[float], x: Sequence[float], *, ridge: float = RIDGE, iterations: int = 100
+) -> tuple[float, float]:
     """(intercept, slope) maximizing the mean Bernoulli log-likelihood of soft labels ``y`` in [0, 1]
     under P = sigmoid(intercept + slope * x), minus ``ridge`` / 2 * slope²."""
     y_arr, x_arr = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
     if len(y_arr) == 0 or len(y_arr) != len(x_arr):
-        raise ValueError(f"need as many outcomes as length differences, and at least one (got {len(y_arr)} and {len(x_arr)})")
+        raise ValueError(
+            f"need as many outcomes as length differences, and at least one (got {len(y_arr)} and {len(x_arr)})"
+        )
     if np.any((y_arr < 0) | (y_arr > 1)):
         raise ValueError("outcomes must lie in [0, 1]")
     design = np.column_stack([np.ones_like(x_arr), x_arr])
@@ -84,9 +91,20 @@ def length_controlled_preference(preferences: Sequence[float], length_ratios: Se
     return float(2 * _sigmoid(intercept) - 1)
 
 
-def length_controlled_interval(preferences: Sequence[float], length_ratios: Sequence[float], *, resamples: int = RESAMPLES,
-                               level: float = LEVEL, seed: int = 0) -> tuple[float, float] | None:
+def length_controlled_interval(
+    preferences: Sequence[float],
+    length_ratios: Sequence[float],
+    *,
+    resamples: int = RESAMPLES,
+    level: float = LEVEL,
+    seed: int = 0,
+) -> tuple[float, float] | None:
     """Bootstrap interval of ``length_controlled_preference``, refitted on each resample of questions."""
     pref, ratio = np.asarray(preferences, dtype=float), np.asarray(length_ratios, dtype=float)
-    return bootstrap_interval(len(pref), lambda idx: length_controlled_preference(pref[idx], ratio[idx]),
-                              resamples=resamples, level=level, seed=seed)
+    return bootstrap_interval(
+        len(pref),
+        lambda idx: length_controlled_preference(pref[idx], ratio[idx]),
+        resamples=resamples,
+        level=level,
+        seed=seed,
+    )

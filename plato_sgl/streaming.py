@@ -93,7 +93,7 @@ class ReadingOrder:
         its beginning (then the final answer differs from the stream and should be shown whole)."""
         if not answer.startswith(self.released):
             return None
-        return self._release(answer[len(self.released):])
+        return self._release(answer[len(self.released) :])
 
     def _advance(self) -> str:
         out = []
@@ -113,7 +113,7 @@ class ReadingOrder:
                 break  # cannot happen with a layout whose settled text only grows; hold it for finish()
             if self._current > 0 and not self._shown and settled:
                 out.append(self.layout.separator)
-            out.append(settled[len(self._shown):])
+            out.append(settled[len(self._shown) :])
             self._shown = settled
             if not section.done:
                 break

@@ -65,7 +65,7 @@ def level_folders(out: str | Path) -> dict[int, Path]:
     """The level folders a sweep wrote into ``out``, by level (empty for an ordinary run folder)."""
     found = {}
     for path in Path(out).glob(f"{LEVEL_PREFIX}*"):
-        suffix = path.name[len(LEVEL_PREFIX):]
+        suffix = path.name[len(LEVEL_PREFIX) :]
         if path.is_dir() and suffix.isdigit():
             found[int(suffix)] = path
     return dict(sorted(found.items()))
@@ -99,8 +99,12 @@ class Batch:
     number: int  # the batch's place in its level's chunks of the question list
 
 
-def schedule(questions: Sequence["Question"], levels: Sequence[int], variants: Sequence["Variant"],
-             saved: Mapping[int, Mapping[str, Mapping[str, "Row"]]] | None = None) -> list[Batch]:
+def schedule(
+    questions: Sequence["Question"],
+    levels: Sequence[int],
+    variants: Sequence["Variant"],
+    saved: Mapping[int, Mapping[str, Mapping[str, "Row"]]] | None = None,
+) -> list[Batch]:
     """Every batch of a sweep still to run, interleaved.
 
     Level N splits the questions into consecutive chunks of N (a short last chunk is left out: it
@@ -115,7 +119,7 @@ def schedule(questions: Sequence["Question"], levels: Sequence[int], variants: S
     saved = saved or {}
     queues: dict[int, list[list[Batch]]] = {}
     for level in levels:
-        chunks = [tuple(questions[i:i + level]) for i in range(0, len(questions) - len(questions) % level, level)]
+        chunks = [tuple(questions[i : i + level]) for i in range(0, len(questions) - len(questions) % level, level)]
         per_chunk = []
         for number, chunk in enumerate(chunks):
             rows = saved.get(level, {})
@@ -131,7 +135,7 @@ def schedule(questions: Sequence["Question"], levels: Sequence[int], variants: S
     turn = 0
     while any(done[level] < len(queues[level]) for level in levels):
         open_levels = [level for level in levels if done[level] < len(queues[level])]
-        level = min(open_levels, key=lambda l: (done[l] / len(queues[l]), l))
+        level = min(open_levels, key=lambda n: (done[n] / len(queues[n]), n))
         batches = queues[level][done[level]]
         if batches:
             shift = turn % len(batches)
@@ -198,18 +202,27 @@ def level_figures(level: int, rows: Mapping[str, Mapping[str, "Row"]], baseline:
         results = list(ok.values())
         latency = metrics.latency_summary(results)
         pairs = metrics.paired(ok, base) if variant != baseline and base else []
-        figures.append(LevelFigures(
-            level=level, variant=variant, questions=len(results), failed=len(everything) - len(results),
-            throughput=aggregate_throughput(everything), latency_mean=latency["mean"], latency_p90=latency["p90"],
-            first_token_mean=metrics.mean_of(metrics.first_answer_token(r) for r in results),
-            speedup=metrics.total_time_speedup(pairs) if pairs else None,
-            sooner=(metrics.answered_sooner(pairs), len(pairs)) if pairs else None,
-            below_level=sum(1 for r in everything if r.batch is not None and r.batch.size < level),
-        ))
+        figures.append(
+            LevelFigures(
+                level=level,
+                variant=variant,
+                questions=len(results),
+                failed=len(everything) - len(results),
+                throughput=aggregate_throughput(everything),
+                latency_mean=latency["mean"],
+                latency_p90=latency["p90"],
+                first_token_mean=metrics.mean_of(metrics.first_answer_token(r) for r in results),
+                speedup=metrics.total_time_speedup(pairs) if pairs else None,
+                sooner=(metrics.answered_sooner(pairs), len(pairs)) if pairs else None,
+                below_level=sum(1 for r in everything if r.batch is not None and r.batch.size < level),
+            )
+        )
     return figures
 
 
-def sweep_figures(levels: Mapping[int, Mapping[str, Mapping[str, "Row"]]], baseline: str = BASELINE) -> list[LevelFigures]:
+def sweep_figures(
+    levels: Mapping[int, Mapping[str, Mapping[str, "Row"]]], baseline: str = BASELINE
+) -> list[LevelFigures]:
     """:func:`level_figures` of every level, ascending."""
     return [f for level in sorted(levels) for f in level_figures(level, levels[level], baseline)]
 
@@ -236,12 +249,16 @@ class Crossover:
         if not self.sooner_at:
             return f"{self.method} was not sooner than {baseline} at any concurrency measured ({measured})."
         if self.stops_at is None:
-            return (f"{self.method} was sooner than {baseline} at every concurrency measured ({measured}): "
-                    f"no crossover within these levels.")
-        later = [l for l in self.sooner_at if l > self.stops_at]
+            return (
+                f"{self.method} was sooner than {baseline} at every concurrency measured ({measured}): "
+                f"no crossover within these levels."
+            )
+        later = [n for n in self.sooner_at if n > self.stops_at]
         again = f" (it was sooner again at {', '.join(map(str, later))}: the levels are close to even)" if later else ""
-        return (f"{self.method} stops being sooner than {baseline} at concurrency {self.stops_at} "
-                f"(sooner at {', '.join(str(l) for l in self.sooner_at if l < self.stops_at)}){again}.")
+        return (
+            f"{self.method} stops being sooner than {baseline} at concurrency {self.stops_at} "
+            f"(sooner at {', '.join(str(n) for n in self.sooner_at if n < self.stops_at)}){again}."
+        )
 
 
 def crossover(figures: Sequence[LevelFigures], method: str = "plato") -> Crossover:
@@ -249,8 +266,8 @@ def crossover(figures: Sequence[LevelFigures], method: str = "plato") -> Crossov
     both answered) first falls to 1 or below after having been above 1."""
     speeds = {f.level: f.speedup for f in figures if f.variant == method and f.speedup is not None}
     levels = tuple(sorted(speeds))
-    sooner = tuple(l for l in levels if speeds[l] > 1.0)
-    stops = next((l for l in levels if sooner and l > sooner[0] and speeds[l] <= 1.0), None)
+    sooner = tuple(n for n in levels if speeds[n] > 1.0)
+    stops = next((n for n in levels if sooner and n > sooner[0] and speeds[n] <= 1.0), None)
     return Crossover(method, levels, sooner, stops)
 
 
@@ -261,4 +278,3 @@ def latency_series(figures: Sequence[LevelFigures]) -> dict[str, list[tuple[int,
         if f.latency_mean is not None:
             series.setdefault(f.variant, []).append((f.level, f.latency_mean, f.latency_p90))
     return series
-

@@ -61,4 +61,6 @@ def warm_up_prompts(backend: Any, methods: Iterable[tuple[str, Options]]) -> Non
             state.sync()
             error = ended.error() or state.error()
         if error is not None:
-            raise PlatoError(f"warming up the prompt of {program.func.__name__!r} failed: {type(error).__name__}: {error}")
+            raise PlatoError(
+                f"warming up the prompt of {program.func.__name__!r} failed: {type(error).__name__}: {error}"
+            )

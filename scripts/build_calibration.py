@@ -21,13 +21,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(gsm8k: str = "/work/shared/data/gsm8k_test.jsonl") -> None:
     rows = load_rows(ROOT / "benchmarks" / "vicuna80-cpu")["ar"]
-    answers = [{"question_id": r.question.id, "category": r.question.category, "question": r.question.text,
-                "answer": r.result.answer, "truncated": r.result.completion_tokens >= 1024 or not r.result.ok}
-               for r in rows.values()]
+    answers = [
+        {
+            "question_id": r.question.id,
+            "category": r.question.category,
+            "question": r.question.text,
+            "answer": r.result.answer,
+            "truncated": r.result.completion_tokens >= 1024 or not r.result.ok,
+        }
+        for r in rows.values()
+    ]
     problems = [json.loads(line) for line in Path(gsm8k).read_text(encoding="utf-8").splitlines() if line.strip()]
     sources = select_sources(answers, problems)
     data = ROOT / "plato_sgl" / "data"
-    (data / SOURCES_FILE).write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in sources), encoding="utf-8")
+    (data / SOURCES_FILE).write_text(
+        "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in sources), encoding="utf-8"
+    )
     (data / PAIRS_FILE).write_text(pairs_jsonl(build_pairs(sources)), encoding="utf-8")
     print(f"{len(sources)} sources, {len(build_pairs(sources))} pairs written to {data}")
 

@@ -107,7 +107,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def report(args: argparse.Namespace, options: dict, results: list, sampler: Sampler, before: Sample, after: Sample, wall: float) -> str:
+def report(
+    args: argparse.Namespace, options: dict, results: list, sampler: Sampler, before: Sample, after: Sample, wall: float
+) -> str:
     """The figures, as a Markdown table."""
     failed = [r for r in results if not r.ok]
     during = sampler.samples
@@ -119,7 +121,10 @@ def report(args: argparse.Namespace, options: dict, results: list, sampler: Samp
         ("Results", f"{len(results)} ({len(results) - len(failed)} ok, {len(failed)} failed)"),
         ("fallbacks (plan without a usable line)", str(sum(1 for r in results if r.fallback))),
         ("threads before / peak / after", f"{before.threads} / {max(s.threads for s in during)} / {after.threads}"),
-        ("client RSS before / peak / after (MB)", f"{before.rss / MB:.0f} / {max(s.rss for s in during) / MB:.0f} / {after.rss / MB:.0f}"),
+        (
+            "client RSS before / peak / after (MB)",
+            f"{before.rss / MB:.0f} / {max(s.rss for s in during) / MB:.0f} / {after.rss / MB:.0f}",
+        ),
         ("client RSS at 25 / 50 / 75 / 100 % of the run (MB)", trend),
         ("wall time", f"{wall:.1f} s"),
         ("questions/s", f"{len(results) / wall:.2f}"),
@@ -131,16 +136,26 @@ def report(args: argparse.Namespace, options: dict, results: list, sampler: Samp
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    options = dict(max_nodes=args.max_nodes, plan_max_tokens=args.plan_max_tokens,
-                   node_max_tokens=args.node_max_tokens, max_tokens=args.max_tokens)
+    options = dict(
+        max_nodes=args.max_nodes,
+        plan_max_tokens=args.plan_max_tokens,
+        node_max_tokens=args.node_max_tokens,
+        max_tokens=args.max_tokens,
+    )
     questions = soak_questions(args.questions)
     with open_backend(url=args.url, model=None if args.url else args.model) as backend:
         gc.collect()
         before = Sample(0.0, _rss(), threading.active_count())
         started = time.monotonic()
         with Sampler() as sampler:
-            results = plato_sgl.run_batch(questions, method=args.method, backend=backend, num_threads=args.concurrency,
-                                          progress_bar=False, **options)
+            results = plato_sgl.run_batch(
+                questions,
+                method=args.method,
+                backend=backend,
+                num_threads=args.concurrency,
+                progress_bar=False,
+                **options,
+            )
         wall = time.monotonic() - started
         after_threads = settled_threads(before.threads)
         after = Sample(wall, _rss(), after_threads)
@@ -149,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(results) != args.questions:
         problems.append(f"{len(results)} Results for {args.questions} questions")
     if after.threads > before.threads:
-        problems.append(f"{after.threads - before.threads} thread(s) left behind: {[t.name for t in threading.enumerate()]}")
+        problems.append(
+            f"{after.threads - before.threads} thread(s) left behind: {[t.name for t in threading.enumerate()]}"
+        )
     for problem in problems:
         print(f"soak: FAILED: {problem}", file=sys.stderr)
     return 1 if problems else 0

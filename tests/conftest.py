@@ -9,6 +9,8 @@ the run stops them too.
 
 from __future__ import annotations
 
+import os
+
 import openai
 import pytest
 import sglang as sgl
@@ -16,6 +18,10 @@ import tiktoken
 from sglang.lang.chat_template import get_chat_template
 
 from plato_sgl.serving import LocalCluster, LocalServer, sigterm_as_interrupt
+
+# The suite runs several tiny servers and the client on 2 cores at once: one thread each keeps
+# them from fighting over the cores (a user's single server takes every core by default).
+os.environ.setdefault("PLATO_SGL_THREADS", "1")
 
 _SERVER_FIXTURES = {"tiny_server", "backend", "openai_backend", "smollm_server", "judge_server", "router_cluster"}
 

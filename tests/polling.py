@@ -24,4 +24,6 @@ def until(condition: Callable[[], bool], within: float, step: float = 0.1) -> bo
 
 def busy(url: str) -> int:
     """Requests running or waiting on the server at ``url`` (on every worker, behind a router)."""
-    return sum(int(load.get("num_running_reqs", 0)) + int(load.get("num_waiting_reqs", 0)) for load in server_loads(url))
+    return sum(
+        int(load.get("num_running_reqs", 0)) + int(load.get("num_waiting_reqs", 0)) for load in server_loads(url)
+    )

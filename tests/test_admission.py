@@ -54,8 +54,10 @@ def test_a_freed_slot_goes_to_the_plan_before_earlier_node_requests():
     gate = Gate(1)
     gate.enter(REST, 0)
     order: list[str] = []
-    threads = [threading.Thread(target=lambda k=k, q=q, name=name: (gate.enter(k, q), order.append(name), gate.leave()))
-               for k, q, name in [(REST, 0, "node of q0"), (FIRST, 1, "plan of q1")]]
+    threads = [
+        threading.Thread(target=lambda k=k, q=q, name=name: (gate.enter(k, q), order.append(name), gate.leave()))
+        for k, q, name in [(REST, 0, "node of q0"), (FIRST, 1, "plan of q1")]
+    ]
     for t in threads:
         t.start()
         time.sleep(0.1)  # both are waiting before the slot frees (order only, no timing is asserted)
@@ -88,7 +90,9 @@ def test_each_request_carries_its_id_routing_key_and_priority_only_where_the_ser
 def test_priority_levels_follow_the_servers_direction():
     assert backends.priority_levels({"enable_priority_scheduling": False}) is None
     assert backends.priority_levels({"enable_priority_scheduling": True}) == (1, 0)
-    assert backends.priority_levels({"enable_priority_scheduling": True, "schedule_low_priority_values_first": True}) == (0, 1)
+    assert backends.priority_levels(
+        {"enable_priority_scheduling": True, "schedule_low_priority_values_first": True}
+    ) == (0, 1)
 
 
 @pytest.mark.server
@@ -105,10 +109,16 @@ def test_a_batch_keeps_at_most_max_inflight_requests_on_the_server(backend):
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        results = plato_sgl.run_batch([f"How should shop {i} plan its week (admission)?" for i in range(4)], backend=backend,
-                                      num_threads=4, progress_bar=False, max_inflight=2,
-                                      plan_regex=literal_regex("1. Open.[]\n2. Stock.[]\n3. Close.[1,2]\n"),
-                                      node_max_tokens=48, ignore_eos=True)
+        results = plato_sgl.run_batch(
+            [f"How should shop {i} plan its week (admission)?" for i in range(4)],
+            backend=backend,
+            num_threads=4,
+            progress_bar=False,
+            max_inflight=2,
+            plan_regex=literal_regex("1. Open.[]\n2. Stock.[]\n3. Close.[1,2]\n"),
+            node_max_tokens=48,
+            ignore_eos=True,
+        )
     finally:
         done.set()
         watcher.join()

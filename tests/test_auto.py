@@ -16,41 +16,49 @@ from plato_sgl.methods.plato import single_part_route
 from plato_sgl.options import Options
 from plato_sgl.plan import PlanNode
 
-
 # -- decisions, no server ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("question", [
-    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did she sell altogether in April and May?",
-    "A shirt costs $20 and is 15% off. What is the total cost of 3 shirts?",
-    "Given that f(x) = 5x^3 - 2x + 3, find the value of f(2).",
-    "If the endpoints of a line segment are (2, -2) and (10, 4), what is the length of the segment?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did she sell altogether in April and May?",
+        "A shirt costs $20 and is 15% off. What is the total cost of 3 shirts?",
+        "Given that f(x) = 5x^3 - 2x + 3, find the value of f(2).",
+        "If the endpoints of a line segment are (2, -2) and (10, 4), what is the length of the segment?",
+    ],
+)
 def test_math_word_problems_get_a_plain_answer(question: str) -> None:
     assert "math word problem" in question_route(question)
 
 
-@pytest.mark.parametrize("question", [
-    "Develop a C++ program that reads a text file line by line and counts the number of occurrences of a specific word in the file.",
-    "Implement a Python function to find the longest common subsequence of two input strings using dynamic programming.",
-    "Implement a regular expression in Python to validate an email address.",
-    "Write a program to find the nth Fibonacci number using dynamic programming.",
-    "Implement a queue data structure using two stacks in Python.",
-    "Please write a SQL query that lists the customers with no orders.",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Develop a C++ program that reads a text file line by line and counts the number of occurrences of a specific word in the file.",
+        "Implement a Python function to find the longest common subsequence of two input strings using dynamic programming.",
+        "Implement a regular expression in Python to validate an email address.",
+        "Write a program to find the nth Fibonacci number using dynamic programming.",
+        "Implement a queue data structure using two stacks in Python.",
+        "Please write a SQL query that lists the customers with no orders.",
+    ],
+)
 def test_programming_tasks_get_a_plain_answer(question: str) -> None:
     assert "programming task" in question_route(question)
 
 
-@pytest.mark.parametrize("question", [
-    "How can I improve my time management skills?",
-    "What were the main causes of World War 1?",  # one number, no quantity asked for
-    "How many pages are in all the books ever written?",  # a quantity, but no numbers to chain
-    "What if Alan Turing had not cracked the Enigma code during World War II?",  # code, but no code asked for
-    "Write a script for a YouTube video exploring the history and cultural significance of jazz.",
-    "What are the main differences between Python and JavaScript programming languages?",
-    "Write a persuasive essay. Include a short code of conduct.",  # the request for code is not in the opening sentence
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How can I improve my time management skills?",
+        "What were the main causes of World War 1?",  # one number, no quantity asked for
+        "How many pages are in all the books ever written?",  # a quantity, but no numbers to chain
+        "What if Alan Turing had not cracked the Enigma code during World War II?",  # code, but no code asked for
+        "Write a script for a YouTube video exploring the history and cultural significance of jazz.",
+        "What are the main differences between Python and JavaScript programming languages?",
+        "Write a persuasive essay. Include a short code of conduct.",  # the request for code is not in the opening sentence
+    ],
+)
 def test_other_questions_go_on_to_the_plan(question: str) -> None:
     assert question_route(question) is None
 
@@ -123,8 +131,13 @@ def test_a_one_part_plan_takes_the_plain_path_and_decodes_no_node(backend):
 def test_a_plain_decision_stops_the_rest_of_the_plan(backend, method):
     # decided at "Parts: 1": the long line after it would otherwise decode beside the plain answer
     plan = "Parts: 1\n1. " + "Survey the readers of the library and their needs, " * 12 + "then decide.[]\n"
-    result = plato_sgl.run(f"What is a library for? ({method}, long plan)", method=method, backend=backend,
-                           plan_regex=literal_regex(plan), **SETTINGS)
+    result = plato_sgl.run(
+        f"What is a library for? ({method}, long plan)",
+        method=method,
+        backend=backend,
+        plan_regex=literal_regex(plan),
+        **SETTINGS,
+    )
     plan_call, answer_call = result.calls[0], result.calls[1]
     assert result.route == "plain" and result.nodes == [] and result.answer
     assert plan_call.kind == "plan" and plan_call.finish_reason == "abort" and plan_call.stopped
@@ -135,8 +148,15 @@ def test_a_plain_decision_stops_the_rest_of_the_plan(backend, method):
 
 @pytest.mark.server
 def test_plato_answers_a_one_part_plan_with_one_plain_request_within_the_answer_budget(backend):
-    result = plato_sgl.run("What is a library for? (plato, one part)", backend=backend, node_max_tokens=6, max_tokens=8,
-                           answer_max_tokens=5, ignore_eos=True, plan_regex=literal_regex("Parts: 1\n1. Its purpose.[]\n"))
+    result = plato_sgl.run(
+        "What is a library for? (plato, one part)",
+        backend=backend,
+        node_max_tokens=6,
+        max_tokens=8,
+        answer_max_tokens=5,
+        ignore_eos=True,
+        plan_regex=literal_regex("Parts: 1\n1. Its purpose.[]\n"),
+    )
     assert result.ok and result.method == "plato" and result.route == "plain" and result.plan_size == 1
     assert result.nodes == [] and [c.kind for c in result.calls if c.kind != "context"] == ["plan", "answer"]
     assert result.calls[1].completion_tokens == 5
@@ -144,7 +164,11 @@ def test_plato_answers_a_one_part_plan_with_one_plain_request_within_the_answer_
 
 @pytest.mark.server
 def test_a_chain_shaped_plan_takes_the_plain_path(backend):
-    result = auto(backend, "How should a library grow? (auto, chain)", "Parts: 3\n1. Survey readers.[]\n2. Choose services.[1]\n3. Plan the budget.[2]\n")
+    result = auto(
+        backend,
+        "How should a library grow? (auto, chain)",
+        "Parts: 3\n1. Survey readers.[]\n2. Choose services.[1]\n3. Plan the budget.[2]\n",
+    )
     assert result.route == "plain" and "chain" in result.route_reason
     assert result.nodes == [] and [c.kind for c in result.calls if c.kind != "context"] == ["plan", "answer"]
 
@@ -180,8 +204,14 @@ def test_a_math_word_problem_is_answered_without_a_plan(backend):
 @pytest.mark.server
 def test_auto_reports_its_route_to_on_progress(backend):
     seen = []
-    plato_sgl.run("What is a library for? (auto, progress)", method="auto", backend=backend, on_progress=seen.append,
-                  plan_regex=literal_regex("Parts: 1\n1. Its purpose.[]\n"), **SETTINGS)
+    plato_sgl.run(
+        "What is a library for? (auto, progress)",
+        method="auto",
+        backend=backend,
+        on_progress=seen.append,
+        plan_regex=literal_regex("Parts: 1\n1. Its purpose.[]\n"),
+        **SETTINGS,
+    )
     assert [e.text for e in seen if e.kind == "route"] == [next(e.text for e in seen if e.kind == "route")]
     assert any(e.kind == "route" and e.text.startswith("plain:") for e in seen)
 
@@ -207,7 +237,9 @@ def test_the_load_is_read_once_more_at_the_plans_first_tokens_then_the_plan_deci
     assert quiet(None, [], done=False) is None  # not busy: the plan decides, and has said nothing yet
     assert quiet(3, nodes((), ()), done=False) == ""  # a parallel plan: Plato
     assert reads == ["busy", "quiet"]  # one read per question
-    assert LoadRoute(lambda: None, 2)(3, nodes((), (1,)), done=False).startswith("a chain")  # unread load: as without it
+    assert LoadRoute(lambda: None, 2)(3, nodes((), (1,)), done=False).startswith(
+        "a chain"
+    )  # unread load: as without it
 
 
 @pytest.mark.server
@@ -221,8 +253,11 @@ def test_auto_answers_plainly_while_the_server_is_busy_and_plans_when_it_is_not(
 
     url = backend.base_url
     plan = "Parts: 3\n1. Survey readers.[]\n2. Review the budget.[]\n3. Choose services.[1,2]\n"
-    busy = {"text": "Count slowly.", "rid": "busy-for-auto-load-test",
-            "sampling_params": {"max_new_tokens": 3500, "ignore_eos": True, "temperature": 0}}
+    busy = {
+        "text": "Count slowly.",
+        "rid": "busy-for-auto-load-test",
+        "sampling_params": {"max_new_tokens": 3500, "ignore_eos": True, "temperature": 0},
+    }
     worker = threading.Thread(target=lambda: requests.post(f"{url}/generate", json=busy, timeout=600), daemon=True)
     worker.start()
     try:
@@ -230,8 +265,14 @@ def test_auto_answers_plainly_while_the_server_is_busy_and_plans_when_it_is_not(
         while (queued_requests(url) or 0) < 1:  # a bounded wait for the request to reach the scheduler
             assert time.monotonic() < deadline, "the busy request never showed in /v1/loads"
             time.sleep(0.2)
-        busy_result = plato_sgl.run("How should a library grow? (auto, busy)", method="auto", backend=backend,
-                                    auto_max_load=0.5, plan_regex=literal_regex(plan), **SETTINGS)
+        busy_result = plato_sgl.run(
+            "How should a library grow? (auto, busy)",
+            method="auto",
+            backend=backend,
+            auto_max_load=0.5,
+            plan_regex=literal_regex(plan),
+            **SETTINGS,
+        )
     finally:
         abort_requests(url, [busy["rid"]])
         worker.join(60)
@@ -242,6 +283,12 @@ def test_auto_answers_plainly_while_the_server_is_busy_and_plans_when_it_is_not(
     while queued_requests(url) != 0:
         assert time.monotonic() < deadline, "the server did not become idle"
         time.sleep(0.2)
-    idle = plato_sgl.run("How should a library grow? (auto, idle)", method="auto", backend=backend,
-                         auto_max_load=0.5, plan_regex=literal_regex(plan), **SETTINGS)
+    idle = plato_sgl.run(
+        "How should a library grow? (auto, idle)",
+        method="auto",
+        backend=backend,
+        auto_max_load=0.5,
+        plan_regex=literal_regex(plan),
+        **SETTINGS,
+    )
     assert idle.route == "plato" and len(idle.nodes) == 3

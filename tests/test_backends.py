@@ -147,7 +147,9 @@ def test_llama3_is_detected_and_the_server_counts_the_same_prompt(llama3_server)
     served = chat_prompt_tokens(llama3_server, ar_messages(QUESTION))
     assert result.calls[0].prompt_tokens == served
     # The check can tell: the old default (ChatML) sends this server a different prompt.
-    wrong = plato_sgl.run(QUESTION, backend=connect(llama3_server.url, chat_template="chatml"), method="ar", max_tokens=1)
+    wrong = plato_sgl.run(
+        QUESTION, backend=connect(llama3_server.url, chat_template="chatml"), method="ar", max_tokens=1
+    )
     assert wrong.ok, wrong.error
     assert wrong.calls[0].prompt_tokens != served
 
@@ -169,8 +171,11 @@ def test_open_backend_and_the_cli_detect_llama3(llama3_server, capsys):
 @pytest.mark.server
 def test_a_model_whose_template_matches_none_is_refused(custom_server, capsys):
     assert custom_server.chat_template is None
-    for attempt in (lambda: connect(custom_server.url), custom_server.endpoint,
-                    lambda: backends.detect_chat_template(custom_server.url, via="counts")):
+    for attempt in (
+        lambda: connect(custom_server.url),
+        custom_server.endpoint,
+        lambda: backends.detect_chat_template(custom_server.url, via="counts"),
+    ):
         with pytest.raises(ServerError) as caught:
             attempt()
         message = str(caught.value)

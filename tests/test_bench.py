@@ -26,12 +26,40 @@ QUESTIONS = [Question(id=str(i), text=f"question {i}", category="generic" if i <
 def result(method: str, tokens: int, seconds: float, error: str | None = None) -> Result:
     nodes = []
     if method.startswith("plato"):
-        nodes = [NodeRecord(id=1, description="first", parsed_at=0.5, dispatched_at=0.5, started_at=0.7, finished_at=1.5, completion_tokens=tokens // 2),
-                 NodeRecord(id=2, description="second", deps=(1,), parsed_at=1.0, dispatched_at=1.5, started_at=1.6, finished_at=2.0, completion_tokens=tokens // 2)]
-    return Result(question="q", method=method, nodes=nodes, calls=[] if nodes else [Call(kind="answer", completion_tokens=tokens)],
-                  wall_time=seconds, error=error, plan="1. first.[]\n2. second.[1]\n" if nodes else "",
-                  plan_first_token_at=0.1 if nodes else None, plan_done_at=1.2 if nodes else None,
-                  critical_path=2 if nodes else 0, parallel_degree=1.0 if nodes else 0.0)
+        nodes = [
+            NodeRecord(
+                id=1,
+                description="first",
+                parsed_at=0.5,
+                dispatched_at=0.5,
+                started_at=0.7,
+                finished_at=1.5,
+                completion_tokens=tokens // 2,
+            ),
+            NodeRecord(
+                id=2,
+                description="second",
+                deps=(1,),
+                parsed_at=1.0,
+                dispatched_at=1.5,
+                started_at=1.6,
+                finished_at=2.0,
+                completion_tokens=tokens // 2,
+            ),
+        ]
+    return Result(
+        question="q",
+        method=method,
+        nodes=nodes,
+        calls=[] if nodes else [Call(kind="answer", completion_tokens=tokens)],
+        wall_time=seconds,
+        error=error,
+        plan="1. first.[]\n2. second.[1]\n" if nodes else "",
+        plan_first_token_at=0.1 if nodes else None,
+        plan_done_at=1.2 if nodes else None,
+        critical_path=2 if nodes else 0,
+        parallel_degree=1.0 if nodes else 0.0,
+    )
 
 
 def save(folder: Path, variant: str, question: Question, res: Result) -> None:
@@ -68,7 +96,10 @@ def test_an_answer_cut_short_by_an_abort_counts_as_failed_and_runs_again(tmp_pat
     assert rows["ar"]["1"].result.aborted() == ["answer"] and not rows["ar"]["1"].result.ok
     assert rows["plato"]["1"].result.aborted() == ["node 2"] and not rows["plato"]["1"].result.ok
     assert result("ar", 10, 1.0).ok and result("ar", 10, 1.0).aborted() == []
-    assert [(q.id, v.name) for q, v in pending(QUESTIONS[:1], variants_for(["ar", "plato"]), rows)] == [("1", "ar"), ("1", "plato")]
+    assert [(q.id, v.name) for q, v in pending(QUESTIONS[:1], variants_for(["ar", "plato"]), rows)] == [
+        ("1", "ar"),
+        ("1", "plato"),
+    ]
 
 
 def test_a_plan_stopped_for_a_plain_answer_is_finished_work_and_does_not_run_again(tmp_path):
@@ -92,8 +123,15 @@ def test_bench_bounds_every_batch_by_max_inflight(tmp_path, monkeypatch, concurr
     bounds = []
     monkeypatch.setattr(bench, "_flush_cache", lambda backend, variants: None)
     monkeypatch.setattr(bench, "run_many", lambda tasks, max_inflight=None, **kw: bounds.append(max_inflight) or [])
-    bench.run_bench(QUESTIONS[:2], variants_for(["ar"]), None, tmp_path / "run", concurrency=concurrency,
-                    progress_bar=False, max_inflight=5)
+    bench.run_bench(
+        QUESTIONS[:2],
+        variants_for(["ar"]),
+        None,
+        tmp_path / "run",
+        concurrency=concurrency,
+        progress_bar=False,
+        max_inflight=5,
+    )
     assert bounds and set(bounds) == {5}
 
 
@@ -130,7 +168,17 @@ def test_a_torn_last_line_is_skipped_and_cut_before_appending(tmp_path):
 
 def test_ablation_variants_and_duplicate_methods():
     names = [v.name for v in variants_for(["ar", "plato"], ablation=True, options={"max_nodes": 5})]
-    assert names == ["ar", "plato", "plato-plan-first", "plato-deps-context", "plato-no-size", "plato-long-topics", "plato-free-nodes", "plato-3-sentences", "plato-cap-2"]
+    assert names == [
+        "ar",
+        "plato",
+        "plato-plan-first",
+        "plato-deps-context",
+        "plato-no-size",
+        "plato-long-topics",
+        "plato-free-nodes",
+        "plato-3-sentences",
+        "plato-cap-2",
+    ]
     plan_first = variants_for(["plato"], ablation=True, options={"max_nodes": 5})[1]
     assert plan_first == Variant("plato-plan-first", "plato", {"max_nodes": 5, "pipeline": False})
     with pytest.raises(ValueError, match="twice"):
@@ -138,10 +186,14 @@ def test_ablation_variants_and_duplicate_methods():
 
 
 def test_a_variant_named_in_methods_brings_its_own_options():
-    ar, penalised, capped, cap_2 = variants_for(["ar", "ar+frequency_penalty=0.5+max_tokens=512", "plato+pipeline=false+context=deps",
-                                                 "plato-cap-2"], options={"max_nodes": 5})
+    ar, penalised, capped, cap_2 = variants_for(
+        ["ar", "ar+frequency_penalty=0.5+max_tokens=512", "plato+pipeline=false+context=deps", "plato-cap-2"],
+        options={"max_nodes": 5},
+    )
     assert ar == Variant("ar", "ar", {"max_nodes": 5})
-    assert penalised == Variant("ar+frequency_penalty=0.5+max_tokens=512", "ar", {"max_nodes": 5, "frequency_penalty": 0.5, "max_tokens": 512})
+    assert penalised == Variant(
+        "ar+frequency_penalty=0.5+max_tokens=512", "ar", {"max_nodes": 5, "frequency_penalty": 0.5, "max_tokens": 512}
+    )
     assert capped.method == "plato" and capped.options == {"max_nodes": 5, "pipeline": False, "context": "deps"}
     assert cap_2 == Variant("plato-cap-2", "plato", {"max_nodes": 5, "streaming_cap": 2})  # the ablation's, by name
     with pytest.raises(ValueError, match="'max_tokens' is not name=value"):
@@ -186,7 +238,11 @@ def test_report_tables_and_plots(tmp_path):
     save(tmp_path, "plato", QUESTIONS[0], result("plato", 100, 2.0, error="timed out"))
     environment = {"model": "/cache/tiny", "url": "http://a", "device": "cpu", "command": "bench", "started": "t0"}
     (tmp_path / "environment.jsonl").write_text(
-        "".join(json.dumps({**environment, **later}) + "\n" for later in ({}, {"model": "tiny", "url": "http://b", "command": "bench --resume"}, {"model": "tiny"})))
+        "".join(
+            json.dumps({**environment, **later}) + "\n"
+            for later in ({}, {"model": "tiny", "url": "http://b", "command": "bench --resume"}, {"model": "tiny"})
+        )
+    )
     report = write_report(tmp_path).read_text()
     assert "| plato | 3 (1 failed) | 50.00 | 2.00x |" in report  # speed-up on the 3 questions both answered
     # what the user waits for comes first: latency, its speed-up over AR, answer length, plans
@@ -222,7 +278,9 @@ def test_the_timeline_marks_when_ar_answered_the_same_question(tmp_path, monkeyp
     import plato_sgl.report as report
 
     marks = []
-    monkeypatch.setattr(report, "plot_timeline", lambda result, path, ar_done=None, baseline=None: marks.append(ar_done))
+    monkeypatch.setattr(
+        report, "plot_timeline", lambda result, path, ar_done=None, baseline=None: marks.append(ar_done)
+    )
     monkeypatch.setattr(report, "plot_dag", lambda result, path: None)
     save(tmp_path, "plato", QUESTIONS[0], result("plato", 100, 2.0))
     write_report(tmp_path)
@@ -232,8 +290,29 @@ def test_the_timeline_marks_when_ar_answered_the_same_question(tmp_path, monkeyp
 
 
 def _bench(url: str, out: Path, *extra: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "plato_sgl.cli", "bench", "--url", url, "--methods", "ar,plato", "--first", "4",
-               "--out", str(out), "--max-tokens", "24", "--node-max-tokens", "8", "--max-nodes", "3", "--plan-max-tokens", "120", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "plato_sgl.cli",
+        "bench",
+        "--url",
+        url,
+        "--methods",
+        "ar,plato",
+        "--first",
+        "4",
+        "--out",
+        str(out),
+        "--max-tokens",
+        "24",
+        "--node-max-tokens",
+        "8",
+        "--max-nodes",
+        "3",
+        "--plan-max-tokens",
+        "120",
+        *extra,
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -314,7 +393,7 @@ def test_the_category_table_leads_with_latency_and_keeps_throughput_after_it(tmp
         save(tmp_path, "ar", q, result("ar", 100, 4.0))
         save(tmp_path, "sot", q, result("sot", 300, 2.0 if q.category == "generic" else 8.0))
     report = write_report(tmp_path).read_text()
-    per_category = report[report.index("## Speed-up per category"):]
+    per_category = report[report.index("## Speed-up per category") :]
     latency, throughput = per_category.split("Throughput speed-up")
     assert "| generic | 2.00x |" in latency and "| math | 0.50x |" in latency
     assert "| generic | 6.00x |" in throughput and "| math | 1.50x |" in throughput
@@ -340,7 +419,10 @@ def test_the_report_states_each_target_as_met_or_missed(tmp_path):
     report = write_report(tmp_path).read_text()
     assert report.index("## Targets") < report.index("## What the user waits for")
     assert "| Plato latency speed-up over ar (total time) | >= 1.3x | 2.00x | met |" in report
-    assert "| auto latency speed-up over ar, worst category (math) | >= 1.0x in every category | 0.80x | missed |" in report
+    assert (
+        "| auto latency speed-up over ar, worst category (math) | >= 1.0x in every category | 0.80x | missed |"
+        in report
+    )
     assert "| Plato answer length / ar answer length (tokens, median) | 0.7 to 1.5 | 1.00 | met |" in report
     assert "| truncated node requests | <= 5% | 0.0% | met |" in report
 
@@ -356,11 +438,20 @@ def test_the_report_compares_with_the_baseline_it_is_given(tmp_path):
     assert "| Plato latency speed-up over ar (total time) | >= 1.3x | 1.25x | missed |" in default
     report = write_report(tmp_path, baseline="ar+frequency_penalty=0").read_text()
     assert "| Plato latency speed-up over ar+frequency_penalty=0 (total time) | >= 1.3x | 2.00x | met |" in report
-    assert "| auto latency speed-up over ar+frequency_penalty=0, worst category (math) | >= 1.0x in every category | 0.80x | missed |" in report
-    assert "| Plato answer length / ar+frequency_penalty=0 answer length (tokens, median) | 0.7 to 1.5 | 0.50 | missed |" in report
+    assert (
+        "| auto latency speed-up over ar+frequency_penalty=0, worst category (math) | >= 1.0x in every category | 0.80x | missed |"
+        in report
+    )
+    assert (
+        "| Plato answer length / ar+frequency_penalty=0 answer length (tokens, median) | 0.7 to 1.5 | 0.50 | missed |"
+        in report
+    )
     # every table compares with it, and the default AR is one more method
     assert "| ar | 4 | 2.5 s | 2.5 s | 2.5 s | 1.60x | 0.62 | 4 of 4 (100%) |" in report
-    assert "latency speed-up vs ar+frequency_penalty=0" in report and "Latency speed-up (total ar+frequency_penalty=0 time" in report
+    assert (
+        "latency speed-up vs ar+frequency_penalty=0" in report
+        and "Latency speed-up (total ar+frequency_penalty=0 time" in report
+    )
 
 
 def test_a_report_keeps_the_baseline_it_was_last_asked_for(tmp_path):
@@ -388,7 +479,9 @@ def test_a_baseline_that_is_not_a_method_of_the_run_is_named_with_the_methods(tm
 
     save(tmp_path, "ar", QUESTIONS[0], result("ar", 100, 4.0))
     save(tmp_path, "plato", QUESTIONS[0], result("plato", 100, 2.0))
-    with pytest.raises(ValueError, match=r"baseline 'ar\+frequency_penalty=0' is not a method of .*; its methods: ar, plato"):
+    with pytest.raises(
+        ValueError, match=r"baseline 'ar\+frequency_penalty=0' is not a method of .*; its methods: ar, plato"
+    ):
         write_report(tmp_path, baseline="ar+frequency_penalty=0")
     assert main(["report", str(tmp_path), "--baseline", "sot"]) != 0
     assert "baseline 'sot' is not a method" in capsys.readouterr().err
@@ -414,8 +507,9 @@ def test_the_report_leads_with_latency_uncached_prompt_tokens_and_decoded_tokens
         plato.calls = [Call(kind="plan", prompt_tokens=300, cached_tokens=250, completion_tokens=30)]
         plato.nodes[0].prompt_tokens, plato.nodes[0].cached_tokens = 100, 40
         save(tmp_path, "plato", q, plato)
-    (tmp_path / "environment.jsonl").write_text(json.dumps(
-        {"dataset": "wizardlm", "question_set": "held out: nothing is tuned on it", "started": "t0"}) + "\n")
+    (tmp_path / "environment.jsonl").write_text(
+        json.dumps({"dataset": "wizardlm", "question_set": "held out: nothing is tuned on it", "started": "t0"}) + "\n"
+    )
     report = write_report(tmp_path).read_text()
     assert report.index("## Against a plain answer") < report.index("## Targets")
     # latency, first answer token, uncached prompt tokens, plan and answer tokens, speed-up, sooner

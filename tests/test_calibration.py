@@ -4,19 +4,33 @@ server (mechanics only: a random model's verdicts are random)."""
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 
-from plato_sgl.calibration import (KINDS, PASS_BAR, CalibrationPair, build_pairs, choose_pairs, duplicate_sections, gsm8k_text,
-                                   load_pairs, load_sources, pairs_jsonl, score, sections, select_sources, truncate_mid_sentence,
-                                   verdict_lines, wrong_solution)
+from plato_sgl.calibration import (
+    KINDS,
+    PASS_BAR,
+    build_pairs,
+    choose_pairs,
+    duplicate_sections,
+    gsm8k_text,
+    load_pairs,
+    load_sources,
+    pairs_jsonl,
+    score,
+    sections,
+    select_sources,
+    truncate_mid_sentence,
+    verdict_lines,
+    wrong_solution,
+)
 from plato_sgl.evaluation import final_number, reference_number
 
-SOLUTION = ("Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\n"
-            "She makes 9 * 2 = $<<9*2=18>>18 every day at the farmer's market.\n#### 18")
+SOLUTION = (
+    "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\n"
+    "She makes 9 * 2 = $<<9*2=18>>18 every day at the farmer's market.\n#### 18"
+)
 
 
 def test_the_committed_set_is_what_the_builder_makes_of_the_committed_sources():
@@ -42,13 +56,20 @@ def test_truncation_cuts_mid_sentence_before_half():
     answer = "One two three. Four five six seven. Eight nine ten eleven twelve. Thirteen fourteen."
     cut = truncate_mid_sentence(answer)
     assert answer.startswith(cut) and len(cut.split()) < len(answer.split()) / 2 + 1
-    assert cut[-1] not in ".!?:,;" and cut == "One two three. Four five six"  # 45% of 14 words is word 6; "three." ends a sentence
-    assert truncate_mid_sentence("Done. Yes. Ok.") == "Done. Yes. Ok."  # no word but sentence ends: nothing left to cut into
+    assert (
+        cut[-1] not in ".!?:,;" and cut == "One two three. Four five six"
+    )  # 45% of 14 words is word 6; "three." ends a sentence
+    assert (
+        truncate_mid_sentence("Done. Yes. Ok.") == "Done. Yes. Ok."
+    )  # no word but sentence ends: nothing left to cut into
 
 
 def test_duplication_writes_the_body_twice():
     answer = "Intro.\n\n1. First point.\n\n2. Second point."
-    assert duplicate_sections(answer) == "Intro.\n\n1. First point.\n\n2. Second point.\n\n1. First point.\n\n2. Second point."
+    assert (
+        duplicate_sections(answer)
+        == "Intro.\n\n1. First point.\n\n2. Second point.\n\n1. First point.\n\n2. Second point."
+    )
     assert sections("a\nb\nc") == ["a", "b", "c"]  # one paragraph: its lines
 
 
@@ -58,7 +79,8 @@ def test_a_wrong_gsm8k_answer_changes_the_last_step_and_the_final_number():
     assert wrong.endswith("The answer is 22.") and "9 * 2 = $22 every day" in wrong
     assert final_number(right) == reference_number(SOLUTION) != final_number(wrong)
     assert wrong_solution("So profit is 200,000-130,000=$<<200000-130000=70000>>70,000\n#### 70000").endswith(
-        "=$87500\nThe answer is 87500.")
+        "=$87500\nThe answer is 87500."
+    )
 
 
 def test_sources_are_the_first_fitting_answer_of_each_category():
@@ -73,7 +95,12 @@ def test_sources_are_the_first_fitting_answer_of_each_category():
     ]
     gsm8k = [{"question": f"p{i}", "answer": f"#### {i}"} for i in range(1, 5)]
     sources = select_sources(answers, gsm8k, per_set=2)
-    assert [(s["set"], s["id"]) for s in sources] == [("vicuna80", "3"), ("vicuna80", "4"), ("gsm8k", "1"), ("gsm8k", "2")]
+    assert [(s["set"], s["id"]) for s in sources] == [
+        ("vicuna80", "3"),
+        ("vicuna80", "4"),
+        ("gsm8k", "1"),
+        ("gsm8k", "2"),
+    ]
     pairs = build_pairs(sources)
     off = [p for p in pairs if p.kind == "off_topic"]
     assert [p.worse for p in off] == [good, good]  # the other question's answer
@@ -93,8 +120,13 @@ def test_choose_pairs_by_kind_and_count():
 
 def test_scores_per_kind_and_order():
     judged = [
-        ("empty", "A", "B", 0.9), ("empty", "A", "B", 0.8), ("empty", "A", "A", 0.1), ("empty", "A", "B", 0.7), ("empty", "A", "B", 0.6),
-        ("truncated", "A", "A", 0.0), ("truncated", "A", "A", -0.1),  # a judge that always picks the first shown
+        ("empty", "A", "B", 0.9),
+        ("empty", "A", "B", 0.8),
+        ("empty", "A", "A", 0.1),
+        ("empty", "A", "B", 0.7),
+        ("empty", "A", "B", 0.6),
+        ("truncated", "A", "A", 0.0),
+        ("truncated", "A", "A", -0.1),  # a judge that always picks the first shown
     ]
     truncated, empty = score(judged)  # in KINDS order
     assert (empty.kind, empty.pairs, empty.first, empty.second, empty.both) == ("empty", 5, 1.0, 0.8, 0.8)
@@ -122,13 +154,27 @@ def test_calibrate_judges_both_orders_and_the_report_shows_the_scores(tiny_serve
     from plato_sgl.judge import load_judgements
 
     out = tmp_path / "run" / "calibration"
-    args = ["calibrate", "--judge-url", tiny_server.url, "--chat-template", "chatml", "--out", str(out),
-            "--kinds", "empty,wrong_answer", "--first", "1", "--num-threads", "4"]
+    args = [
+        "calibrate",
+        "--judge-url",
+        tiny_server.url,
+        "--chat-template",
+        "chatml",
+        "--out",
+        str(out),
+        "--kinds",
+        "empty,wrong_answer",
+        "--first",
+        "1",
+        "--num-threads",
+        "4",
+    ]
     code = main(args)
     printed = capsys.readouterr().out
     judgements = list(load_judgements(out).values())
     assert sorted((j.question_id, j.order) for j in judgements) == sorted(
-        (q, o) for q in ("empty:vicuna80-5", "wrong_answer:gsm8k-1") for o in ("ab", "ba"))
+        (q, o) for q in ("empty:vicuna80-5", "wrong_answer:gsm8k-1") for o in ("ab", "ba")
+    )
     assert all(j.probabilities is not None for j in judgements)
     text = (out / "calibration.md").read_text()
     for kind in ("empty", "wrong_answer"):
@@ -152,7 +198,9 @@ def test_calibrate_judges_both_orders_and_the_report_shows_the_scores(tiny_serve
     from plato_sgl.result import Result
 
     question = Question("1", "Why is the sky blue?", "knowledge")
-    (tmp_path / "run" / "ar.jsonl").write_text(Row(question, "ar", Result(question.text, "ar", answer="Scattering.")).to_json() + "\n")
+    (tmp_path / "run" / "ar.jsonl").write_text(
+        Row(question, "ar", Result(question.text, "ar", answer="Scattering.")).to_json() + "\n"
+    )
     assert main(["report", str(tmp_path / "run")]) == 0
     report = (tmp_path / "run" / "report.md").read_text()
     assert "## Judge calibration" in report and "| empty | 1 |" in report

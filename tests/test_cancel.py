@@ -6,13 +6,13 @@ import threading
 
 import pytest
 import sglang as sgl
+from polling import busy, until
 
 import plato_sgl
 from plato_sgl.backends import abort_requests
 from plato_sgl.cancel import QuestionEndpoint, for_question
 from plato_sgl.errors import PlatoTimeout
 from plato_sgl.grammar import literal_regex
-from polling import busy, until
 
 pytestmark = pytest.mark.server
 
@@ -28,8 +28,15 @@ def test_a_timed_out_question_stops_decoding_on_the_server(backend):
     assert _settles(backend, 30)
     with pytest.raises(PlatoTimeout, match="timed out after 4 s") as caught:
         # nodes 1 and 2 would decode 3000 tokens each (tens of seconds here) after a quick plan
-        plato_sgl.run("A question that runs out of time (cancel)", backend=backend, plan_regex=literal_regex(PLAN),
-                      node_max_tokens=3000, ignore_eos=True, timeout=4, frequency_penalty=0.0)  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
+        plato_sgl.run(
+            "A question that runs out of time (cancel)",
+            backend=backend,
+            plan_regex=literal_regex(PLAN),
+            node_max_tokens=3000,
+            ignore_eos=True,
+            timeout=4,
+            frequency_penalty=0.0,
+        )  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
     partial = caught.value.result
     assert partial.plan == PLAN and [n.id for n in partial.nodes] == [1, 2, 3]
     assert any(n.dispatched_at is not None and not n.finished for n in partial.nodes)  # they were running
@@ -61,10 +68,18 @@ def test_an_interrupted_batch_aborts_the_requests_of_its_questions_in_flight(bac
     import signal
 
     assert _settles(backend, 30)
-    tasks = [plato_sgl.Task("An interrupted batch question 0 (cancel)", "plato",
-                            {"plan_regex": literal_regex(PLAN), "node_max_tokens": 3000, "ignore_eos": True, "frequency_penalty": 0.0}),
-             plato_sgl.Task("An interrupted batch question 1 (cancel)", "ar",
-                            {"max_tokens": 3000, "ignore_eos": True, "frequency_penalty": 0.0})]  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
+    tasks = [
+        plato_sgl.Task(
+            "An interrupted batch question 0 (cancel)",
+            "plato",
+            {"plan_regex": literal_regex(PLAN), "node_max_tokens": 3000, "ignore_eos": True, "frequency_penalty": 0.0},
+        ),
+        plato_sgl.Task(
+            "An interrupted batch question 1 (cancel)",
+            "ar",
+            {"max_tokens": 3000, "ignore_eos": True, "frequency_penalty": 0.0},
+        ),
+    ]  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
     seen, saved = {}, {}
 
     def interrupt(signum, frame):
@@ -75,8 +90,13 @@ def test_an_interrupted_batch_aborts_the_requests_of_its_questions_in_flight(bac
     signal.setitimer(signal.ITIMER_REAL, 6.0)
     try:
         with pytest.raises(KeyboardInterrupt):
-            plato_sgl.run_many(tasks, backend=backend, num_threads=2, progress_bar=False,
-                               on_result=lambda index, result: saved.setdefault(index, result))
+            plato_sgl.run_many(
+                tasks,
+                backend=backend,
+                num_threads=2,
+                progress_bar=False,
+                on_result=lambda index, result: saved.setdefault(index, result),
+            )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

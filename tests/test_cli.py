@@ -50,7 +50,11 @@ def test_ask_shows_the_plan_and_the_progress_on_stderr_and_the_answer_on_stdout(
     assert all(line.endswith(" []") for line in plan)  # SoT's points depend on nothing
     assert re.fullmatch(r"plan  complete at \d+\.\d s", lines[3]), lines  # the skeleton ended
     assert re.fullmatch(r"      dispatched 1,2,3 at \d+\.\d s", lines[4]), lines
-    done = sorted(int(m[1]) for m in (re.fullmatch(r"      done (\d+) \(\d+ tokens\) at \d+\.\d s", line) for line in lines[5:8]) if m)
+    done = sorted(
+        int(m[1])
+        for m in (re.fullmatch(r"      done (\d+) \(\d+ tokens\) at \d+\.\d s", line) for line in lines[5:8])
+        if m
+    )
     assert done == [1, 2, 3], lines
     assert re.fullmatch(r"answered in \d+\.\d s", lines[-1]) and len(lines) == 9, lines
     assert out.strip() and "plan  " not in out and "answered in" not in out  # stdout: the answer alone
@@ -108,7 +112,9 @@ def test_bench_refuses_bad_methods_and_options_before_connecting(capsys, tmp_pat
 
 def test_bench_refuses_a_max_inflight_below_one(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
-        main(["bench", "--out", str(tmp_path / "run"), "--max-inflight", "0", "--url", f"http://127.0.0.1:{free_port()}"])
+        main(
+            ["bench", "--out", str(tmp_path / "run"), "--max-inflight", "0", "--url", f"http://127.0.0.1:{free_port()}"]
+        )
     assert exit_.value.code == 2 and "--max-inflight: expected a number of at least 1, got 0" in capsys.readouterr().err
 
 
@@ -127,7 +133,7 @@ def test_models_lists_every_registry_entry_with_its_size_and_whether_it_is_built
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["model", "parameters", "built"]
-    listed = {line.split()[0]: line.split()[1:3] for line in lines[1:len(models.MODELS) + 1]}
+    listed = {line.split()[0]: line.split()[1:3] for line in lines[1 : len(models.MODELS) + 1]}
     assert listed == {name: [spec.parameters, "no"] for name, spec in models.MODELS.items()}
 
 
@@ -136,15 +142,40 @@ def test_serve_passes_server_arguments_through(monkeypatch):
 
     seen = {}
     monkeypatch.setattr(serving, "serve_forever", lambda model, **kwargs: seen.update(model=model, **kwargs))
-    assert main(["serve", "--model", "tiny-random", "--host", "0.0.0.0", "--threads", "2", "--max-total-tokens", "4096",
-                 "--", "--schedule-policy", "lpm"]) == 0
-    assert seen == {"model": "tiny-random", "port": None, "host": "0.0.0.0", "threads": 2, "max_total_tokens": 4096,
-                    "workers": 1, "policy": "manual", "extra_args": ["--schedule-policy", "lpm"]}
+    assert (
+        main(
+            [
+                "serve",
+                "--model",
+                "tiny-random",
+                "--host",
+                "0.0.0.0",
+                "--threads",
+                "2",
+                "--max-total-tokens",
+                "4096",
+                "--",
+                "--schedule-policy",
+                "lpm",
+            ]
+        )
+        == 0
+    )
+    assert seen == {
+        "model": "tiny-random",
+        "port": None,
+        "host": "0.0.0.0",
+        "threads": 2,
+        "max_total_tokens": 4096,
+        "workers": 1,
+        "policy": "manual",
+        "extra_args": ["--schedule-policy", "lpm"],
+    }
     assert main(["serve", "--model", "tiny-random", "--workers", "2", "--policy", "cache_aware"]) == 0
     assert (seen["workers"], seen["policy"]) == (2, "cache_aware")
 
 
-def test_only_serve_takes_arguments_after_a_double_dash(capsys):
+def test_only_serve_and_engine_take_arguments_after_a_double_dash(capsys):
     with pytest.raises(SystemExit):
         main(["ask", "Why?", "--", "--schedule-policy", "lpm"])
-    assert "only `serve` takes them" in capsys.readouterr().err
+    assert "only `serve` and `engine` take them" in capsys.readouterr().err

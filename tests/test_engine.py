@@ -35,15 +35,35 @@ def test_the_engine_is_measured_on_uncached_prompts(backend):
 
 def test_the_engine_command_prints_and_appends_its_figures(tiny_server, tmp_path):
     out = tmp_path / "engine.jsonl"
-    command = [sys.executable, "-m", "plato_sgl.cli", "engine", "--url", tiny_server.url, "--batches", "1,2",
-               "--new-tokens", "4", "--prompt-tokens", "32", "--repeats", "1", "--label", "machine=test", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "plato_sgl.cli",
+        "engine",
+        "--url",
+        tiny_server.url,
+        "--batches",
+        "1,2",
+        "--new-tokens",
+        "4",
+        "--prompt-tokens",
+        "32",
+        "--repeats",
+        "1",
+        "--label",
+        "machine=test",
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "| settings | prefill (tok/s) | decode x1 (tok/s) | decode x2 (tok/s) | gain x2 |" in done.stdout
     [record] = [json.loads(line) for line in out.read_text().splitlines()]
     assert record["settings"]["machine"] == "test" and record["settings"]["attention_backend"] == "torch_native"
     assert set(record["decode"]) == {"1", "2"}
-    bad = subprocess.run([*command[:3], "engine", "--url", tiny_server.url, "--label", "nokey"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [*command[:3], "engine", "--url", tiny_server.url, "--label", "nokey"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
 
 
@@ -52,4 +72,7 @@ def test_the_cpu_summary_names_the_processor_and_its_matrix_instructions():
 
     info = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 fma avx512f avx512_bf16\n\nprocessor\t: 1\nmodel name\t: AMD EPYC\n"
     assert cpu_summary(info) == "AMD EPYC, 2 cores, avx2 avx512f avx512_bf16"
-    assert cpu_summary("processor\t: 0\nflags\t: fpu sse2\n") == "unknown, 1 cores, none of avx2/avx512f/avx512_bf16/amx_bf16"
+    assert (
+        cpu_summary("processor\t: 0\nflags\t: fpu sse2\n")
+        == "unknown, 1 cores, none of avx2/avx512f/avx512_bf16/amx_bf16"
+    )

@@ -86,16 +86,21 @@ def test_global_context_is_in_finish_order_and_each_result_is_prefilled_once(pip
     finish_order = [n.id for n in sorted(pipelined.nodes, key=lambda n: n.finished_at)]
     for node in pipelined.nodes:
         # the context holds every node finished at dispatch, in finish order
-        assert list(node.context_ids) == [i for i in finish_order if pipelined.node(i).finished_at <= node.dispatched_at]
+        assert list(node.context_ids) == [
+            i for i in finish_order if pipelined.node(i).finished_at <= node.dispatched_at
+        ]
     # Every token computed on the node side is the shared prefix once, each node's own sub-task
     # (part 4) and assistant turn, and each result that a later node read, once: whether a context
     # prefill or the later node's own request computed it.
     contexts = [c for c in pipelined.calls if c.kind == "context"]
     computed = sum(r.prompt_tokens - r.cached_tokens for r in [*pipelined.nodes, *contexts])
     read = {i for n in pipelined.nodes for i in n.context_ids}
-    once = (contexts[0].prompt_tokens - contexts[0].cached_tokens
-            + sum(_own_tokens(tokenizer, n) for n in pipelined.nodes)
-            + sum(_entry_tokens(tokenizer, pipelined.node(i)) for i in read))
+    once = (
+        contexts[0].prompt_tokens
+        - contexts[0].cached_tokens
+        + sum(_own_tokens(tokenizer, n) for n in pipelined.nodes)
+        + sum(_entry_tokens(tokenizer, pipelined.node(i)) for i in read)
+    )
     # (tokenized piece by piece, ``once`` can exceed the server's count of the joined text a little)
     assert 0.9 * once <= computed <= once + 2 * len(pipelined.nodes), (computed, once)
     later = pipelined.node(5)
@@ -106,8 +111,9 @@ def test_a_context_prefill_is_sent_only_for_a_node_that_waits_for_it(pipelined):
     # a prefill follows a finish only when a known node was still waiting to start; in the
     # diamond that is every finish before node 5 started, except one after which nothing waited
     contexts = [c for c in pipelined.calls if c.kind == "context"]
-    waiting_finishes = [n for n in pipelined.nodes
-                        if any(m.parsed_at <= n.finished_at < m.dispatched_at for m in pipelined.nodes)]
+    waiting_finishes = [
+        n for n in pipelined.nodes if any(m.parsed_at <= n.finished_at < m.dispatched_at for m in pipelined.nodes)
+    ]
     assert 1 <= len(contexts) <= 1 + len(waiting_finishes)
     for call in contexts[1:]:  # each one was read by a node dispatched after it
         assert any(m.dispatched_at >= call.started_at for m in pipelined.nodes)
@@ -158,8 +164,13 @@ def test_run_batch_returns_one_result_per_question_in_order(backend):
     questions = [f"Question number {i}: what is {i} plus {i}?" for i in range(4)]
     plan = "1. Add the numbers.[]\n2. State the sum.[1]\n"
     results = plato_sgl.run_batch(
-        questions, backend=backend, num_threads=4, progress_bar=False,
-        plan_regex=literal_regex(plan), node_max_tokens=8, ignore_eos=True,
+        questions,
+        backend=backend,
+        num_threads=4,
+        progress_bar=False,
+        plan_regex=literal_regex(plan),
+        node_max_tokens=8,
+        ignore_eos=True,
     )
     assert [r.question for r in results] == questions
     assert all(r.error is None and len(r.nodes) == 2 for r in results), [(r.error, r.fallback, r.plan) for r in results]
@@ -176,8 +187,13 @@ def test_free_plan_under_the_grammar_is_a_valid_dag(backend):
 @pytest.mark.smoke
 def test_smoke_real_model_answers_with_several_nodes(smollm_server):
     # unsized: SmolLM2-135M decides on one part under the size decision; the smoke test is of several nodes
-    result = plato_sgl.run("What are the benefits of drinking water?", backend=smollm_server.endpoint(), max_nodes=4,
-                           node_max_tokens=64, sized=False)
+    result = plato_sgl.run(
+        "What are the benefits of drinking water?",
+        backend=smollm_server.endpoint(),
+        max_nodes=4,
+        node_max_tokens=64,
+        sized=False,
+    )
     assert result.error is None
     assert len(result.nodes) >= 2
     assert result.answer.strip()
@@ -187,9 +203,19 @@ def test_temperature_reaches_the_plan_and_the_nodes(backend):
     # Unsized: a sized plan may decide on one part (a coin flip for the random model at
     # temperature 1), and Plato then answers plainly, with no node to compare.
     def plans(temperature: float) -> list[tuple[str, str]]:
-        runs = [plato_sgl.run(f"{QUESTION} (temperature {temperature})", backend=backend, temperature=temperature,
-                              sized=False, max_nodes=2, plan_max_tokens=48, node_max_tokens=6, ignore_eos=True)
-                for _ in range(2)]
+        runs = [
+            plato_sgl.run(
+                f"{QUESTION} (temperature {temperature})",
+                backend=backend,
+                temperature=temperature,
+                sized=False,
+                max_nodes=2,
+                plan_max_tokens=48,
+                node_max_tokens=6,
+                ignore_eos=True,
+            )
+            for _ in range(2)
+        ]
         assert all(r.nodes for r in runs), [r.route for r in runs]
         return [(r.plan, r.nodes[0].result) for r in runs]
 

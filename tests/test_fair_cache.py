@@ -11,8 +11,10 @@ from plato_sgl.datasets import Question
 from plato_sgl.options import Options
 from plato_sgl.warmup import PLACEHOLDER, openings
 
-QUESTIONS = [Question(id="1", text="How do bees find their way back to the hive after a long flight?"),
-             Question(id="2", text="Why is the sky blue during the day but red at sunset?")]
+QUESTIONS = [
+    Question(id="1", text="How do bees find their way back to the hive after a long flight?"),
+    Question(id="2", text="Why is the sky blue during the day but red at sunset?"),
+]
 SMALL = {"max_tokens": 8, "node_max_tokens": 8, "plan_max_tokens": 48, "frequency_penalty": 0}
 
 

@@ -55,7 +55,9 @@ def test_server_killed_while_planning(victim):
     killer = _signal_server_after(victim, 1.0, signal.SIGKILL)
     started = time.monotonic()
     with pytest.raises(plato_sgl.PlatoError, match="plan request failed|node .* failed") as caught:
-        plato_sgl.run("A question for a server about to die", backend=backend, plan_regex=literal_regex(plan), node_max_tokens=4)
+        plato_sgl.run(
+            "A question for a server about to die", backend=backend, plan_regex=literal_regex(plan), node_max_tokens=4
+        )
     killer.join()
     assert time.monotonic() - started < 30
     partial = caught.value.result
@@ -70,8 +72,14 @@ def test_server_killed_while_nodes_decode(victim):
     killer = _signal_server_after(victim, 6.0, signal.SIGKILL)  # the plan takes ~1 s, nodes ~10 s
     started = time.monotonic()
     with pytest.raises(plato_sgl.PlatoError, match=r"node \d \('\w+'\) failed") as caught:
-        plato_sgl.run("Another question", backend=backend, plan_regex=literal_regex(PLAN), node_max_tokens=2000,
-                      ignore_eos=True, pipeline=False)
+        plato_sgl.run(
+            "Another question",
+            backend=backend,
+            plan_regex=literal_regex(PLAN),
+            node_max_tokens=2000,
+            ignore_eos=True,
+            pipeline=False,
+        )
     killer.join()
     assert time.monotonic() - started < 30
     partial = caught.value.result
@@ -83,19 +91,29 @@ def test_server_killed_while_nodes_decode(victim):
 def test_a_node_the_server_refuses_is_named(backend):
     # 5000 new tokens cannot fit the tiny model's 4096-token context: the server refuses the node
     with pytest.raises(plato_sgl.PlatoError, match=r"node 1 .*refused request .*context length"):
-        plato_sgl.run("A question with an impossible node", backend=backend, plan_regex=literal_regex(PLAN), node_max_tokens=5000)
+        plato_sgl.run(
+            "A question with an impossible node", backend=backend, plan_regex=literal_regex(PLAN), node_max_tokens=5000
+        )
 
 
 def test_a_hung_server_hits_the_question_timeout_of_every_method(victim):
     backend, existing = victim.endpoint(), set(threading.enumerate())
     freezer = _signal_server_after(victim, 1.0, signal.SIGSTOP)  # the server stops answering, connections stay open
     try:
-        for method, options in [("plato", dict(plan_regex=literal_regex(PLAN), node_max_tokens=2000, ignore_eos=True,
-                                              frequency_penalty=0.0)),  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
-                                ("ar", {}), ("sot", {}), ("pasta", {})]:
+        for method, options in [
+            (
+                "plato",
+                dict(plan_regex=literal_regex(PLAN), node_max_tokens=2000, ignore_eos=True, frequency_penalty=0.0),
+            ),  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
+            ("ar", {}),
+            ("sot", {}),
+            ("pasta", {}),
+        ]:
             started = time.monotonic()
             with pytest.raises(plato_sgl.PlatoTimeout, match="timed out after 3 s") as caught:
-                plato_sgl.run(f"A question for a frozen server ({method})", method=method, backend=backend, timeout=3, **options)
+                plato_sgl.run(
+                    f"A question for a frozen server ({method})", method=method, backend=backend, timeout=3, **options
+                )
             assert time.monotonic() - started < 3 + 1 + 1, method
             partial = caught.value.result
             # the method's own deadline fired (not the backstop in api._answer), with its partial Result
@@ -103,7 +121,9 @@ def test_a_hung_server_hits_the_question_timeout_of_every_method(victim):
             assert partial.error and partial.method == method, method
             assert partial.calls or method == "ar", method  # the parallel methods' plan or skeleton request
         waiting = [t for t in threading.enumerate() if t not in existing and t is not freezer]
-        assert waiting and all(t.daemon for t in waiting), waiting  # still waiting, but never keeping Python from exiting
+        assert waiting and all(t.daemon for t in waiting), (
+            waiting
+        )  # still waiting, but never keeping Python from exiting
     finally:
         freezer.join()
         os.killpg(os.getpgid(victim.process.pid), signal.SIGKILL)  # its connections close...
@@ -127,8 +147,13 @@ for method in ("plato", "ar"):
 
 
 def test_a_program_exits_after_timing_out_on_a_hung_server(victim):
-    child = subprocess.Popen([sys.executable, "-c", EXIT_AFTER_TIMEOUTS, victim.url], text=True,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-c", EXIT_AFTER_TIMEOUTS, victim.url],
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     group = os.getpgid(victim.process.pid)
     try:
         assert child.stdout.readline() == "connected\n"
@@ -163,8 +188,15 @@ def test_run_batch_keeps_going_when_the_server_dies_partway():
         backend, before = server.endpoint(), threading.active_count()
         killer = _kill_on_request(server, "(batch question 2)", stop)  # one at a time: 0 and 1 are done by then
         try:
-            results = plato_sgl.run_batch(questions, backend=backend, num_threads=1, progress_bar=False,
-                                          plan_regex=literal_regex(PLAN), node_max_tokens=8, ignore_eos=True)
+            results = plato_sgl.run_batch(
+                questions,
+                backend=backend,
+                num_threads=1,
+                progress_bar=False,
+                plan_regex=literal_regex(PLAN),
+                node_max_tokens=8,
+                ignore_eos=True,
+            )
         finally:
             stop.set()
             killer.join()
@@ -172,7 +204,9 @@ def test_run_batch_keeps_going_when_the_server_dies_partway():
     for finished in results[:2]:  # intact
         assert finished.ok and finished.plan == PLAN
         assert [n.id for n in finished.nodes] == [1, 2, 3]
-        assert all(n.finished and n.completion_tokens == 8 and n.result.strip() in finished.answer for n in finished.nodes)
+        assert all(
+            n.finished and n.completion_tokens == 8 and n.result.strip() in finished.answer for n in finished.nodes
+        )
     assert re.search(r"plan request failed|node \d \('\w+'\) failed", results[2].error)  # in flight when it died
     for later in results[3:]:  # the server was dead or dying when they started
         assert re.search(r"the plan request failed.*Connection (refused|reset|aborted)", later.error), later.error

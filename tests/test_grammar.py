@@ -12,7 +12,15 @@ import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plato_sgl.grammar import is_ascii, literal_regex, load_plan_grammar, node_regex, plan_line_pattern, plan_regex, warm_up_regexes
+from plato_sgl.grammar import (
+    is_ascii,
+    literal_regex,
+    load_plan_grammar,
+    node_regex,
+    plan_line_pattern,
+    plan_regex,
+    warm_up_regexes,
+)
 from plato_sgl.plan import PlanNode, format_plan
 from plato_sgl.questions import asks_for_code
 
@@ -53,7 +61,7 @@ ACCEPTED = {
     "chain": lines("1. A.[]", "2. B.[1]", "3. C.[2]", "4. D.[3]"),
     "skipping deps": lines("1. A.[]", "2. B.[]", "3. C.[]", "4. D.[1,3]"),
     "all earlier deps": lines("1. A.[]", "2. B.[1]", "3. C.[1,2]", "4. D.[1,2,3]"),
-    "punctuation and unicode": lines("1. Café prices: compare, rank & plot (50%) — \"why?\"!.[]"),
+    "punctuation and unicode": lines('1. Café prices: compare, rank & plot (50%) — "why?"!.[]'),
     "inner spaces and a space before the period": lines("1. A  b .[]"),
     "description at the length bound": lines("1. " + "x" * DESC_MAX + ".[]"),
     "max_nodes lines": lines(*(f"{k}. Step {k}.[{k - 1 if k > 1 else ''}]" for k in range(1, MAX_NODES + 1))),
@@ -109,7 +117,7 @@ def test_model_may_stop_after_any_complete_line() -> None:
     plan = ACCEPTED["paper shape"]
     ends = [i + 1 for i, c in enumerate(plan) if c == "\n"]
     assert all(accepts(plan[:end]) for end in ends)
-    assert not any(accepts(plan[:end - 1]) for end in ends)
+    assert not any(accepts(plan[: end - 1]) for end in ends)
 
 
 def test_default_description_bound_comes_from_the_grammar_file() -> None:
@@ -189,33 +197,39 @@ def test_ascii_descriptions_leave_out_other_scripts_and_heading_marks() -> None:
 # -- node results: a few sentences or code blocks -----------------------------------------------
 
 
-@pytest.mark.parametrize("text", [
-    "Exercise lowers blood pressure. It also helps sleep.",
-    "It is 3.5 km long. The team won! Why? Because of training.",
-    "Note: this holds. So it does.",
-    "Three ways:\n1. Plan (etc.), mostly.\n- Keep a list.\n2. Rest.",
-    "Here is the code:\n\n```python\ndef f(x):\n    return x.y\n```",
-    "Subject: Joint venture\n\nDear [Name],\nI propose a venture.",  # lines without a closing mark end at the break
-    "I propose a venture.\nBest regards,\n",  # the last unit may end at a line break too
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Exercise lowers blood pressure. It also helps sleep.",
+        "It is 3.5 km long. The team won! Why? Because of training.",
+        "Note: this holds. So it does.",
+        "Three ways:\n1. Plan (etc.), mostly.\n- Keep a list.\n2. Rest.",
+        "Here is the code:\n\n```python\ndef f(x):\n    return x.y\n```",
+        "Subject: Joint venture\n\nDear [Name],\nI propose a venture.",  # lines without a closing mark end at the break
+        "I propose a venture.\nBest regards,\n",  # the last unit may end at a line break too
+    ],
+)
 def test_node_results_accepted(text: str) -> None:
     assert regex.fullmatch(node_regex(4, ascii=True), text)
 
 
-@pytest.mark.parametrize("text", [
-    "Exercise lowers blood pressure. It also",  # cut mid-sentence
-    "Introduction to the knight.",  # one sentence: at least two
-    "```python\nx = 1\n```",  # no code block unless the question is about code (code=False below)
-    "A. B. C. D. E.",  # five sentences
-    " Leading space.",
-    "Line one.\n\n\nToo many newlines.",
-    "Other chronic疾病.",
-    "Tasks first.using a tool helps.",  # glued on after the last sentence
-    "Plan your week. It is 3.5 km.",  # the last sentence cannot continue after a mark: it ends there
-    "Dear [Name],\nHi.\nOne. Two. Three.",  # a line break ends a unit, and each counts
-    "Dear [Name],\n\n\nHi.",
-    "12. 5 things.",  # a number opens a sentence only as a list marker
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Exercise lowers blood pressure. It also",  # cut mid-sentence
+        "Introduction to the knight.",  # one sentence: at least two
+        "```python\nx = 1\n```",  # no code block unless the question is about code (code=False below)
+        "A. B. C. D. E.",  # five sentences
+        " Leading space.",
+        "Line one.\n\n\nToo many newlines.",
+        "Other chronic疾病.",
+        "Tasks first.using a tool helps.",  # glued on after the last sentence
+        "Plan your week. It is 3.5 km.",  # the last sentence cannot continue after a mark: it ends there
+        "Dear [Name],\nHi.\nOne. Two. Three.",  # a line break ends a unit, and each counts
+        "Dear [Name],\n\n\nHi.",
+        "12. 5 things.",  # a number opens a sentence only as a list marker
+    ],
+)
 def test_node_results_rejected(text: str) -> None:
     assert not regex.fullmatch(node_regex(4, ascii=True, code=False), text)
 
@@ -229,9 +243,13 @@ def test_warm_up_lists_the_default_runs_regexes() -> None:
     from plato_sgl.options import Options
 
     defaults = Options()  # 6 parts at most: a 6-part plan's nodes (128 tokens each) may write 4 sentences, others 5
-    assert warm_up_regexes() == [plan_regex(defaults.max_nodes, ascii=True),
-                                 node_regex(5, ascii=True, code=False), node_regex(5, ascii=True, code=True),
-                                 node_regex(4, ascii=True, code=False), node_regex(4, ascii=True, code=True)]
+    assert warm_up_regexes() == [
+        plan_regex(defaults.max_nodes, ascii=True),
+        node_regex(5, ascii=True, code=False),
+        node_regex(5, ascii=True, code=True),
+        node_regex(4, ascii=True, code=False),
+        node_regex(4, ascii=True, code=True),
+    ]
     assert warm_up_regexes(4)[1:] == [node_regex(5, ascii=True, code=False), node_regex(5, ascii=True, code=True)]
 
 
@@ -385,9 +403,24 @@ def test_xgrammar_agrees_with_python_regex_on_sized_plans_and_node_results(xgram
             ours = matcher.accept_string(text) and matcher.accept_token(stop)
             assert ours == (regex.fullmatch(pattern, text) is not None), text
 
-    agree(plan_regex(3, ascii=True), ["Parts: 2\n1. A b.[]\n2. C.[1]\n", "Parts: 2\n1. A b.[]\n", "Parts: 1\n1. A: b.[]\n"])
-    agree(node_regex(2, ascii=True), ["It is 3.5 km. Yes!", "One. Two. Three.", "No end", "Code:\n\n```py\nx = 1\n```",
-                                      "Ways:\n1. One.", "A 3.5 b.", "Dear Sam,\nThanks.", "Dear Sam,\n", "Dear Sam,\nA.\nB."])
+    agree(
+        plan_regex(3, ascii=True),
+        ["Parts: 2\n1. A b.[]\n2. C.[1]\n", "Parts: 2\n1. A b.[]\n", "Parts: 1\n1. A: b.[]\n"],
+    )
+    agree(
+        node_regex(2, ascii=True),
+        [
+            "It is 3.5 km. Yes!",
+            "One. Two. Three.",
+            "No end",
+            "Code:\n\n```py\nx = 1\n```",
+            "Ways:\n1. One.",
+            "A 3.5 b.",
+            "Dear Sam,\nThanks.",
+            "Dear Sam,\n",
+            "Dear Sam,\nA.\nB.",
+        ],
+    )
 
 
 def test_xgrammar_reads_a_literal_plan_as_python_does(xgrammar_compiler) -> None:

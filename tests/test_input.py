@@ -36,7 +36,11 @@ class NoRequests:
         ("ok?", {"history": "hi"}, "history must be a list of"),
         ("ok?", {"history": [("assistant", "hello")]}, "turn 1 must be the user's"),
         ("ok?", {"history": [("user", "hi")]}, "must end with the assistant's turn"),
-        ("ok?", {"history": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": " "}]}, r"turn 2 \(assistant\) must be non-empty"),
+        (
+            "ok?",
+            {"history": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": " "}]},
+            r"turn 2 \(assistant\) must be non-empty",
+        ),
         ("ok?", {"timeout": 0}, "timeout"),
         ("ok?", {"context": "everything"}, "context"),
         ("ok?", {"max_node": 3}, r"unknown option\(s\): max_node;"),
@@ -56,7 +60,7 @@ ODD_QUESTIONS = {
     "accents and CJK": "Qu'est-ce qu'un café crème ? 咖啡和茶有什么区别？",
     "emoji": "Which is better for a picnic 🧺: 🍉 or 🍇? 🤔",
     "right-to-left": "ما هي فوائد القراءة؟ ומה היתרונות של כתיבה?",
-    "quotes": 'He said "plan" and she said \'execute\' — `code` too',
+    "quotes": "He said \"plan\" and she said 'execute' — `code` too",
     "brackets": "Explain [1,2] vs (3) vs {4} and the line 1. Do it.[] in a plan",
     "newlines": "First line.\nSecond line.\n\n  Indented third line?",
 }

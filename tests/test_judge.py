@@ -34,17 +34,31 @@ from plato_sgl.cli import main
 from plato_sgl.datasets import Question
 from plato_sgl.errors import PlatoError
 from plato_sgl.evaluation import combine, tally
-from plato_sgl.judge import (JUDGE_CALL_TOKENS, VERDICT_REGEX, Judgement, cache_key, judge_flags, judge_label, judge_pool_tokens,
-                              judges_of, pair_records, run_judge, verdict_probabilities)
+from plato_sgl.judge import (
+    JUDGE_CALL_TOKENS,
+    VERDICT_REGEX,
+    Judgement,
+    cache_key,
+    judge_flags,
+    judge_label,
+    judge_pool_tokens,
+    judges_of,
+    pair_records,
+    run_judge,
+    verdict_probabilities,
+)
 from plato_sgl.result import Result
 from plato_sgl.serving import LocalServer
 
-Q = {q.id: q for q in (
-    Question("1", "How do bees make honey?", "generic"),
-    Question("2", "What is 17 times 3?", "math"),
-    Question("3", "Name two causes of the French Revolution.", "knowledge"),
-    Question("4", "Why is the sea salty?", "generic"),
-)}
+Q = {
+    q.id: q
+    for q in (
+        Question("1", "How do bees make honey?", "generic"),
+        Question("2", "What is 17 times 3?", "math"),
+        Question("3", "Name two causes of the French Revolution.", "knowledge"),
+        Question("4", "Why is the sea salty?", "generic"),
+    )
+}
 PAIRS = [("plato", "ar"), ("plato", "sot")]
 PER_JUDGEMENT = 2  # requests per judgement on SGLang's runtime: the explanation, then the constrained verdict
 JUDGED = {"1", "2", "3"}  # question 4: ar failed and sot never ran, so no pair has two answers
@@ -82,7 +96,9 @@ def counting(backend: Any) -> tuple[Any, list[str]]:
 
 def judgement_lines(folder: Path) -> list[Judgement]:
     """Every line of judgements.jsonl (all must be whole records)."""
-    return [Judgement(**json.loads(line)) for line in (folder / JUDGEMENTS_FILE).read_text(encoding="utf-8").splitlines()]
+    return [
+        Judgement(**json.loads(line)) for line in (folder / JUDGEMENTS_FILE).read_text(encoding="utf-8").splitlines()
+    ]
 
 
 def judge_counting(folder: Path, backend: Any, pairs=PAIRS) -> tuple[dict, int]:
@@ -113,10 +129,12 @@ MASKED = -3.4028234663852886e38  # SGLang's logprob of a token the regex rules o
 
 
 def test_verdict_probabilities_are_read_where_the_letter_is_chosen():
-    top = [[(0.0, 61, "["), (MASKED, 1, "<|im_start|>")],  # "[" forced
-           [(0.0, 61, "["), (MASKED, 3, "!")],
-           [(math.log(0.5), 35, "A"), (math.log(0.3), 36, "B"), (math.log(0.1), 37, "C"), (MASKED, 4, '"')],
-           [(0.0, 63, "]"), (MASKED, 35, "A")]]  # a masked letter later counts for nothing
+    top = [
+        [(0.0, 61, "["), (MASKED, 1, "<|im_start|>")],  # "[" forced
+        [(0.0, 61, "["), (MASKED, 3, "!")],
+        [(math.log(0.5), 35, "A"), (math.log(0.3), 36, "B"), (math.log(0.1), 37, "C"), (MASKED, 4, '"')],
+        [(0.0, 63, "]"), (MASKED, 35, "A")],
+    ]  # a masked letter later counts for nothing
     assert verdict_probabilities(top) == pytest.approx({"A": 0.5 / 0.9, "B": 0.3 / 0.9, "tie": 0.1 / 0.9})
 
 
@@ -186,7 +204,9 @@ def test_each_judgement_is_saved_as_it_finishes(tiny_server, tmp_path):
 
     def generate(s, *args, **kwargs):  # hold question 1 with plato's answer shown first
         text = s.text_
-        if "plato's answer to question 1." in text and text.index("plato's answer to question 1.") < text.index("ar's answer to question 1."):
+        if "plato's answer to question 1." in text and text.index("plato's answer to question 1.") < text.index(
+            "ar's answer to question 1."
+        ):
             release.wait(600)
         return backend.generate(s, *args, **kwargs)
 
@@ -195,10 +215,14 @@ def test_each_judgement_is_saved_as_it_finishes(tiny_server, tmp_path):
     runner.start()
     try:
         deadline = time.monotonic() + 300
-        while len(lines := judgement_lines(folder) if (folder / JUDGEMENTS_FILE).exists() else []) < 5 and time.monotonic() < deadline:
+        while (
+            len(lines := judgement_lines(folder) if (folder / JUDGEMENTS_FILE).exists() else []) < 5
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.5)
         assert sorted((j.question_id, j.order) for j in lines) == sorted(
-            (q, o) for q in JUDGED for o in ("ab", "ba") if (q, o) != ("1", "ab"))
+            (q, o) for q in JUDGED for o in ("ab", "ba") if (q, o) != ("1", "ab")
+        )
     finally:
         release.set()
         runner.join()
@@ -250,13 +274,20 @@ def test_the_report_has_net_win_rates_and_their_plot(judged, judged_copy, capsys
 def test_a_folder_judged_by_two_judges_reports_each_on_its_own(judged, judged_copy):
     first_judge = judgement_lines(judged_copy)[0].judge
     rows = load_rows(judged_copy)
-    with (judged_copy / JUDGEMENTS_FILE).open("a", encoding="utf-8") as f:  # a second judge: the first method wins everywhere
+    with (judged_copy / JUDGEMENTS_FILE).open(
+        "a", encoding="utf-8"
+    ) as f:  # a second judge: the first method wins everywhere
         for a, b in PAIRS:
             for q in sorted(JUDGED):
                 question, answers = Q[q].text, {m: rows[m][q].result.answer for m in (a, b)}
                 for order, (x, y), verdict in (("ab", (a, b), "A"), ("ba", (b, a), "B")):
                     key = cache_key(question, answers[x], answers[y], "second-judge", "pair-v2")
-                    f.write(json.dumps(asdict(Judgement(key, q, f"{a}:{b}", order, "second-judge", verdict, f"[[{verdict}]]"))) + "\n")
+                    f.write(
+                        json.dumps(
+                            asdict(Judgement(key, q, f"{a}:{b}", order, "second-judge", verdict, f"[[{verdict}]]"))
+                        )
+                        + "\n"
+                    )
     assert main(["report", str(judged_copy)]) == 0
     report = (judged_copy / "report.md").read_text()
     sections = dict(re.findall(r"^Judge: `(.+?)`(.*?)(?=^Judge: |\Z)", report, re.M | re.S))
@@ -274,16 +305,37 @@ def test_a_folder_judged_by_two_judges_reports_each_on_its_own(judged, judged_co
 
 
 def test_a_judge_is_a_model_and_a_prompt_format():
-    made = [Judgement(str(n), "1", "plato:ar", "ab", judge, "A", "[[A]]", prompt=prompt)
-            for n, (judge, prompt) in enumerate([("m", "pair-v2"), ("m", "pair-v2-verdict"), ("m", "pair-v2"), ("k", "pair-v2")])]
+    made = [
+        Judgement(str(n), "1", "plato:ar", "ab", judge, "A", "[[A]]", prompt=prompt)
+        for n, (judge, prompt) in enumerate(
+            [("m", "pair-v2"), ("m", "pair-v2-verdict"), ("m", "pair-v2"), ("k", "pair-v2")]
+        )
+    ]
     assert judges_of(made) == [("k", "pair-v2"), ("m", "pair-v2"), ("m", "pair-v2-verdict")]
-    assert Judgement(**{"key": "k", "question_id": "1", "pair": "a:b", "order": "ab", "judge": "m", "verdict": "A",
-                        "text": "[[A]]"}).prompt == "pair-v2"  # a judgement cached before the prompt was recorded
+    assert (
+        Judgement(
+            **{
+                "key": "k",
+                "question_id": "1",
+                "pair": "a:b",
+                "order": "ab",
+                "judge": "m",
+                "verdict": "A",
+                "text": "[[A]]",
+            }
+        ).prompt
+        == "pair-v2"
+    )  # a judgement cached before the prompt was recorded
     assert (judge_label("m"), judge_label("m", "pair-v2-verdict")) == ("m", "m, pair-v2-verdict")
-    assert (judge_flags("m"), judge_flags("m", "pair-v2-verdict")) == ("--judge-model m", "--judge-model m --judge-prompt pair-v2-verdict")
+    assert (judge_flags("m"), judge_flags("m", "pair-v2-verdict")) == (
+        "--judge-model m",
+        "--judge-model m --judge-prompt pair-v2-verdict",
+    )
 
 
-def test_a_verdict_only_judge_asks_once_a_judgement_and_is_reported_as_a_judge_of_its_own(judged, judged_copy, tiny_server):
+def test_a_verdict_only_judge_asks_once_a_judgement_and_is_reported_as_a_judge_of_its_own(
+    judged, judged_copy, tiny_server
+):
     """``pair-v2-verdict`` on SGLang's runtime: one request a judgement (the verdict, decoded right
     after the prompt under the regex, with its probabilities), cached under keys of its own beside
     pair-v2's; the report has a section for each; the CLI's --judge-prompt finds them cached."""
@@ -291,23 +343,45 @@ def test_a_verdict_only_judge_asks_once_a_judgement_and_is_reported_as_a_judge_o
     asking, prompts = counting(backend)
     before = judgement_lines(judged_copy)
     outcomes = run_judge(judged_copy, PAIRS, asking, progress_bar=False, prompt_name="pair-v2-verdict")
-    new = judgement_lines(judged_copy)[len(before):]
+    new = judgement_lines(judged_copy)[len(before) :]
     assert len(prompts) == len(new) == len(before)  # every judgement again, one request each
-    assert all("Output only your final verdict, with no explanation" in p and "provide a short explanation" not in p for p in prompts)
+    assert all(
+        "Output only your final verdict, with no explanation" in p and "provide a short explanation" not in p
+        for p in prompts
+    )
     assert all(p.endswith("<|im_start|>assistant\n") for p in prompts)  # nothing written before the verdict
     assert {j.prompt for j in before} == {"pair-v2"} and {j.prompt for j in new} == {"pair-v2-verdict"}
     assert not {j.key for j in before} & {j.key for j in new}
     for j in new:
         assert re.fullmatch(VERDICT_REGEX, j.text) and j.verdict == {"A": "A", "B": "B", "C": "tie"}[j.text[2]]
-        assert sum(j.probabilities.values()) == pytest.approx(1.0) and j.probabilities[j.verdict] == max(j.probabilities.values())
+        assert sum(j.probabilities.values()) == pytest.approx(1.0) and j.probabilities[j.verdict] == max(
+            j.probabilities.values()
+        )
     by_order = {(j.question_id, j.pair, j.order): j.verdict for j in new}
-    assert outcomes == {(a, b): {q: combine(by_order[q, f"{a}:{b}", "ab"], by_order[q, f"{a}:{b}", "ba"]) for q in sorted(JUDGED)}
-                        for a, b in PAIRS}
+    assert outcomes == {
+        (a, b): {q: combine(by_order[q, f"{a}:{b}", "ab"], by_order[q, f"{a}:{b}", "ba"]) for q in sorted(JUDGED)}
+        for a, b in PAIRS
+    }
     assert judge_counting(judged_copy, backend)[1] == 0  # pair-v2's judgements are still there, untouched
 
     cached = (judged_copy / JUDGEMENTS_FILE).read_bytes()
-    assert main(["judge", str(judged_copy), "--pairs", "plato:ar,plato:sot", "--judge-url", tiny_server.url,
-                 "--chat-template", "chatml", "--judge-prompt", "pair-v2-verdict"]) == 0
+    assert (
+        main(
+            [
+                "judge",
+                str(judged_copy),
+                "--pairs",
+                "plato:ar,plato:sot",
+                "--judge-url",
+                tiny_server.url,
+                "--chat-template",
+                "chatml",
+                "--judge-prompt",
+                "pair-v2-verdict",
+            ]
+        )
+        == 0
+    )
     assert (judged_copy / JUDGEMENTS_FILE).read_bytes() == cached
     report = (judged_copy / "report.md").read_text()
     judge = before[0].judge
@@ -316,7 +390,10 @@ def test_a_verdict_only_judge_asks_once_a_judgement_and_is_reported_as_a_judge_o
     assert f"--judge-model {judge} --judge-prompt pair-v2-verdict`" in sections[f"{judge}, pair-v2-verdict"]
     for (a, b), per_question in outcomes.items():
         t = tally(per_question.values())
-        assert f"| {a} vs {b} | {t.wins} | {t.ties} | {t.losses} | 0 | {t.net_win_rate:.0%} |" in sections[f"{judge}, pair-v2-verdict"]
+        assert (
+            f"| {a} vs {b} | {t.wins} | {t.ties} | {t.losses} | 0 | {t.net_win_rate:.0%} |"
+            in sections[f"{judge}, pair-v2-verdict"]
+        )
 
 
 SANITY = {
@@ -342,12 +419,16 @@ def test_a_real_judge_prefers_a_real_answer_to_an_empty_or_off_topic_one(judge_s
     save_answers(tmp_path, "real", {q: real for q, (real, _) in SANITY.items()})
     save_answers(tmp_path, "bad", {q: bad for q, (_, bad) in SANITY.items()})
     # all judgements in one batch: on the CPU a decoding step of 6 sequences costs about one of 4
-    outcomes = run_judge(tmp_path, [("real", "bad")], judge_server.endpoint(), num_threads=2 * len(SANITY), progress_bar=False)
+    outcomes = run_judge(
+        tmp_path, [("real", "bad")], judge_server.endpoint(), num_threads=2 * len(SANITY), progress_bar=False
+    )
     said = "\n".join(f"{j.question_id} {j.order}: {j.text}" for j in judgement_lines(tmp_path))
     assert outcomes == {("real", "bad"): {"1": "win", "2": "win", "3": "win"}}, said
 
 
-def test_judgements_cached_before_probabilities_load_and_get_them_from_their_explanation(judged, judged_copy, tiny_server):
+def test_judgements_cached_before_probabilities_load_and_get_them_from_their_explanation(
+    judged, judged_copy, tiny_server
+):
     """A judgements.jsonl written before probabilities were read (no such field) still loads under the
     same keys; a run on SGLang's runtime asks only for each verdict again, after the cached
     explanation, and keeps the explanation."""
@@ -362,18 +443,21 @@ def test_judgements_cached_before_probabilities_load_and_get_them_from_their_exp
     assert all(j.probabilities is None for j in judgement_lines(judged_copy))
     records = pair_records(judged_copy, PAIRS, new[0].judge)
     assert {pair: [r.outcome for r in per] for pair, per in records.items()} == {
-        pair: [judged[1][pair][q] for q in sorted(JUDGED)] for pair in PAIRS}
+        pair: [judged[1][pair][q] for q in sorted(JUDGED)] for pair in PAIRS
+    }
     assert all(r.preference is None for per in records.values() for r in per)
 
     outcomes, requests = judge_counting(judged_copy, tiny_server.endpoint())
     assert requests == len(new)  # one verdict request per judgement, no new explanation
     lines = judgement_lines(judged_copy)
     assert len(lines) == 2 * len(new)  # re-read judgements appended; the later line wins
-    reread = {j.key: j for j in lines[len(new):]}
+    reread = {j.key: j for j in lines[len(new) :]}
     for j in new:
         again = reread[j.key]
         assert again.text[:-5] == j.text[:-5] and again.probabilities is not None
-        assert again.verdict == j.verdict and again.probabilities == pytest.approx(j.probabilities, abs=1e-3)  # the same reading, up to batching numerics
+        assert again.verdict == j.verdict and again.probabilities == pytest.approx(
+            j.probabilities, abs=1e-3
+        )  # the same reading, up to batching numerics
     assert outcomes == judged[1]
     assert judge_counting(judged_copy, tiny_server.endpoint())[1] == 0
 
@@ -402,10 +486,26 @@ def test_the_judge_command_prints_hard_and_debiased_figures(judged, judged_copy,
 
     judge = judgement_lines(judged_copy)[0].judge
     before = (judged_copy / JUDGEMENTS_FILE).read_bytes()
-    assert main(["judge", str(judged_copy), "--pairs", "plato:ar", "--judge-url", tiny_server.url, "--chat-template", "chatml"]) == 0
+    assert (
+        main(
+            [
+                "judge",
+                str(judged_copy),
+                "--pairs",
+                "plato:ar",
+                "--judge-url",
+                tiny_server.url,
+                "--chat-template",
+                "chatml",
+            ]
+        )
+        == 0
+    )
     assert (judged_copy / JUDGEMENTS_FILE).read_bytes() == before  # all cached
     summary = pair_summaries(judged_copy, judge, [("plato", "ar")])[("plato", "ar")][0]
     t = tally(judged[1][("plato", "ar")].values())
-    assert (f"plato vs ar: {t.wins} wins, {t.ties} ties, {t.losses} losses -> net win rate {t.net_win_rate:+.0%}; "
-            f"debiased net preference {summary.debiased:+.0%}, debiased net win {summary.debiased_net:+.0%}") in capsys.readouterr().out
+    assert (
+        f"plato vs ar: {t.wins} wins, {t.ties} ties, {t.losses} losses -> net win rate {t.net_win_rate:+.0%}; "
+        f"debiased net preference {summary.debiased:+.0%}, debiased net win {summary.debiased_net:+.0%}"
+    ) in capsys.readouterr().out
     assert "Judged with `plato-sgl judge" in (judged_copy / "report.md").read_text()

@@ -28,8 +28,13 @@ def _kept(result: plato_sgl.Result, count: int) -> None:
 
 
 def test_a_plan_cut_by_plan_max_tokens_is_answered_from_its_complete_lines(backend):
-    result = plato_sgl.run("A question whose plan runs out of tokens", backend=backend,
-                           plan_regex=literal_regex(RUNAWAY), plan_max_tokens=40, node_max_tokens=4)
+    result = plato_sgl.run(
+        "A question whose plan runs out of tokens",
+        backend=backend,
+        plan_regex=literal_regex(RUNAWAY),
+        plan_max_tokens=40,
+        node_max_tokens=4,
+    )
     assert result.calls[0].kind == "plan" and result.calls[0].completion_tokens == 40
     assert RUNAWAY.startswith(result.plan) and result.plan != RUNAWAY
     complete = result.plan.count("]")
@@ -60,11 +65,19 @@ class _PlanForcingClient:
 def test_a_runaway_plan_without_regex_stops_at_max_nodes_and_still_answers(openai_backend):
     backend = copy.copy(openai_backend)  # the session's backend stays as it is
     backend.client = _PlanForcingClient(openai_backend.client, literal_regex(RUNAWAY))
-    result = plato_sgl.run("A question whose plan never ends", backend=backend, max_nodes=3, plan_max_tokens=400, node_max_tokens=8,
-                           frequency_penalty=0.0)  # unpenalised: penalised noise can repeat a node word for word, left out
+    result = plato_sgl.run(
+        "A question whose plan never ends",
+        backend=backend,
+        max_nodes=3,
+        plan_max_tokens=400,
+        node_max_tokens=8,
+        frequency_penalty=0.0,
+    )  # unpenalised: penalised noise can repeat a node word for word, left out
     assert result.plan == RUNAWAY  # the server wrote all eight lines...
     _kept(result, 3)  # ...the scheduler kept three, and answered from them
-    assert result.repairs == [f"dropped plan line {i} ('Step {i} of a plan that goes on and on'): more than max_nodes=3" for i in range(4, 9)]
+    assert result.repairs == [
+        f"dropped plan line {i} ('Step {i} of a plan that goes on and on'): more than max_nodes=3" for i in range(4, 9)
+    ]
 
 
 def test_each_node_is_decoded_within_its_share_and_the_sentences_that_share_holds(backend, sent_generate):
@@ -72,12 +85,21 @@ def test_each_node_is_decoded_within_its_share_and_the_sentences_that_share_hold
     real server decodes every node under the 4-sentence grammar and that cap (recorded on the way)."""
     from plato_sgl.grammar import node_regex
 
-    plans = {6: "Parts: 6\n" + "".join(f"{i}. Part {i}.[]\n" for i in range(1, 7)), 2: "Parts: 2\n1. One.[]\n2. Two.[]\n"}
+    plans = {
+        6: "Parts: 6\n" + "".join(f"{i}. Part {i}.[]\n" for i in range(1, 7)),
+        2: "Parts: 2\n1. One.[]\n2. Two.[]\n",
+    }
     for size, sentences, share in ((6, 4, 128), (2, 5, 256)):
         sent_generate.clear()
         result = plato_sgl.run("How do bees fly? (shares)", backend=backend, plan_regex=literal_regex(plans[size]))
         assert result.ok and len(result.nodes) == size
-        nodes = [b["sampling_params"] for b in sent_generate
-                 if b["sampling_params"].get("max_new_tokens") and b["sampling_params"].get("regex") != literal_regex(plans[size])]
+        nodes = [
+            b["sampling_params"]
+            for b in sent_generate
+            if b["sampling_params"].get("max_new_tokens")
+            and b["sampling_params"].get("regex") != literal_regex(plans[size])
+        ]
         assert len(nodes) == size
-        assert all(p["regex"] == node_regex(sentences, ascii=True, code=False) and p["max_new_tokens"] == share for p in nodes)
+        assert all(
+            p["regex"] == node_regex(sentences, ascii=True, code=False) and p["max_new_tokens"] == share for p in nodes
+        )

@@ -47,14 +47,20 @@ def test_every_method_returns_the_same_result_shape(backend, method):
 
 def test_run_batch_takes_the_method_and_keeps_the_order(backend):
     questions = [f"{QUESTION} (variant {i})" for i in range(3)]
-    results = plato_sgl.run_batch(questions, method="cot", backend=backend, num_threads=3, progress_bar=False, max_tokens=6)
+    results = plato_sgl.run_batch(
+        questions, method="cot", backend=backend, num_threads=3, progress_bar=False, max_tokens=6
+    )
     assert [r.question for r in results] == questions
     assert all(r.ok and r.method == "cot" for r in results)
 
 
 def test_run_many_runs_mixed_tasks_from_the_package_namespace(backend):
-    tasks = [plato_sgl.Task(f"{QUESTION} (task {i})", method, {"max_tokens": 5}) for i, method in enumerate(["ar", "cot"])]
+    tasks = [
+        plato_sgl.Task(f"{QUESTION} (task {i})", method, {"max_tokens": 5}) for i, method in enumerate(["ar", "cot"])
+    ]
     seen = []
-    results = plato_sgl.run_many(tasks, backend=backend, num_threads=2, progress_bar=False, on_result=lambda i, r: seen.append(i))
+    results = plato_sgl.run_many(
+        tasks, backend=backend, num_threads=2, progress_bar=False, on_result=lambda i, r: seen.append(i)
+    )
     assert [(r.question, r.method) for r in results] == [(t.question, t.method) for t in tasks]
     assert all(r.ok for r in results) and sorted(seen) == [0, 1]

@@ -44,8 +44,12 @@ def test_cache_dir_precedence(monkeypatch, tmp_path):
 
 def test_registry_lists_the_models_with_license_and_source():
     assert set(models.MODELS) == {
-        "tiny-random", "tiny-random-llama3", "tiny-random-custom",
-        "smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b",
+        "tiny-random",
+        "tiny-random-llama3",
+        "tiny-random-custom",
+        "smollm2-135m",
+        "qwen2.5-coder-0.5b",
+        "qwen2.5-coder-1.5b",
     }
     for spec in models.MODELS.values():
         assert spec.description and spec.license and spec.source
@@ -102,7 +106,9 @@ def _plant(cache: Path, source: Path) -> Path:
     ["no-marker", "garbage-marker", "truncated-weights", "missing-file", "older-recipe"],
 )
 def test_half_written_cache_is_rebuilt(cache, tiny_folder, damage, monkeypatch):
-    monkeypatch.setattr(models, "build_tiny_random", lambda dest, **_: shutil.copytree(tiny_folder, dest, dirs_exist_ok=True))
+    monkeypatch.setattr(
+        models, "build_tiny_random", lambda dest, **_: shutil.copytree(tiny_folder, dest, dirs_exist_ok=True)
+    )
     final = _plant(cache, tiny_folder)
     marker = final / models.MARKER_NAME
     if damage == "no-marker":
@@ -134,8 +140,13 @@ def test_concurrent_builds_build_once(cache):
         print(resolve_model("tiny-random"))
     """)
     procs = [
-        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env={**os.environ, "PLATO_SGL_CACHE": str(cache)})
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PLATO_SGL_CACHE": str(cache)},
+        )
         for _ in range(2)
     ]
     outputs = [p.communicate(timeout=300) for p in procs]
@@ -193,7 +204,9 @@ def test_the_tiny_chat_variants_differ_only_in_their_chat_format(tmp_path, tiny_
     """tiny-random-llama3 has Llama 3's special tokens, BOS and template; same weights' shape."""
     from transformers import AutoTokenizer
 
-    recipes = {models.recipe(models.MODELS[name]) for name in ("tiny-random", "tiny-random-llama3", "tiny-random-custom")}
+    recipes = {
+        models.recipe(models.MODELS[name]) for name in ("tiny-random", "tiny-random-llama3", "tiny-random-custom")
+    }
     assert len(recipes) == 3  # each variant has its own cache entry
     folder = tmp_path / "tiny-random-llama3"
     models.build_tiny_random(folder, chat=models.TINY_LLAMA3)

@@ -42,7 +42,9 @@ def test_a_plan_of_blank_lines_falls_back_to_a_plain_answer(openai_backend):
 
 def test_an_unconstrained_plan_is_read_tolerantly_and_its_non_plan_lines_recorded(openai_backend):
     # Sampled, the random model writes arbitrary text: under the plan regex it could not.
-    result = plato_sgl.run("How do bees make honey?", backend=openai_backend, plan_max_tokens=32, max_tokens=4, temperature=1.0)
+    result = plato_sgl.run(
+        "How do bees make honey?", backend=openai_backend, plan_max_tokens=32, max_tokens=4, temperature=1.0
+    )
     lines = [line for line in result.plan.split("\n") if line.strip()]  # the parser's lines (not splitlines')
     assert lines and not any(plan_line_pattern().fullmatch(line) for line in lines)
     assert len(result.repairs) == len(lines)  # only the tolerant parser skips lines and says so
@@ -52,8 +54,9 @@ def test_an_unconstrained_plan_is_read_tolerantly_and_its_non_plan_lines_recorde
 
 def test_the_other_methods_answer_through_the_openai_backend(openai_backend):
     for method in ("ar", "cot", "pasta"):
-        result = plato_sgl.run("Name a colour.", method=method, backend=openai_backend, max_tokens=8,
-                               plan_max_tokens=16, node_max_tokens=8)
+        result = plato_sgl.run(
+            "Name a colour.", method=method, backend=openai_backend, max_tokens=8, plan_max_tokens=16, node_max_tokens=8
+        )
         assert result.ok and result.calls, (method, result.error)
         if method == "pasta":  # it cannot tell which tag ended a request there: a plain answer, said so
             assert result.fallback and "SGLang's runtime" in result.fallback and not result.nodes
@@ -63,6 +66,8 @@ def test_the_other_methods_answer_through_the_openai_backend(openai_backend):
 
 def test_sot_says_why_it_cannot_run_on_an_openai_chat_backend(openai_backend):
     # SoT's prompts end in a partial assistant answer ("1."), which a chat API cannot take.
-    with pytest.raises(plato_sgl.PlatoError, match=r"request 'skeleton' failed: .*gen must be right after sgl\.assistant") as caught:
+    with pytest.raises(
+        plato_sgl.PlatoError, match=r"request 'skeleton' failed: .*gen must be right after sgl\.assistant"
+    ) as caught:
         plato_sgl.run("Name a colour.", method="sot", backend=openai_backend, plan_max_tokens=16)
     assert caught.value.result.error

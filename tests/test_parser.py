@@ -147,7 +147,12 @@ def test_tolerant_merges_a_duplicate_id_into_the_emitted_node_and_emits_it_again
     assert parser.feed("1. A.[]\n2. B.[]\n3. C.[1]\n") == [PlanNode(1, "A"), PlanNode(2, "B"), PlanNode(3, "C", (1,))]
     # the merged node comes back, so the scheduler can wait for the dependency the repeat added
     assert parser.feed("3. More C.[2,3,5]\n4. D.[3]\n") == [PlanNode(3, "C; More C", (1, 2)), PlanNode(4, "D", (3,))]
-    assert parser.nodes == [PlanNode(1, "A"), PlanNode(2, "B"), PlanNode(3, "C; More C", (1, 2)), PlanNode(4, "D", (3,))]
+    assert parser.nodes == [
+        PlanNode(1, "A"),
+        PlanNode(2, "B"),
+        PlanNode(3, "C; More C", (1, 2)),
+        PlanNode(4, "D", (3,)),
+    ]
     assert "line 4: node 3: dropped self dependency on 3" in parser.repairs
     assert "line 4: node 3: dropped forward dependency on 5" in parser.repairs
 

@@ -207,7 +207,8 @@ def test_no_annotations_is_a_plain_answer(backend) -> None:
     assert result.nodes == [] and len(result.calls) == 1 and not result.repairs
 
 
-
 def test_the_temperature_reaches_the_async_spans(backend) -> None:
-    first, second = (pasta(backend, "<scope>A:<promise/></scope>", temperature=1.0, node_max_tokens=8) for _ in range(2))
+    first, second = (
+        pasta(backend, "<scope>A:<promise/></scope>", temperature=1.0, node_max_tokens=8) for _ in range(2)
+    )
     assert first.node(1).result != second.node(1).result  # a random model at temperature 1 never repeats itself

@@ -67,12 +67,15 @@ def test_ready_nodes_are_in_id_order_and_skip_dispatched() -> None:
     assert [n.id for n in ready_nodes(PARALLEL, set(), {2})] == [1, 3, 4]
 
 
-@pytest.mark.parametrize(("nodes", "message"), [
-    (dag((), (2,)), "node 2 .*itself"),
-    (dag((), (3,), ()), "node 2 .*forward dependency on node 3"),
-    ([PlanNode(1, "A"), PlanNode(3, "C", (2,))], "node 3 .*unknown dependency on node 2"),
-    ([PlanNode(1, "A"), PlanNode(1, "B")], "node 1 .*duplicate id"),
-])
+@pytest.mark.parametrize(
+    ("nodes", "message"),
+    [
+        (dag((), (2,)), "node 2 .*itself"),
+        (dag((), (3,), ()), "node 2 .*forward dependency on node 3"),
+        ([PlanNode(1, "A"), PlanNode(3, "C", (2,))], "node 3 .*unknown dependency on node 2"),
+        ([PlanNode(1, "A"), PlanNode(1, "B")], "node 1 .*duplicate id"),
+    ],
+)
 def test_validate_dag_names_the_offending_node(nodes: list[PlanNode], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         validate_dag(nodes)

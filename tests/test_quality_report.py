@@ -32,8 +32,12 @@ def gsm8k_run(folder: Path) -> Path:
     folder.mkdir()
     right = lambda q: f"So the answer is {int(q.id) * 10}."  # noqa: E731
     wrong = lambda q: f"The answer is {int(q.id) * 10 + 1}. Check: {int(q.id) * 10}"  # noqa: E731  (a restated number after it)
-    for variant, wrong_ids, wall in (("ar", {"1"}, 10.0), ("plato", {"1", "2", "3", "4"}, 2.0), ("auto", {"2"}, 5.0),
-                                     ("sot", {"1", "2"}, 4.0)):
+    for variant, wrong_ids, wall in (
+        ("ar", {"1"}, 10.0),
+        ("plato", {"1", "2", "3", "4"}, 2.0),
+        ("auto", {"2"}, 5.0),
+        ("sot", {"1", "2"}, 4.0),
+    ):
         save(folder, variant, {q: (wrong(q) if q.id in wrong_ids else right(q), wall) for q in GSM8K})
     return folder
 
@@ -44,15 +48,21 @@ def test_gsm8k_report_has_correctness_and_speed_ups_and_issue_17_targets(tmp_pat
     report = (folder / "report.md").read_text()
     assert "## GSM8K correctness (Table 5 shape)" in report
     assert re.search(r"^\| ar \| 10 \| 9 \| 90\.0% \| - \|$", report, re.M)
-    assert re.search(r"^\| plato \| 10 \| 6 \| 60\.0% \| -30\.0 \[-60\.0, -10\.0\] \|$", report, re.M) or \
-        re.search(r"^\| plato \| 10 \| 6 \| 60\.0% \| -30\.0 \[", report, re.M)
+    assert re.search(r"^\| plato \| 10 \| 6 \| 60\.0% \| -30\.0 \[-60\.0, -10\.0\] \|$", report, re.M) or re.search(
+        r"^\| plato \| 10 \| 6 \| 60\.0% \| -30\.0 \[", report, re.M
+    )
     assert re.search(r"^\| auto \| 10 \| 9 \| 90\.0% \| \+0\.0 \[", report, re.M)
     assert "## GSM8K speed-up over ar (Table 6 shape)" in report
     assert re.search(r"^\| plato \| 10 \| 5\.00x \| 0\.20 \|", report, re.M)
     assert re.search(r"^\| auto \| 10 \| 2\.00x \| 0\.50 \|", report, re.M)
     targets = report.split("## Targets (issue 17)")[1].split("##")[0]
-    assert re.search(r"GSM8K correctness, plato - ar \(10 questions\) \| >= -2 points \| -30\.0 points \[.*\] \| missed by 28\.0 points \|", targets)
-    assert re.search(r"GSM8K correctness, auto - ar \(10 questions\) \| >= -1 points \| \+0\.0 points \[.*\] \| met \|", targets)
+    assert re.search(
+        r"GSM8K correctness, plato - ar \(10 questions\) \| >= -2 points \| -30\.0 points \[.*\] \| missed by 28\.0 points \|",
+        targets,
+    )
+    assert re.search(
+        r"GSM8K correctness, auto - ar \(10 questions\) \| >= -1 points \| \+0\.0 points \[.*\] \| met \|", targets
+    )
     assert "debiased" not in targets  # nothing judged here
 
 
@@ -68,7 +78,10 @@ def judged_run(folder: Path) -> tuple[Path, dict]:
     judge favours the answer shown first by 0.4 and prefers Plato over SoT by 0.2, over AR by -0.1."""
     folder.mkdir()
     lengths = {"plato": 40, "ar": 20, "sot": 10}  # question i: plato 40 + 10 i words
-    answers = {m: {q: (" ".join([m] * (n + (10 * int(q.id) if m == "plato" else 0))), 1.0) for q in VICUNA} for m, n in lengths.items()}
+    answers = {
+        m: {q: (" ".join([m] * (n + (10 * int(q.id) if m == "plato" else 0))), 1.0) for q in VICUNA}
+        for m, n in lengths.items()
+    }
     for m in answers:
         save(folder, m, answers[m])
     expected = {}
@@ -77,13 +90,23 @@ def judged_run(folder: Path) -> tuple[Path, dict]:
             for q in VICUNA:
                 a, b = answers["plato"][q][0], answers[other][q][0]
                 # order ab: plato first: P(A) - P(B) = content + 0.4; order ba: P(A) - P(B) = -content + 0.4
-                ab, ba = probs(0.5 + (content + 0.4) / 2 - 0.05, 0.5 - (content + 0.4) / 2 - 0.05), \
-                    probs(0.5 + (0.4 - content) / 2 - 0.05, 0.5 - (0.4 - content) / 2 - 0.05)
+                ab, ba = (
+                    probs(0.5 + (content + 0.4) / 2 - 0.05, 0.5 - (content + 0.4) / 2 - 0.05),
+                    probs(0.5 + (0.4 - content) / 2 - 0.05, 0.5 - (0.4 - content) / 2 - 0.05),
+                )
                 expected[(other, q.id)] = debiased_preference(ab, ba)
                 for order, (x, y), p in (("ab", (a, b), ab), ("ba", (b, a), ba)):
                     verdict = "A"  # the first shown always wins the hard verdict: every pair a tie
-                    j = Judgement(cache_key(q.text, x, y, "judge-x", "pair-v2"), q.id, f"plato:{other}", order, "judge-x",
-                                  verdict, "Because.[[A]]", p)
+                    j = Judgement(
+                        cache_key(q.text, x, y, "judge-x", "pair-v2"),
+                        q.id,
+                        f"plato:{other}",
+                        order,
+                        "judge-x",
+                        verdict,
+                        "Because.[[A]]",
+                        p,
+                    )
                     f.write(json.dumps(asdict(j)) + "\n")
     return folder, expected
 
@@ -95,20 +118,41 @@ def test_debiased_and_length_controlled_win_rates_with_intervals(tmp_path):
     report = (folder / "report.md").read_text()
     # hard rule: all ties; debiased: the content preference, with an interval of zero width (every question alike)
     # the preference does not depend on length here, so controlling for it leaves it (the ridge aside)
-    assert re.search(r"^\| plato vs sot \| 6 \| \+0% \[\+0%, \+0%\] \| \+20% \[\+20%, \+20%\] \| \+100% \[\+100%, \+100%\] \| \+20% \[\+20%, \+20%\] \(debiased\) \| 6\.91 \| \+0\.40 \[\+0\.40, \+0\.40\] \|$",
-                     report, re.M), report
-    assert re.search(r"^\| plato vs ar \| 6 \| \+0% \[\+0%, \+0%\] \| -10% \[-10%, -10%\] \| -100% \[-100%, -100%\] \| -10% \[-10%, -10%\] \(debiased\) \| 3\.62 \| \+0\.40 ", report, re.M)
+    assert re.search(
+        r"^\| plato vs sot \| 6 \| \+0% \[\+0%, \+0%\] \| \+20% \[\+20%, \+20%\] \| \+100% \[\+100%, \+100%\] \| \+20% \[\+20%, \+20%\] \(debiased\) \| 6\.91 \| \+0\.40 \[\+0\.40, \+0\.40\] \|$",
+        report,
+        re.M,
+    ), report
+    assert re.search(
+        r"^\| plato vs ar \| 6 \| \+0% \[\+0%, \+0%\] \| -10% \[-10%, -10%\] \| -100% \[-100%, -100%\] \| -10% \[-10%, -10%\] \(debiased\) \| 3\.62 \| \+0\.40 ",
+        report,
+        re.M,
+    )
     assert "<summary>plato vs sot: each question's length ratio and outcome</summary>" in report
     # every judgement favours the first shown (+0.4 against contents of +-0.2 and +-0.1); less the mean (+0.4), half do
-    assert ("the answer shown first was the likelier winner in 24 of 24 (100%) of the judgements with a preference; "
-            "with the judge's mean position preference (+0.40) taken out of every judgement, in 12 of 24 (50%)") in report
+    assert (
+        "the answer shown first was the likelier winner in 24 of 24 (100%) of the judgements with a preference; "
+        "with the judge's mean position preference (+0.40) taken out of every judgement, in 12 of 24 (50%)"
+    ) in report
     assert re.search(r"^\| 1 \| generic \| 4\.64 \| tie \| \+0\.20 \|$", report, re.M)  # 51 / 11 words
     targets = report.split("## Targets (issue 17)")[1].split("\n## ")[0]
-    assert re.search(r"plato vs sot: debiased net preference, judge `judge-x` \(6 questions\) \| >= \+30% \| \+20\.0% \[\+20\.0, \+20\.0\] \| missed by 10\.0 points \|", targets)
-    assert re.search(r"plato vs ar: debiased net preference, judge `judge-x` \(6 questions\) \| >= \+0% \| -10\.0% \[-10\.0, -10\.0\] \| missed by 10\.0 points \|", targets)
+    assert re.search(
+        r"plato vs sot: debiased net preference, judge `judge-x` \(6 questions\) \| >= \+30% \| \+20\.0% \[\+20\.0, \+20\.0\] \| missed by 10\.0 points \|",
+        targets,
+    )
+    assert re.search(
+        r"plato vs ar: debiased net preference, judge `judge-x` \(6 questions\) \| >= \+0% \| -10\.0% \[-10\.0, -10\.0\] \| missed by 10\.0 points \|",
+        targets,
+    )
     # by the sign of each question's preference: Plato wins every SoT question and loses every AR one
-    assert re.search(r"plato vs sot: debiased net win, judge `judge-x` \(6 questions\) \| >= \+30% \| \+100\.0% \[\+100\.0, \+100\.0\] \| met \|", targets)
-    assert re.search(r"plato vs ar: debiased net win, judge `judge-x` \(6 questions\) \| >= \+0% \| -100\.0% \[-100\.0, -100\.0\] \| missed by 100\.0 points \|", targets)
+    assert re.search(
+        r"plato vs sot: debiased net win, judge `judge-x` \(6 questions\) \| >= \+30% \| \+100\.0% \[\+100\.0, \+100\.0\] \| met \|",
+        targets,
+    )
+    assert re.search(
+        r"plato vs ar: debiased net win, judge `judge-x` \(6 questions\) \| >= \+0% \| -100\.0% \[-100\.0, -100\.0\] \| missed by 100\.0 points \|",
+        targets,
+    )
 
 
 def test_judgements_without_probabilities_are_reported_without_a_debiased_figure(tmp_path):
@@ -122,7 +166,11 @@ def test_judgements_without_probabilities_are_reported_without_a_debiased_figure
     path.write_text("\n".join(old) + "\n")
     assert main(["report", str(folder)]) == 0
     report = (folder / "report.md").read_text()
-    assert re.search(r"^\| plato vs sot \| 6 \| \+0% \[\+0%, \+0%\] \| - \(0 with probabilities\) \| - \| \+0% \[\+0%, \+0%\] \(hard rule\) \| 6\.91 \| - \|$", report, re.M)
+    assert re.search(
+        r"^\| plato vs sot \| 6 \| \+0% \[\+0%, \+0%\] \| - \(0 with probabilities\) \| - \| \+0% \[\+0%, \+0%\] \(hard rule\) \| 6\.91 \| - \|$",
+        report,
+        re.M,
+    )
     assert "no verdict probabilities: run `plato-sgl judge` again" in report
 
 

@@ -18,6 +18,7 @@ import threading
 
 import pytest
 import requests
+from polling import busy, until
 
 import plato_sgl
 from plato_sgl import backends
@@ -26,7 +27,6 @@ from plato_sgl.datasets import Question
 from plato_sgl.errors import PlatoTimeout
 from plato_sgl.grammar import literal_regex
 from plato_sgl.serving import DEFAULT_ROUTER_POLICY, LocalRouter
-from polling import busy, until
 
 pytestmark = pytest.mark.server
 
@@ -51,7 +51,9 @@ def _unlike_the_plan(results) -> str:
         f"{r.question!r}: error={r.error!r} aborted={r.aborted()} fallback={r.fallback!r} plan={r.plan!r} "
         f"nodes={[(n.id, n.finish_reason, n.result) for n in r.nodes]} repairs={r.repairs} "
         f"calls={[(c.kind, c.finish_reason) for c in r.calls]}"
-        for r in results if not (r.ok and len(r.nodes) == 3))
+        for r in results
+        if not (r.ok and len(r.nodes) == 3)
+    )
 
 
 def test_the_router_url_stands_for_its_workers(router_cluster, cluster_backend):
@@ -84,9 +86,15 @@ def test_every_fork_finds_its_prefix_cached_and_the_batch_spreads_over_both_work
 def test_a_timed_out_question_is_aborted_on_the_worker_that_runs_it(router_cluster, cluster_backend):
     assert until(lambda: busy(router_cluster.url) == 0, 30)
     with pytest.raises(PlatoTimeout, match="timed out after 4 s"):
-        plato_sgl.run("A question that runs out of time behind the router", backend=cluster_backend,
-                      plan_regex=literal_regex(PLAN), node_max_tokens=3000, ignore_eos=True, timeout=4,
-                      frequency_penalty=0.0)  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
+        plato_sgl.run(
+            "A question that runs out of time behind the router",
+            backend=cluster_backend,
+            plan_regex=literal_regex(PLAN),
+            node_max_tokens=3000,
+            ignore_eos=True,
+            timeout=4,
+            frequency_penalty=0.0,
+        )  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
     # the router has no /abort_request: the abort went to every worker, and the one running it stopped
     assert until(lambda: busy(router_cluster.url) == 0, 5), backends.server_loads(router_cluster.url)
 
@@ -99,8 +107,13 @@ def placement(cluster, url: str, questions: list[str]) -> dict[str, set[int]]:
     for each question (its request-id prefix), the workers (indices) its requests reached, read
     from the workers' request logs."""
     starts = [w.log_path.stat().st_size for w in cluster.workers]
-    results = plato_sgl.run_batch(questions, backend=plato_sgl.connect(url, chat_template="chatml", warm_up=False),
-                                  num_threads=len(questions), progress_bar=False, **FORCED)
+    results = plato_sgl.run_batch(
+        questions,
+        backend=plato_sgl.connect(url, chat_template="chatml", warm_up=False),
+        num_threads=len(questions),
+        progress_bar=False,
+        **FORCED,
+    )
     assert all(r.ok for r in results), [r.error for r in results]
     seen: dict[str, set[int]] = {}
     for index, (worker, start) in enumerate(zip(cluster.workers, starts)):
@@ -129,14 +142,22 @@ def test_a_second_router_with_another_policy_fronts_the_same_workers(router_clus
     assert len(seen) == 6, seen  # every question answered through it, its requests on the cluster's workers
 
 
-def test_a_worker_killed_mid_batch_fails_only_its_questions_and_resume_reruns_them(router_cluster, cluster_backend, tmp_path):
+def test_a_worker_killed_mid_batch_fails_only_its_questions_and_resume_reruns_them(
+    router_cluster, cluster_backend, tmp_path
+):
     questions = [Question(id=str(i), text=f"How should team {i} plan its sprint?") for i in range(1, 7)]
-    variants = variants_for(["plato"], options=dict(plan_regex=literal_regex(PLAN), node_max_tokens=600, ignore_eos=True,
-                                                           frequency_penalty=0.0))  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
+    variants = variants_for(
+        ["plato"],
+        options=dict(plan_regex=literal_regex(PLAN), node_max_tokens=600, ignore_eos=True, frequency_penalty=0.0),
+    )  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
     out = tmp_path / "run"
     victim = router_cluster.workers[1]
-    bench = threading.Thread(target=run_bench, args=(questions, variants, cluster_backend, out),
-                             kwargs=dict(concurrency=6, progress_bar=False), daemon=True)
+    bench = threading.Thread(
+        target=run_bench,
+        args=(questions, variants, cluster_backend, out),
+        kwargs=dict(concurrency=6, progress_bar=False),
+        daemon=True,
+    )
     bench.start()
     running = lambda: int(backends.server_load(victim.url).get("num_running_reqs", 0)) > 0  # noqa: E731
     assert until(running, 120), "no request reached the second worker"
@@ -149,7 +170,9 @@ def test_a_worker_killed_mid_batch_fails_only_its_questions_and_resume_reruns_th
     failed = sorted((qid for qid, row in saved.items() if not row.result.ok), key=int)
     assert failed, "no question ran on the killed worker"
     for qid in failed:
-        assert "failed" in saved[qid].result.error and ("node" in saved[qid].result.error or "plan" in saved[qid].result.error)
+        assert "failed" in saved[qid].result.error and (
+            "node" in saved[qid].result.error or "plan" in saved[qid].result.error
+        )
 
     # once the router has seen the worker die, the rerun goes to the live one
     def victim_out_of_rotation() -> bool:

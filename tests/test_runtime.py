@@ -124,9 +124,7 @@ def test_streaming_yields_the_final_text_even_to_a_slow_reader(backend, reading)
     # tokens were seen on a loaded machine), so the check is "more than one chunk" over 64 tokens.
     # A reader that takes ``reading`` seconds over each piece would lose the last pieces to
     # SGLang's text_iter (programs.pieces).
-    state = long_answer.run(
-        question="Tell me a story.", backend=backend, stream=True, temperature=0
-    )
+    state = long_answer.run(question="Tell me a story.", backend=backend, stream=True, temperature=0)
     chunks = []
     for chunk in programs.pieces(state, "answer"):
         chunks.append(chunk)

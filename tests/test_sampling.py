@@ -10,14 +10,20 @@ import pytest
 
 import plato_sgl
 from plato_sgl import cancel
-from plato_sgl.cli import build_parser, _options
+from plato_sgl.cli import _options, build_parser
 from plato_sgl.grammar import literal_regex
 from plato_sgl.options import PROSE_FREQUENCY_PENALTY, Options
 
 
 def test_sampling_settings_are_the_programs_run_defaults():
     assert Options(top_p=0.9, top_k=40, stop="END", frequency_penalty=0.3).sampling("q?") == {
-        "temperature": 0.0, "top_p": 0.9, "top_k": 40, "stop": ["END"], "frequency_penalty": 0.3, "presence_penalty": 0.0}
+        "temperature": 0.0,
+        "top_p": 0.9,
+        "top_k": 40,
+        "stop": ["END"],
+        "frequency_penalty": 0.3,
+        "presence_penalty": 0.0,
+    }
     assert Options().sampling("q?")["stop"] is None  # SGLang's own default: no stop string
 
 
@@ -28,19 +34,54 @@ MATH = "A shirt costs $20 and is 15% off. What is the total cost of 3 shirts?"
 
 def test_by_default_prose_is_penalised_and_code_and_math_are_not():
     assert Options().frequency_penalty is None
-    assert [Options().answer_frequency_penalty(q) for q in (PROSE, CODE, MATH)] == [PROSE_FREQUENCY_PENALTY, 0.0, 0.0] == [0.5, 0.0, 0.0]
+    assert (
+        [Options().answer_frequency_penalty(q) for q in (PROSE, CODE, MATH)]
+        == [PROSE_FREQUENCY_PENALTY, 0.0, 0.0]
+        == [0.5, 0.0, 0.0]
+    )
     assert [Options().sampling(q)["frequency_penalty"] for q in (PROSE, CODE, MATH)] == [0.5, 0.0, 0.0]
     # a number given applies to every answer, code and math included
     assert [Options(frequency_penalty=0.2).answer_frequency_penalty(q) for q in (PROSE, CODE, MATH)] == [0.2, 0.2, 0.2]
     assert [Options(frequency_penalty=0).answer_frequency_penalty(q) for q in (PROSE, CODE, MATH)] == [0, 0, 0]
-    assert [Options().to_dict(q)["frequency_penalty"] for q in (PROSE, CODE, MATH)] == [0.5, 0.0, 0.0]  # a Result's record
+    assert [Options().to_dict(q)["frequency_penalty"] for q in (PROSE, CODE, MATH)] == [
+        0.5,
+        0.0,
+        0.0,
+    ]  # a Result's record
 
 
 def test_the_cli_passes_sampling_settings_as_options():
-    args = build_parser().parse_args(["ask", "q?", "--top-p", "0.5", "--top-k", "3", "--stop", "A", "--stop", "B", "--seed", "7",
-                                      "--frequency-penalty", "0.4", "--presence-penalty", "-0.2", "--sentence-tokens", "40"])
-    assert _options(args) == {"top_p": 0.5, "top_k": 3, "stop": ["A", "B"], "seed": 7, "frequency_penalty": 0.4, "presence_penalty": -0.2,
-                              "sentence_tokens": 40}
+    args = build_parser().parse_args(
+        [
+            "ask",
+            "q?",
+            "--top-p",
+            "0.5",
+            "--top-k",
+            "3",
+            "--stop",
+            "A",
+            "--stop",
+            "B",
+            "--seed",
+            "7",
+            "--frequency-penalty",
+            "0.4",
+            "--presence-penalty",
+            "-0.2",
+            "--sentence-tokens",
+            "40",
+        ]
+    )
+    assert _options(args) == {
+        "top_p": 0.5,
+        "top_k": 3,
+        "stop": ["A", "B"],
+        "seed": 7,
+        "frequency_penalty": 0.4,
+        "presence_penalty": -0.2,
+        "sentence_tokens": 40,
+    }
 
 
 @pytest.mark.parametrize("name", ["frequency_penalty", "presence_penalty"])
@@ -74,6 +115,7 @@ def test_every_request_of_a_question_carries_its_seed_and_the_server_takes_it(ba
     """The frontend has no seed parameter: the question's endpoint adds ``sampling_seed`` to every
     /generate body (plan, prefills, nodes) on its way to the real server, which accepts it (this CPU
     server samples as usual: SGLang applies the seed under --enable-deterministic-inference only)."""
+
     def questions_own():
         return [body for body in sent_generate if str(body.get("rid", "")).startswith("plato-")]
 
@@ -91,8 +133,14 @@ def test_penalties_reach_every_answer_request_and_never_a_plan_or_skeleton(backe
     penalties = {"frequency_penalty": 0.7, "presence_penalty": 0.3}
     for method in ("plato", "sot"):
         sent_generate.clear()
-        result = plato_sgl.run("How do bees make honey? (penalty)", method=method, backend=backend, max_nodes=3, node_max_tokens=8,
-                               **penalties)
+        result = plato_sgl.run(
+            "How do bees make honey? (penalty)",
+            method=method,
+            backend=backend,
+            max_nodes=3,
+            node_max_tokens=8,
+            **penalties,
+        )
         assert result.error is None and result.nodes, method
         structure, answers = _decoding_requests(sent_generate)
         assert len(structure) == 1 and len(answers) == len(result.nodes), method
@@ -108,8 +156,14 @@ def test_every_plan_and_skeleton_sends_the_same_stop_strings(backend, sent_gener
         stops = []
         for _ in range(3):
             sent_generate.clear()
-            assert plato_sgl.run("How do bees make honey? (stops)", method=method, backend=backend, max_nodes=2, node_max_tokens=4).ok
-            stops += [b["sampling_params"].get("stop") for b in sent_generate if (b["sampling_params"].get("max_new_tokens") or 0) > 16]
+            assert plato_sgl.run(
+                "How do bees make honey? (stops)", method=method, backend=backend, max_nodes=2, node_max_tokens=4
+            ).ok
+            stops += [
+                b["sampling_params"].get("stop")
+                for b in sent_generate
+                if (b["sampling_params"].get("max_new_tokens") or 0) > 16
+            ]
         assert len(stops) == 3 and stops[0] == stops[1] == stops[2] and len(stops[0]) <= 1, (method, stops)
 
 
@@ -117,8 +171,12 @@ def test_every_plan_and_skeleton_sends_the_same_stop_strings(backend, sent_gener
 def test_a_frequency_penalty_changes_the_greedy_text(backend):
     """The tiny model's greedy noise repeats tokens; the server's penalty makes it pick others."""
     question = "How do bees make honey? (penalty)"
-    greedy = plato_sgl.run(question, method="ar", backend=backend, max_tokens=32, ignore_eos=True, frequency_penalty=0.0)
-    penalised = plato_sgl.run(question, method="ar", backend=backend, max_tokens=32, ignore_eos=True, frequency_penalty=2.0)
+    greedy = plato_sgl.run(
+        question, method="ar", backend=backend, max_tokens=32, ignore_eos=True, frequency_penalty=0.0
+    )
+    penalised = plato_sgl.run(
+        question, method="ar", backend=backend, max_tokens=32, ignore_eos=True, frequency_penalty=2.0
+    )
     assert greedy.completion_tokens == penalised.completion_tokens == 32
     assert penalised.answer != greedy.answer
 
@@ -126,8 +184,12 @@ def test_a_frequency_penalty_changes_the_greedy_text(backend):
 @pytest.mark.server
 def test_top_k_1_samples_the_greedy_text_at_any_temperature(backend):
     greedy = plato_sgl.run("How do bees make honey? (sampling)", method="ar", backend=backend, max_tokens=24).answer
-    hot = [plato_sgl.run("How do bees make honey? (sampling)", method="ar", backend=backend, max_tokens=24, temperature=1.5, top_k=1).answer
-           for _ in range(2)]
+    hot = [
+        plato_sgl.run(
+            "How do bees make honey? (sampling)", method="ar", backend=backend, max_tokens=24, temperature=1.5, top_k=1
+        ).answer
+        for _ in range(2)
+    ]
     assert hot == [greedy, greedy]
 
 
@@ -137,18 +199,19 @@ def test_a_stop_string_ends_a_plain_answer_where_it_first_appears(smollm_server)
     backend = smollm_server.endpoint(warm_up=False)
     question = "Name three colours. (stop)"
     full = plato_sgl.run(question, method="ar", backend=backend, max_tokens=32, ignore_eos=True).answer
-    windows = [full[i:i + 2] for i in range(len(full) // 2, len(full) - 1)]
+    windows = [full[i : i + 2] for i in range(len(full) // 2, len(full) - 1)]
     stop = next((w for w in windows if not any(c.isspace() for c in w)), None)
     assert stop, full  # a stop of visible text from the answer's second half
     cut = plato_sgl.run(question, method="ar", backend=backend, max_tokens=32, ignore_eos=True, stop=stop).answer
-    assert cut == full[:full.index(stop)]
+    assert cut == full[: full.index(stop)]
 
 
 @pytest.mark.server
 def test_a_stop_string_ends_plato_nodes_but_never_its_plan(backend):
     plan = "Parts: 2\n1. First part.[]\n2. Second part.[]\n"
-    result = plato_sgl.run("How do bees fly? (stop)", backend=backend, node_max_tokens=16, stop=" ",
-                           plan_regex=literal_regex(plan))
+    result = plato_sgl.run(
+        "How do bees fly? (stop)", backend=backend, node_max_tokens=16, stop=" ", plan_regex=literal_regex(plan)
+    )
     assert result.ok and result.plan == plan  # the plan has spaces: the stop did not apply to it
     assert [n.id for n in result.nodes] == [1, 2]
     assert all(" " not in n.result for n in result.nodes)
@@ -161,7 +224,9 @@ def test_by_default_a_programming_tasks_answer_goes_unpenalised_and_prose_does_n
         sent, recorded = {}, {}
         for question in (PROSE, CODE):
             sent_generate.clear()
-            result = plato_sgl.run(question, method=method, backend=backend, max_tokens=8, max_nodes=2, node_max_tokens=8)
+            result = plato_sgl.run(
+                question, method=method, backend=backend, max_tokens=8, max_nodes=2, node_max_tokens=8
+            )
             assert result.error is None, (method, question)
             sent[question] = {p["frequency_penalty"] for p in _decoding_requests(sent_generate)[1]}
             recorded[question] = result.options["frequency_penalty"]

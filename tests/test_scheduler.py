@@ -63,6 +63,7 @@ def test_pipelining_dispatches_before_the_source_is_done_and_plan_first_does_not
 
         def later():  # the plan goes on only once the scheduler has had a chance to dispatch node 1
             import time
+
             time.sleep(0.2)
             seen.append(list(runner.batches))
             s.add_nodes([PlanNode(2, "b")])
@@ -86,6 +87,7 @@ def test_a_repeated_line_adds_its_dependencies_to_a_waiting_node():
 
     def finish():
         import time
+
         time.sleep(0.1)
         s.node_done(1, "x", {}, None)
         time.sleep(0.2)
@@ -107,6 +109,7 @@ def test_a_repeat_of_a_started_node_is_recorded_not_silently_dropped():
 
     def rest():
         import time
+
         time.sleep(0.2)  # node 2 has started by now
         s.add_nodes([PlanNode(2, "b again", (1,))])
         s.source_finished()
@@ -138,6 +141,7 @@ def test_a_finish_while_the_plan_streams_with_nothing_waiting_asks_for_no_prefil
 
     def rest():
         import time
+
         time.sleep(0.2)  # node 1 has finished; the plan is still streaming
         s.add_nodes([PlanNode(2, "b")])
         s.source_finished()
@@ -252,10 +256,13 @@ def test_on_event_sees_each_node_each_dispatch_and_each_finish_in_order():
     s.run(runner)
     seen = [(e.kind, e.node_id, e.node_ids) for e in events]
     assert seen == [
-        ("node", 1, ()), ("node", 2, ()), ("node", 3, ()),
+        ("node", 1, ()),
+        ("node", 2, ()),
+        ("node", 3, ()),
         ("planned", None, ()),  # the source ended: no node comes after it
         ("dispatched", None, (1, 2)),
-        ("done", 1, ()), ("done", 2, ()),
+        ("done", 1, ()),
+        ("done", 2, ()),
         ("dispatched", None, (3,)),
         ("done", 3, ()),
     ]
@@ -273,12 +280,20 @@ def test_on_event_tells_a_revised_line_and_a_failure():
     s = scheduler(on_event=events.append)
     runner = ScriptedRunner(s, finish_at_once=False)
     runner.dispatch = lambda nodes, context: s.node_failed(1, ConnectionError("reset"))
-    s.add_nodes([PlanNode(1, "a"), PlanNode(2, "b", (1,)), PlanNode(2, "b again", ())])  # the repeat drops the dependency
+    s.add_nodes(
+        [PlanNode(1, "a"), PlanNode(2, "b", (1,)), PlanNode(2, "b again", ())]
+    )  # the repeat drops the dependency
     s.source_finished()
     with pytest.raises(PlatoError, match="node 1"):
         s.run(runner)
     assert [(e.kind, e.node_id, e.description) for e in events] == [
-        ("node", 1, "a"), ("node", 2, "b"), ("node", 2, "b again"), ("planned", None, ""), ("dispatched", None, ""), ("failed", 1, "a")]
+        ("node", 1, "a"),
+        ("node", 2, "b"),
+        ("node", 2, "b again"),
+        ("planned", None, ""),
+        ("dispatched", None, ""),
+        ("failed", 1, "a"),
+    ]
     assert events[4].node_ids == (1, 2)
     assert events[-1].text == "ConnectionError: reset"
     events.clear()
@@ -287,7 +302,8 @@ def test_on_event_tells_a_revised_line_and_a_failure():
     with pytest.raises(PlatoError, match="the plan request failed"):
         s.run(ScriptedRunner(s))
     assert [(e.kind, e.node_id, e.description, e.text) for e in events] == [
-        ("failed", None, "the plan request", "OSError: gone")]
+        ("failed", None, "the plan request", "OSError: gone")
+    ]
 
 
 def test_a_raising_callback_is_warned_about_once_and_does_not_break_the_run():
@@ -315,9 +331,12 @@ def test_a_streaming_cap_holds_nodes_back_until_the_plan_ends_or_a_slot_frees():
 
     def plan_and_nodes():
         import time
+
         s.add_nodes([PlanNode(1, "a"), PlanNode(2, "b"), PlanNode(3, "c", (2,))])
         time.sleep(0.2)
-        seen.append([batch for batch, _ in runner.batches])  # one slot while the plan streams: node 2 (node 3 waits on it)
+        seen.append(
+            [batch for batch, _ in runner.batches]
+        )  # one slot while the plan streams: node 2 (node 3 waits on it)
         s.node_done(2, "x", {}, None)
         time.sleep(0.2)
         seen.append([batch for batch, _ in runner.batches])  # the freed slot: nodes 1 and 3 tie (nothing behind them)

@@ -9,36 +9,63 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from polling import busy, until
 
 from plato_sgl.grammar import literal_regex
 from plato_sgl.service import BadRequest, parse_request
-from polling import busy, until
 
 USER = {"role": "user", "content": "How do bees fly?"}
 
 
 def test_the_model_is_the_method_and_the_last_user_message_the_question():
-    body = {"model": "auto", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is a bee?"},
-                                          {"role": "assistant", "content": "An insect."}, USER],
-            "max_tokens": 100, "temperature": 0.5, "stop": ["END"], "max_nodes": 3, "seed": 7}
+    body = {
+        "model": "auto",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What is a bee?"},
+            {"role": "assistant", "content": "An insect."},
+            USER,
+        ],
+        "max_tokens": 100,
+        "temperature": 0.5,
+        "stop": ["END"],
+        "max_nodes": 3,
+        "seed": 7,
+    }
     method, question, options, stream = parse_request(body)
     assert (method, question, stream) == ("auto", "How do bees fly?", False)
-    assert options == {"max_tokens": 100, "answer_max_tokens": 100, "temperature": 0.5, "stop": ["END"], "max_nodes": 3, "seed": 7,
-                       "history": [("user", "What is a bee?"), ("assistant", "An insect.")]}
+    assert options == {
+        "max_tokens": 100,
+        "answer_max_tokens": 100,
+        "temperature": 0.5,
+        "stop": ["END"],
+        "max_nodes": 3,
+        "seed": 7,
+        "history": [("user", "What is a bee?"), ("assistant", "An insect.")],
+    }
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"model": "gpt-4", "messages": [USER]}, "unknown model 'gpt-4'"),
-    ({"model": "plato", "messages": []}, "messages must be a non-empty list"),
-    ({"model": "plato", "messages": [USER, {"role": "assistant", "content": "x"}]}, "last message must be the user's"),
-    ({"model": "plato", "messages": [{"role": "tool", "content": "x"}]}, "role system, user or assistant"),
-    ({"model": "plato", "messages": [USER], "max_node": 3}, "unknown field"),
-    ({"model": "plato", "messages": [USER], "seed": 1.5}, "seed must be a 64-bit integer"),
-    ({"model": "plato", "messages": [USER], "n": 2}, "only n = 1"),
-    ({"model": "plato", "messages": [USER], "max_nodes": 0}, "max_nodes must be a positive integer"),
-    ({"model": "plato", "messages": [{"role": "user", "content": "  "}]}, "the question is empty"),
-    ({"model": "plato", "messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}, "must alternate"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"model": "gpt-4", "messages": [USER]}, "unknown model 'gpt-4'"),
+        ({"model": "plato", "messages": []}, "messages must be a non-empty list"),
+        (
+            {"model": "plato", "messages": [USER, {"role": "assistant", "content": "x"}]},
+            "last message must be the user's",
+        ),
+        ({"model": "plato", "messages": [{"role": "tool", "content": "x"}]}, "role system, user or assistant"),
+        ({"model": "plato", "messages": [USER], "max_node": 3}, "unknown field"),
+        ({"model": "plato", "messages": [USER], "seed": 1.5}, "seed must be a 64-bit integer"),
+        ({"model": "plato", "messages": [USER], "n": 2}, "only n = 1"),
+        ({"model": "plato", "messages": [USER], "max_nodes": 0}, "max_nodes must be a positive integer"),
+        ({"model": "plato", "messages": [{"role": "user", "content": "  "}]}, "the question is empty"),
+        (
+            {"model": "plato", "messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]},
+            "must alternate",
+        ),
+    ],
+)
 def test_bad_requests_are_refused_with_the_reason(body, message):
     with pytest.raises(BadRequest, match=message):
         parse_request(body)
@@ -53,8 +80,8 @@ PLAN = "Parts: 2\n1. Wings.[]\n2. Muscles.[]\n"
 def api_url(backend):
     import uvicorn
 
-    from plato_sgl.serving import free_port
     from plato_sgl.service import create_app
+    from plato_sgl.serving import free_port
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(backend), host="127.0.0.1", port=port, log_level="warning"))
@@ -86,18 +113,29 @@ def test_models_and_health(client, api_url):
 
 @pytest.mark.server
 def test_a_plato_completion_with_usage(client):
-    reply = client.chat.completions.create(model="plato", messages=[USER], max_tokens=12,
-                                           extra_body={"plan_regex": literal_regex(PLAN), "node_max_tokens": 6, "ignore_eos": True})
+    reply = client.chat.completions.create(
+        model="plato",
+        messages=[USER],
+        max_tokens=12,
+        extra_body={"plan_regex": literal_regex(PLAN), "node_max_tokens": 6, "ignore_eos": True},
+    )
     text = reply.choices[0].message.content
     assert text.startswith("**Wings**\n") and "\n\n**Muscles**\n" in text
     assert reply.model == "plato" and reply.choices[0].finish_reason == "length"  # every node ran to its cap
-    assert reply.usage.completion_tokens > 12 and reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+    assert (
+        reply.usage.completion_tokens > 12
+        and reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+    )
 
 
 @pytest.mark.server
 def test_a_streamed_completion_is_the_same_answer_in_pieces(client):
-    settings = dict(model="plato", messages=[USER], max_tokens=12,
-                    extra_body={"plan_regex": literal_regex(PLAN), "node_max_tokens": 6, "ignore_eos": True})
+    settings = dict(
+        model="plato",
+        messages=[USER],
+        max_tokens=12,
+        extra_body={"plan_regex": literal_regex(PLAN), "node_max_tokens": 6, "ignore_eos": True},
+    )
     whole = client.chat.completions.create(**settings).choices[0].message.content
     chunks = list(client.chat.completions.create(stream=True, **settings))
     pieces = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
@@ -108,8 +146,13 @@ def test_a_streamed_completion_is_the_same_answer_in_pieces(client):
 @pytest.mark.server
 def test_many_clients_at_once_share_the_server(client):
     def ask(i):
-        return client.chat.completions.create(model="ar", messages=[{"role": "user", "content": f"Name colour {i}. (api)"}],
-                                              max_tokens=6, extra_body={"ignore_eos": True})
+        return client.chat.completions.create(
+            model="ar",
+            messages=[{"role": "user", "content": f"Name colour {i}. (api)"}],
+            max_tokens=6,
+            extra_body={"ignore_eos": True},
+        )
+
     with ThreadPoolExecutor(6) as pool:
         replies = list(pool.map(ask, range(6)))
     assert all(r.choices[0].message.content and r.usage.completion_tokens == 6 for r in replies)
@@ -118,9 +161,18 @@ def test_many_clients_at_once_share_the_server(client):
 @pytest.mark.server
 def test_a_client_that_goes_away_has_its_requests_aborted(client, backend):
     until(lambda: busy(backend.base_url) == 0, 30)  # the server is idle before
-    stream = client.chat.completions.create(model="plato", messages=[USER], stream=True, max_tokens=3000,
-                                            extra_body={"plan_regex": literal_regex(PLAN), "node_max_tokens": 3000, "ignore_eos": True,
-                                                        "frequency_penalty": 0.0})  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
+    stream = client.chat.completions.create(
+        model="plato",
+        messages=[USER],
+        stream=True,
+        max_tokens=3000,
+        extra_body={
+            "plan_regex": literal_regex(PLAN),
+            "node_max_tokens": 3000,
+            "ignore_eos": True,
+            "frequency_penalty": 0.0,
+        },
+    )  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
     next(c for c in stream if c.choices and c.choices[0].delta.content)  # nodes are decoding
     assert busy(backend.base_url) > 0
     stream.close()  # the client goes away

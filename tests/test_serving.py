@@ -20,8 +20,8 @@ from plato_sgl.bench import JUDGEMENTS_FILE, Row, load_rows
 from plato_sgl.cpu_shim.sgl_kernel import assign_req_to_token_pool_cpu, copy_all_layer_kv_cache_cpu
 from plato_sgl.datasets import Question
 from plato_sgl.errors import PlatoError, ServerError
-from plato_sgl.result import Result
 from plato_sgl.judge import judge_pool_tokens
+from plato_sgl.result import Result
 from plato_sgl.serving import LocalServer, connect, free_port, open_backend
 
 
@@ -93,14 +93,21 @@ def test_exception_in_with_block_stops_the_whole_tree():
 @pytest.mark.server
 def test_ctrl_c_stops_the_server(tmp_path, reap):
     child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent("""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
             import time
             from plato_sgl.serving import LocalServer
             with LocalServer("tiny-random") as server:
                 print(server.process.pid, flush=True)
                 time.sleep(600)
-        """)],
-        stdout=subprocess.PIPE, text=True, cwd=tmp_path, preexec_fn=default_ctrl_c,
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=default_ctrl_c,
     )
     try:
         server_pid = int(child.stdout.readline())
@@ -130,8 +137,13 @@ def interrupt_stops_its_server_at_once(args: list[str], saved: Path, sig: int, r
     """Run ``plato-sgl ARGS`` (it starts a server), send ``sig`` once ``saved`` has a line, and check
     it ends at once with 130, leaves no server behind and keeps what it saved. Returns the server's
     command line."""
-    command = subprocess.Popen([sys.executable, "-m", "plato_sgl.cli", *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_ctrl_c)
+    command = subprocess.Popen(
+        [sys.executable, "-m", "plato_sgl.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=default_ctrl_c,
+    )
     try:
         server = _server_of(command)
         reap(server.pid)
@@ -158,8 +170,24 @@ def test_an_interrupted_bench_stops_its_server_at_once(tmp_path, sig, reap):
     # flight, and must leave no server behind (SIGTERM included: a server in its own session would
     # otherwise outlive the command).
     out = tmp_path / "run"
-    interrupt_stops_its_server_at_once(["bench", "--model", "tiny-random", "--methods", "plato", "--out", str(out),
-                                        "--node-max-tokens", "256", "--plan-max-tokens", "512"], out / "plato.jsonl", sig, reap)
+    interrupt_stops_its_server_at_once(
+        [
+            "bench",
+            "--model",
+            "tiny-random",
+            "--methods",
+            "plato",
+            "--out",
+            str(out),
+            "--node-max-tokens",
+            "256",
+            "--plan-max-tokens",
+            "512",
+        ],
+        out / "plato.jsonl",
+        sig,
+        reap,
+    )
     assert load_rows(out)["plato"]
 
 
@@ -173,10 +201,16 @@ def test_a_killed_judge_stops_its_server_at_once(tmp_path, reap):
         with (out / f"{method}.jsonl").open("w", encoding="utf-8") as f:
             for n in range(12):
                 question = Question(str(n), f"Question number {n}?")
-                f.write(Row(question, method, Result(question.text, method, answer=f"{method} answers {n}.")).to_json() + "\n")
+                f.write(
+                    Row(question, method, Result(question.text, method, answer=f"{method} answers {n}.")).to_json()
+                    + "\n"
+                )
     server_command = interrupt_stops_its_server_at_once(
         ["judge", str(out), "--pairs", "plato:ar", "--judge-model", "tiny-random", "--num-threads", "3"],
-        out / JUDGEMENTS_FILE, signal.SIGTERM, reap)
+        out / JUDGEMENTS_FILE,
+        signal.SIGTERM,
+        reap,
+    )
     # its KV pool fits the 3 judge calls at once (long answers: several thousand tokens each)
     assert server_command[server_command.index("--max-total-tokens") + 1] == str(judge_pool_tokens(3))
 
@@ -275,8 +309,12 @@ def test_shim_assigns_request_slots_in_order():
     req_to_token = torch.zeros((4, 10), dtype=torch.int32)
     out_cache_loc = torch.tensor([11, 12, 13, 21, 22, 31], dtype=torch.int64)
     assign_req_to_token_pool_cpu(
-        torch.tensor([2, 0, 3]), req_to_token, torch.tensor([0, 5, 9]), torch.tensor([3, 7, 10]),
-        out_cache_loc, req_to_token.shape[1],
+        torch.tensor([2, 0, 3]),
+        req_to_token,
+        torch.tensor([0, 5, 9]),
+        torch.tensor([3, 7, 10]),
+        out_cache_loc,
+        req_to_token.shape[1],
     )
     assert req_to_token[2, :3].tolist() == [11, 12, 13]
     assert req_to_token[0, 5:7].tolist() == [21, 22]
@@ -304,3 +342,16 @@ def test_shim_registers_no_torch_ops_and_refuses_speculative_helpers():
     with pytest.raises(NotImplementedError, match="speculative"):
         shim.verify_tree_greedy_cpu()
 
+
+def test_a_cpu_server_runs_in_bfloat16_on_every_core_unless_told_otherwise(monkeypatch):
+    # the defaults benchmarks/engine-cpu chose; a user's flags after `--` and PLATO_SGL_THREADS win
+    from plato_sgl.serving import CPU_DTYPE, default_threads
+
+    server = LocalServer("tiny-random", extra_args=["--dtype", "float16"])
+    command = server._command(on_cpu=True)
+    assert command[command.index("--dtype") + 1] == CPU_DTYPE == "bfloat16"
+    assert command[-2:] == ["--dtype", "float16"]  # later on the command line: argparse keeps the last
+    monkeypatch.delenv("PLATO_SGL_THREADS", raising=False)
+    assert default_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("PLATO_SGL_THREADS", "1")
+    assert default_threads() == 1 and server._environment(on_cpu=True)["OMP_NUM_THREADS"] == "1"

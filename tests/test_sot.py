@@ -137,7 +137,11 @@ def test_the_answer_is_the_points_in_order(forced) -> None:
 def test_every_branch_reuses_the_cached_question_and_skeleton(forced, tokenizer) -> None:
     for node in forced.nodes:
         # what follows the shared prefix: the point's own index, the turn change and its start
-        own = EXPAND_OWN.format(index=node.id) + "<|im_end|>\n<|im_start|>assistant\n" + point_opening(node.id, node.description)
+        own = (
+            EXPAND_OWN.format(index=node.id)
+            + "<|im_end|>\n<|im_start|>assistant\n"
+            + point_opening(node.id, node.description)
+        )
         own_tokens = len(tokenizer(own, add_special_tokens=False).input_ids)
         assert node.prompt_tokens - node.cached_tokens <= own_tokens + 2, node
 
@@ -168,9 +172,16 @@ def test_a_point_that_fails_is_reported_at_once_not_after_the_others(backend, to
     shared = len(tokenizer(skeleton)["input_ids"])
     assert 2 * shared + 2600 > 4096 > shared + 2600 + 200, shared  # the lengths do what the comment says
     with pytest.raises(plato_sgl.PlatoError, match=r"node 2 .*refused request 'expansion'") as caught:
-        plato_sgl.run("A question with one impossible point", method="sot", backend=backend,
-                      plan_regex=literal_regex(skeleton), plan_max_tokens=2048, node_max_tokens=2600, ignore_eos=True,
-                      frequency_penalty=0.0)  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
+        plato_sgl.run(
+            "A question with one impossible point",
+            method="sot",
+            backend=backend,
+            plan_regex=literal_regex(skeleton),
+            plan_max_tokens=2048,
+            node_max_tokens=2600,
+            ignore_eos=True,
+            frequency_penalty=0.0,
+        )  # unpenalised: under a penalty the tiny model's noise can reach the template's stop string early
     partial = caught.value.result
     assert partial.node(1).dispatched_at is not None
     assert not partial.node(1).finished  # the failure did not wait for point 1's 2600 tokens
@@ -181,8 +192,13 @@ def test_smoke_a_real_model_expands_its_points(judge_server) -> None:
     """Expansions that continued "<index>. <point>." mostly ended after one token (Qwen2.5-Coder
     0.5B and 1.5B: here 3 of 4 points), so SoT's answer was its skeleton. Each point now opens a
     sentence to finish, and a real model writes it."""
-    result = plato_sgl.run("What are the most effective ways to deal with stress?", method="sot",
-                           backend=judge_server.endpoint(), max_nodes=4, node_max_tokens=48)
+    result = plato_sgl.run(
+        "What are the most effective ways to deal with stress?",
+        method="sot",
+        backend=judge_server.endpoint(),
+        max_nodes=4,
+        node_max_tokens=48,
+    )
     assert result.ok and len(result.nodes) >= 3
     written = [n for n in result.nodes if n.completion_tokens > 3 and n.result.strip()]
     assert len(written) == len(result.nodes), [(n.description, n.completion_tokens, n.result) for n in result.nodes]

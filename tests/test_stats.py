@@ -7,8 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from plato_sgl.stats import (bootstrap_interval, fit_logistic, length_controlled_interval, length_controlled_preference,
-                             mean_interval, paired_difference_interval)
+from plato_sgl.stats import (
+    bootstrap_interval,
+    fit_logistic,
+    length_controlled_interval,
+    length_controlled_preference,
+    mean_interval,
+    paired_difference_interval,
+)
 
 
 def test_the_bootstrap_interval_of_a_constant_is_that_constant():

@@ -3,18 +3,18 @@ engine needed), then ``plato_sgl.stream`` against the tiny real server for every
 
 from __future__ import annotations
 
-
 import pytest
+from polling import busy, until
 
 import plato_sgl
 from plato_sgl import prompts
 from plato_sgl.grammar import literal_regex
 from plato_sgl.methods.plato import compose
-from plato_sgl.methods.sot import LAYOUT as SOT_LAYOUT, compose_answer as sot_answer
+from plato_sgl.methods.sot import LAYOUT as SOT_LAYOUT
+from plato_sgl.methods.sot import compose_answer as sot_answer
 from plato_sgl.result import NodeRecord
 from plato_sgl.scheduler import Progress
 from plato_sgl.streaming import ReadingOrder, plato_layout
-from polling import busy, until
 
 
 def node(i, description):
@@ -38,8 +38,17 @@ def released(order, events):
 
 def test_the_first_section_streams_while_later_ones_wait_for_it():
     order = ReadingOrder(plato_layout("How do bees fly?"))
-    out = released(order, [node(1, "Wings"), node(2, "Muscles"), text(2, "Muscles contract fast. "),
-                           text(1, "Wings beat. "), text(1, "They twist."), PLANNED])
+    out = released(
+        order,
+        [
+            node(1, "Wings"),
+            node(2, "Muscles"),
+            text(2, "Muscles contract fast. "),
+            text(1, "Wings beat. "),
+            text(1, "They twist."),
+            PLANNED,
+        ],
+    )
     assert out[:3] == ["", "", ""]  # node 2's text waits for node 1
     assert out[3] == "**Wings**\nWings beat."  # a first sentence with words of its own is not a restatement
     assert "".join(out) == "**Wings**\nWings beat. They twist."  # node 1's text is released as it comes
@@ -51,23 +60,39 @@ def test_the_first_section_streams_while_later_ones_wait_for_it():
 
 def test_an_opening_restatement_is_held_until_it_is_settled_and_then_left_out():
     order = ReadingOrder(plato_layout("How do bees fly?"))
-    out = released(order, [node(1, "Wing beats"), text(1, "Your part"), text(1, ": Wing beats."), text(1, " They are fast.")])
+    out = released(
+        order, [node(1, "Wing beats"), text(1, "Your part"), text(1, ": Wing beats."), text(1, " They are fast.")]
+    )
     assert out == ["", "**Wing beats**", "", "\nThey are fast."]
     final = "Your part: Wing beats. They are fast."
     released(order, [done(1, final), PLANNED])
-    assert order.released == prompts.compose_answer([("Wing beats", prompts.drop_restatement(final, "Wing beats", "How do bees fly?")[0])])
+    assert order.released == prompts.compose_answer(
+        [("Wing beats", prompts.drop_restatement(final, "Wing beats", "How do bees fly?")[0])]
+    )
 
 
 def test_a_section_that_repeats_an_earlier_one_word_for_word_is_held_and_left_out():
     email = "Subject: Joint venture\n\nDear Sam, I write to propose a venture."
     order = ReadingOrder(plato_layout("Write an email proposing a joint venture."))
-    out = released(order, [node(1, "Opening"), node(2, "Terms"), node(3, "Closing"), done(1, email),
-                           text(2, "Subject: Joint"), text(3, "Thanks for reading.")])
+    out = released(
+        order,
+        [
+            node(1, "Opening"),
+            node(2, "Terms"),
+            node(3, "Closing"),
+            done(1, email),
+            text(2, "Subject: Joint"),
+            text(3, "Thanks for reading."),
+        ],
+    )
     assert out[-2:] == ["", ""]  # node 2 may still repeat node 1: held, and node 3 waits behind it
     tail = released(order, [done(2, email.upper()), done(3, "Thanks for reading."), PLANNED])
     assert "".join(tail) == "\n\n**Closing**\nThanks for reading."  # node 2 is left out, separator and all
-    records = [NodeRecord(id=1, description="Opening", result=email), NodeRecord(id=2, description="Terms", result=email.upper()),
-               NodeRecord(id=3, description="Closing", result="Thanks for reading.")]
+    records = [
+        NodeRecord(id=1, description="Opening", result=email),
+        NodeRecord(id=2, description="Terms", result=email.upper()),
+        NodeRecord(id=3, description="Closing", result="Thanks for reading."),
+    ]
     answer, repairs = compose(records, "Write an email proposing a joint venture.")  # Plato's Result.answer
     assert answer == prompts.compose_answer([("Opening", email), ("Closing", "Thanks for reading.")])
     assert repairs == ["node 2: left out of the answer, its text repeats node 1's"]
@@ -76,17 +101,28 @@ def test_a_section_that_repeats_an_earlier_one_word_for_word_is_held_and_left_ou
 
 def test_a_section_that_starts_like_an_earlier_one_and_then_differs_is_shown():
     order = ReadingOrder(plato_layout("How do bees fly?"))
-    out = released(order, [node(1, "Wings"), node(2, "Muscles"), done(1, "Bees beat their wings."), text(2, "Bees beat"),
-                           text(2, " their muscles fast.")])
+    out = released(
+        order,
+        [
+            node(1, "Wings"),
+            node(2, "Muscles"),
+            done(1, "Bees beat their wings."),
+            text(2, "Bees beat"),
+            text(2, " their muscles fast."),
+        ],
+    )
     assert out[-2] == "" and out[-1] == "\n\n**Muscles**\nBees beat their muscles fast."
 
 
-@pytest.mark.parametrize("text, earlier, repeated, may", [
-    ("Dear Sam,\n\nHello.", ["Other.", "dear  sam, hello."], 1, True),
-    ("Dear Sam", ["Dear Sam, hello."], None, True),
-    ("Dear Pat", ["Dear Sam, hello."], None, False),
-    ("", [""], None, True),  # nothing written: never a repeat, but it may become one
-])
+@pytest.mark.parametrize(
+    "text, earlier, repeated, may",
+    [
+        ("Dear Sam,\n\nHello.", ["Other.", "dear  sam, hello."], 1, True),
+        ("Dear Sam", ["Dear Sam, hello."], None, True),
+        ("Dear Pat", ["Dear Sam, hello."], None, False),
+        ("", [""], None, True),  # nothing written: never a repeat, but it may become one
+    ],
+)
 def test_repeated_sections(text, earlier, repeated, may):
     assert prompts.repeated_section(text, earlier) == repeated
     assert prompts.may_repeat(text, earlier) == may
@@ -100,13 +136,22 @@ def test_trailing_whitespace_waits_and_a_section_after_the_last_waits_for_the_pl
     assert order.feed(text(2, "Beta.")) == "\n\n**B**\nBeta."
 
 
-@pytest.mark.parametrize("text, settled", [
-    ("Wing", False), ("Wing beats", False), ("Wing beats.", False), ("Wing beats. ", False),  # may be a restatement
-    ("Wing beats. They", True),  # a restatement followed by text: it goes
-    ("Win", False),  # a word still being written that may become the topic's "wing"
-    ("Wings", True), ("Wingspan", True),  # no topic or question word starts so: the sentence stays
-    ("Your pa", False), ("Your part: Wing", False), ("Your part: Lift", True),
-])
+@pytest.mark.parametrize(
+    "text, settled",
+    [
+        ("Wing", False),
+        ("Wing beats", False),
+        ("Wing beats.", False),
+        ("Wing beats. ", False),  # may be a restatement
+        ("Wing beats. They", True),  # a restatement followed by text: it goes
+        ("Win", False),  # a word still being written that may become the topic's "wing"
+        ("Wings", True),
+        ("Wingspan", True),  # no topic or question word starts so: the sentence stays
+        ("Your pa", False),
+        ("Your part: Wing", False),
+        ("Your part: Lift", True),
+    ],
+)
 def test_when_an_opening_restatement_is_settled(text, settled):
     assert prompts.restatement_settled(text, "Wing beats", "How do bees fly?") is settled
 
@@ -127,7 +172,9 @@ def test_a_method_without_text_events_gives_its_answer_at_the_end_and_a_mismatch
 
 def test_skeleton_of_thought_points_stream_as_lines():
     order = ReadingOrder(SOT_LAYOUT)
-    released(order, [node(1, "Wings"), node(2, "Muscles"), PLANNED, text(1, " beat"), done(1, " beat fast"), done(2, "")])
+    released(
+        order, [node(1, "Wings"), node(2, "Muscles"), PLANNED, text(1, " beat"), done(1, " beat fast"), done(2, "")]
+    )
     assert order.released == sot_answer([(1, "Wings", " beat fast"), (2, "Muscles", "")])
 
 
@@ -147,7 +194,9 @@ def collect(**kwargs):
 @pytest.mark.parametrize("method", ["plato", "auto", "ar", "cot", "sot", "pasta"])
 def test_every_method_streams_texts_that_make_up_its_answer(backend, method):
     forced = {"plan_regex": literal_regex(PLAN)} if method in ("plato", "auto") else {}
-    events, result = collect(question=f"How do bees fly? (stream {method})", method=method, backend=backend, **SMALL, **forced)
+    events, result = collect(
+        question=f"How do bees fly? (stream {method})", method=method, backend=backend, **SMALL, **forced
+    )
     assert result.ok and (result.answer or method == "pasta")  # the tiny model's PASTA text can be all whitespace
     assert "".join(e.text for e in events if e.kind == "text") == result.answer
     if method in ("plato", "auto", "ar", "cot", "sot"):
@@ -156,9 +205,16 @@ def test_every_method_streams_texts_that_make_up_its_answer(backend, method):
 
 @pytest.mark.server
 def test_plato_releases_the_first_section_before_the_last_node_is_done(backend):
-    events, result = collect(question="How do bees fly? (stream order)", backend=backend, ignore_eos=True,
-                             plan_regex=literal_regex(PLAN), **SMALL)
-    kinds = [(e.kind, e.progress.kind if e.progress else None, e.progress.node_id if e.progress else None) for e in events]
+    events, result = collect(
+        question="How do bees fly? (stream order)",
+        backend=backend,
+        ignore_eos=True,
+        plan_regex=literal_regex(PLAN),
+        **SMALL,
+    )
+    kinds = [
+        (e.kind, e.progress.kind if e.progress else None, e.progress.node_id if e.progress else None) for e in events
+    ]
     first_text = next(i for i, e in enumerate(events) if e.kind == "text")
     assert first_text < kinds.index(("progress", "done", 3))
     assert events[first_text].text.startswith("**Wings**")
@@ -168,8 +224,13 @@ def test_plato_releases_the_first_section_before_the_last_node_is_done(backend):
 @pytest.mark.server
 def test_leaving_a_stream_early_aborts_the_questions_requests(backend):
     # nodes 1 and 2 would decode 3000 tokens each (tens of seconds here); the reader leaves at the first text
-    events = plato_sgl.stream("How do bees fly? (stream abort)", backend=backend, node_max_tokens=3000,
-                              ignore_eos=True, plan_regex=literal_regex(PLAN))
+    events = plato_sgl.stream(
+        "How do bees fly? (stream abort)",
+        backend=backend,
+        node_max_tokens=3000,
+        ignore_eos=True,
+        plan_regex=literal_regex(PLAN),
+    )
     next(e for e in events if e.kind == "text")
     assert busy(backend.base_url) > 0  # the nodes are decoding
     events.close()  # e.g. the client went away

@@ -21,19 +21,44 @@ from plato_sgl.sweep import BatchInfo
 QUESTIONS = [Question(id=str(i), text=f"question {i}", category="generic") for i in range(1, 9)]
 
 
-def answer(method: str, seconds: float, tokens: int = 100, first_token: float = 1.0, error: str | None = None) -> Result:
+def answer(
+    method: str, seconds: float, tokens: int = 100, first_token: float = 1.0, error: str | None = None
+) -> Result:
     """A saved answer: Plato's with two nodes (its first node's first token at ``first_token``), else one plain call."""
     if method == "plato":
-        nodes = [NodeRecord(id=1, description="a", parsed_at=0.5, dispatched_at=0.5, started_at=first_token, finished_at=seconds,
-                            completion_tokens=tokens // 2),
-                 NodeRecord(id=2, description="b", parsed_at=0.6, dispatched_at=0.6, started_at=first_token + 0.1,
-                            finished_at=seconds, completion_tokens=tokens // 2)]
+        nodes = [
+            NodeRecord(
+                id=1,
+                description="a",
+                parsed_at=0.5,
+                dispatched_at=0.5,
+                started_at=first_token,
+                finished_at=seconds,
+                completion_tokens=tokens // 2,
+            ),
+            NodeRecord(
+                id=2,
+                description="b",
+                parsed_at=0.6,
+                dispatched_at=0.6,
+                started_at=first_token + 0.1,
+                finished_at=seconds,
+                completion_tokens=tokens // 2,
+            ),
+        ]
         return Result(question="q", method=method, nodes=nodes, wall_time=seconds, error=error)
-    return Result(question="q", method=method, calls=[Call(kind="answer", completion_tokens=tokens, first_token_at=first_token)],
-                  wall_time=seconds, error=error)
+    return Result(
+        question="q",
+        method=method,
+        calls=[Call(kind="answer", completion_tokens=tokens, first_token_at=first_token)],
+        wall_time=seconds,
+        error=error,
+    )
 
 
-def rows_at(level: int, latencies: dict[str, list[float]], first_token: dict[str, float] | None = None) -> dict[str, dict[str, Row]]:
+def rows_at(
+    level: int, latencies: dict[str, list[float]], first_token: dict[str, float] | None = None
+) -> dict[str, dict[str, Row]]:
     """Rows of one level: each variant answers questions 1..n in batches of ``level``, question i in
     ``latencies[variant][i-1]`` seconds, every question of a batch started at its start (offset 0)."""
     rows: dict[str, dict[str, Row]] = {}
@@ -41,7 +66,9 @@ def rows_at(level: int, latencies: dict[str, list[float]], first_token: dict[str
         for i, seconds in enumerate(times):
             q = QUESTIONS[i]
             batch = BatchInfo(f"{variant}-{i // level}", level, 0.0)
-            rows.setdefault(variant, {})[q.id] = Row(q, variant, answer(variant, seconds, first_token=(first_token or {}).get(variant, 1.0)), batch)
+            rows.setdefault(variant, {})[q.id] = Row(
+                q, variant, answer(variant, seconds, first_token=(first_token or {}).get(variant, 1.0)), batch
+            )
     return rows
 
 
@@ -59,15 +86,24 @@ def test_the_schedule_interleaves_levels_keeps_whole_batches_and_reruns_only_wha
     batches = sweep.schedule(questions, [1, 4], variants)
     shown = [(b.level, b.variant.name, [q.id for q in b.questions]) for b in batches]
     assert shown == [
-        (1, "ar", ["1"]), (1, "plato", ["1"]),
-        (4, "plato", ["1", "2", "3", "4"]), (4, "ar", ["1", "2", "3", "4"]),  # level 4 comes before level 1 is done...
-        (1, "ar", ["2"]), (1, "plato", ["2"]),  # ...and the variants' order rotates each round
-        (1, "plato", ["3"]), (1, "ar", ["3"]),
-        (1, "ar", ["4"]), (1, "plato", ["4"]),
-        (1, "plato", ["5"]), (1, "ar", ["5"]),
+        (1, "ar", ["1"]),
+        (1, "plato", ["1"]),
+        (4, "plato", ["1", "2", "3", "4"]),
+        (4, "ar", ["1", "2", "3", "4"]),  # level 4 comes before level 1 is done...
+        (1, "ar", ["2"]),
+        (1, "plato", ["2"]),  # ...and the variants' order rotates each round
+        (1, "plato", ["3"]),
+        (1, "ar", ["3"]),
+        (1, "ar", ["4"]),
+        (1, "plato", ["4"]),
+        (1, "plato", ["5"]),
+        (1, "ar", ["5"]),
     ]
     # resumed: question 2 of level 4's plato failed, ar's batch is complete; level 1 is done
-    saved = {4: rows_at(4, {"ar": [1, 1, 1, 1], "plato": [1, 1, 1, 1]}), 1: rows_at(1, {"ar": [1] * 5, "plato": [1] * 5})}
+    saved = {
+        4: rows_at(4, {"ar": [1, 1, 1, 1], "plato": [1, 1, 1, 1]}),
+        1: rows_at(1, {"ar": [1] * 5, "plato": [1] * 5}),
+    }
     failed = saved[4]["plato"]["2"]
     saved[4]["plato"]["2"] = Row(failed.question, "plato", answer("plato", 1.0, error="server died"), failed.batch)
     again = sweep.schedule(questions, [1, 4], variants, saved)
@@ -80,7 +116,9 @@ def test_aggregate_throughput_is_all_tokens_over_the_batches_wall_time():
     assert sweep.aggregate_throughput(list(rows.values())) == pytest.approx(400 / 7)
     # a question that started later in its batch ends later: offset + wall time
     late = Row(QUESTIONS[0], "ar", answer("ar", 2.0), BatchInfo("x", 2, 3.0))
-    assert sweep.batch_wall_times([late, Row(QUESTIONS[1], "ar", answer("ar", 4.0), BatchInfo("x", 2, 0.0))]) == {"x": 5.0}
+    assert sweep.batch_wall_times([late, Row(QUESTIONS[1], "ar", answer("ar", 4.0), BatchInfo("x", 2, 0.0))]) == {
+        "x": 5.0
+    }
     assert sweep.aggregate_throughput([Row(QUESTIONS[0], "ar", answer("ar", 2.0))]) is None  # not written by a sweep
 
 
@@ -98,14 +136,27 @@ def test_level_figures_and_the_crossover_are_computed_from_the_rows():
     figures = sweep.sweep_figures(sweep_levels())
     by = {(f.level, f.variant): f for f in figures}
     one = by[(1, "plato")]
-    assert (one.questions, one.latency_mean, one.speedup, one.sooner, one.first_token_mean) == (4, 4.0, 2.0, (4, 4), 2.0)
+    assert (one.questions, one.latency_mean, one.speedup, one.sooner, one.first_token_mean) == (
+        4,
+        4.0,
+        2.0,
+        (4, 4),
+        2.0,
+    )
     assert one.throughput == pytest.approx(400 / 16)  # 4 batches of 4 s, 100 tokens each
-    assert by[(4, "plato")].latency_p90 == pytest.approx(13.4) and by[(4, "plato")].throughput == pytest.approx(400 / 14)
+    assert by[(4, "plato")].latency_p90 == pytest.approx(13.4) and by[(4, "plato")].throughput == pytest.approx(
+        400 / 14
+    )
     assert by[(8, "ar")].throughput == pytest.approx(800 / 12) and by[(1, "ar")].speedup is None
     found = sweep.crossover(figures, "plato")
     assert (found.levels, found.sooner_at, found.stops_at) == ((1, 2, 4, 8), (1,), 2)  # even at 2 is not sooner
     assert found.sentence() == "plato stops being sooner than ar at concurrency 2 (sooner at 1)."
-    assert sweep.latency_series(figures)["plato"] == [(1, 4.0, 4.0), (2, 9.0, 9.0), (4, 12.5, pytest.approx(13.4)), (8, 20.0, 20.0)]
+    assert sweep.latency_series(figures)["plato"] == [
+        (1, 4.0, 4.0),
+        (2, 9.0, 9.0),
+        (4, 12.5, pytest.approx(13.4)),
+        (8, 20.0, 20.0),
+    ]
 
 
 def test_the_crossover_says_when_there_is_none():
@@ -113,9 +164,15 @@ def test_the_crossover_says_when_there_is_none():
         return sweep.LevelFigures(level, "plato", 4, 0, None, 1.0, 1.0, None, speedup, None, 0)
 
     always = sweep.crossover([figure(1, 1.5), figure(2, 1.2)], "plato")
-    assert always.stops_at is None and "sooner than ar at every concurrency measured (1, 2): no crossover" in always.sentence()
+    assert (
+        always.stops_at is None
+        and "sooner than ar at every concurrency measured (1, 2): no crossover" in always.sentence()
+    )
     never = sweep.crossover([figure(1, 0.9), figure(2, 0.8)], "plato")
-    assert never.stops_at is None and never.sentence() == "plato was not sooner than ar at any concurrency measured (1, 2)."
+    assert (
+        never.stops_at is None
+        and never.sentence() == "plato was not sooner than ar at any concurrency measured (1, 2)."
+    )
     back = sweep.crossover([figure(1, 1.5), figure(2, 0.9), figure(4, 1.1)], "plato")
     assert back.stops_at == 2 and "sooner again at 4" in back.sentence()
     assert "not both measured" in sweep.crossover([], "auto").sentence()
@@ -158,8 +215,13 @@ def test_a_sweep_folder_reports_its_lowest_level_and_the_load_section_with_its_p
 
 
 def test_auto_load_is_auto_with_the_load_threshold_beside_plain_auto():
-    variants = {v.name: v for v in variants_for(["ar", "auto", "auto-load"], options={"auto_max_load": 2, "max_nodes": 4})}
-    assert variants["auto-load"].method == "auto" and variants["auto-load"].options == {"auto_max_load": 2, "max_nodes": 4}
+    variants = {
+        v.name: v for v in variants_for(["ar", "auto", "auto-load"], options={"auto_max_load": 2, "max_nodes": 4})
+    }
+    assert variants["auto-load"].method == "auto" and variants["auto-load"].options == {
+        "auto_max_load": 2,
+        "max_nodes": 4,
+    }
     assert variants["auto"].options == {"max_nodes": 4} and variants["ar"].options == {"max_nodes": 4}
     with pytest.raises(ValueError, match="--auto-max-load"):
         variants_for(["auto-load"])
@@ -181,15 +243,40 @@ def test_ordinary_and_sweep_folders_are_not_mixed(tmp_path):
 @pytest.mark.server
 def test_a_short_sweep_on_the_tiny_server_then_resumed(tiny_server, tmp_path):
     out = tmp_path / "sweep"
-    command = [sys.executable, "-m", "plato_sgl.cli", "bench", "--url", tiny_server.url, "--methods", "ar,plato,auto-load",
-               "--auto-max-load", "0", "--first", "2", "--concurrency", "1,2", "--out", str(out), "--max-tokens", "12",
-               "--node-max-tokens", "6", "--max-nodes", "2", "--plan-max-tokens", "80"]
+    command = [
+        sys.executable,
+        "-m",
+        "plato_sgl.cli",
+        "bench",
+        "--url",
+        tiny_server.url,
+        "--methods",
+        "ar,plato,auto-load",
+        "--auto-max-load",
+        "0",
+        "--first",
+        "2",
+        "--concurrency",
+        "1,2",
+        "--out",
+        str(out),
+        "--max-tokens",
+        "12",
+        "--node-max-tokens",
+        "6",
+        "--max-nodes",
+        "2",
+        "--plan-max-tokens",
+        "80",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "12 answers saved" in done.stdout  # 2 questions x 3 methods x 2 levels
     for level in (1, 2):
         rows = load_rows(sweep.level_folder(out, level))
-        assert sorted(rows) == ["ar", "auto-load", "plato"] and all(sorted(by_q) == ["1", "2"] for by_q in rows.values())
+        assert sorted(rows) == ["ar", "auto-load", "plato"] and all(
+            sorted(by_q) == ["1", "2"] for by_q in rows.values()
+        )
         batches = {row.batch.id for by_q in rows.values() for row in by_q.values()}
         assert all(row.batch.size == level for by_q in rows.values() for row in by_q.values())
         assert len(batches) == 6 // level  # level 1: one batch per question and method; level 2: one per method

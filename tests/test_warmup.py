@@ -56,7 +56,9 @@ def test_open_backend_warms_up_by_default(tiny_server, sent):
 def test_a_grammar_the_server_cannot_compile_is_a_server_error_naming_it(tiny_server, monkeypatch):
     broken_plan = grammar.plan_regex(3) + "(("  # opens like a plan, unbalanced at the end
     monkeypatch.setattr(grammar, "warm_up_regexes", lambda max_nodes=None: [grammar.plan_regex(2), broken_plan])
-    with pytest.raises(ServerError, match=r"grammar warm-up of the plan grammar \(warm-up grammar 2 of 2.* failed: ") as caught:
+    with pytest.raises(
+        ServerError, match=r"grammar warm-up of the plan grammar \(warm-up grammar 2 of 2.* failed: "
+    ) as caught:
         connect(tiny_server.url)
     assert "warm_up=False" in str(caught.value)
     monkeypatch.setattr(grammar, "warm_up_regexes", lambda max_nodes=None: ["[a-z"])

@@ -80,12 +80,16 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
     src = root / "src"
     shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(*NOT_SOURCES))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
-    subprocess.run([*pip, "wheel", "--no-build-isolation", "--no-deps", "-q", "-w", str(root / "dist"), str(src)],
-                   check=True, cwd=root)
+    subprocess.run(
+        [*pip, "wheel", "--no-build-isolation", "--no-deps", "-q", "-w", str(root / "dist"), str(src)],
+        check=True,
+        cwd=root,
+    )
     (wheel,) = (root / "dist").glob("plato_sgl-*.whl")
     target = root / "target"
-    subprocess.run([*pip, "install", "--no-deps", "--no-index", "-q", "--target", str(target), str(wheel)],
-                   check=True, cwd=root)
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--no-index", "-q", "--target", str(target), str(wheel)], check=True, cwd=root
+    )
     return wheel, target
 
 
@@ -93,8 +97,14 @@ def run_child(code: str, target: Path, cwd: Path) -> subprocess.CompletedProcess
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONPATH"] = str(target)  # first on sys.path after the script's (empty) directory
     site_packages = sysconfig.get_paths()["purelib"]
-    return subprocess.run([sys.executable, "-S", "-c", code, str(target), site_packages],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-S", "-c", code, str(target), site_packages],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_the_wheel_alone_holds_and_imports_every_module(installed, tmp_path):
@@ -118,8 +128,11 @@ def test_the_wheel_alone_holds_and_imports_every_module(installed, tmp_path):
 
 def test_the_wheels_command_line_prints_its_help(installed, tmp_path):
     _, target = installed
-    for code in (ENTRY_POINT, "import runpy, sys; sys.path.append(sys.argv[2]); sys.argv = ['plato-sgl', '--help'];"
-                              " runpy.run_module('plato_sgl.cli', run_name='__main__')"):
+    for code in (
+        ENTRY_POINT,
+        "import runpy, sys; sys.path.append(sys.argv[2]); sys.argv = ['plato-sgl', '--help'];"
+        " runpy.run_module('plato_sgl.cli', run_name='__main__')",
+    ):
         done = run_child(code, target, tmp_path)
         assert done.returncode == 0, done.stderr
         assert "usage: plato-sgl" in done.stdout and "ask" in done.stdout and "bench" in done.stdout

@@ -16,5 +16,5 @@ for candidate in "$@"; do
   until curl -sf "http://127.0.0.1:$port/health" > /dev/null; do sleep 2; kill -0 "$server" 2>/dev/null || break; done
   .venv/bin/plato-sgl bench --url "http://127.0.0.1:$port" --dataset vicuna80 --per-category 1 --methods ar,plato \
     --out "$out/e2e-$label" --resume || echo "FAILED: $label" >&2
-  kill -INT "$server"; wait "$server"
+  kill -TERM "$server"; wait "$server"  # TERM: a background job of a script ignores INT
 done

@@ -12,20 +12,16 @@ sleep 3
 py-spy record --pid "$pid" --duration 15 --rate 50 --format raw --output "$out.raw" --nonblocking > /dev/null 2>&1
 wait
 python3 - "$out.raw" > "$out" <<'PY'
-import sys, collections
-kinds = collections.Counter(); total = 0
+import collections, sys
+# Each sample is charged to its deepest frame outside torch's own Python code (the SGLang layer
+# whose kernels were running), then summed.
+own = collections.Counter(); total = 0
 for line in open(sys.argv[1]):
     stack, _, count = line.rstrip().rpartition(" ")
     n = int(count); total += n
-    frames = stack.split(";")
-    if not any("forward" in f for f in frames):
-        kinds["not in the model's forward (scheduling, sampling, idle)"] += n; continue
-    text = ";".join(frames)
-    if "lm_head" in text or "LogitsProcessor" in text or "logits_processor" in text: kinds["LM head (logits)"] += n
-    elif "UnquantizedLinearMethod" in text or "linear" in text.lower(): kinds["linear layers"] += n
-    elif "attention" in text.lower() or "torch_native" in text: kinds["attention"] += n
-    else: kinds["other model code"] += n
-for kind, n in kinds.most_common():
-    print(f"{kind}: {n / total:.0%}")
+    frames = [f for f in stack.split(";") if not f.split("(")[-1].startswith(("torch/", "threading", "<"))]
+    own[frames[-1] if frames else "elsewhere"] += n
+for name, n in own.most_common(14):
+    print(f"{n / total:6.1%}  {name}")
 PY
 cat "$out"

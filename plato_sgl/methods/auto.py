@@ -121,13 +121,19 @@ def plan_route(size: int | None, nodes: list[PlanNode], done: bool) -> str | Non
     return ""
 
 
-def run_auto(question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None) -> Result:
+def run_auto(
+    question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None
+) -> Result:
     """Answer ``question`` with Plato, or with one plain request when Plato would not be sooner."""
     reason = question_route(question)
     if reason is None and options.auto_max_load is not None:
         reason = load_route(server_queue(backend), options.auto_max_load)
     if reason is None:
-        route = plan_route if options.auto_max_load is None else LoadRoute(lambda: server_queue(backend), options.auto_max_load)
+        route = (
+            plan_route
+            if options.auto_max_load is None
+            else LoadRoute(lambda: server_queue(backend), options.auto_max_load)
+        )
         return PlatoRun(question, backend, options, method="auto", on_progress=on_progress, route=route).run()
     if on_progress is not None:
         on_progress(Progress("route", 0.0, text=f"plain: {reason}"))

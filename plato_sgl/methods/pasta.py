@@ -288,7 +288,9 @@ class PastaRun:
     same way (its own promises are posted too).
     """
 
-    def __init__(self, question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None):
+    def __init__(
+        self, question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None
+    ):
         self.question = question
         self.backend = backend
         self.options = options
@@ -296,7 +298,9 @@ class PastaRun:
         self.deadline = Deadline(options.timeout, self.clock)
         self.result = Result(question=question, method="pasta", options=options.to_dict(question))
         self.scheduler = Scheduler(self.clock, self.deadline, on_event=on_progress)
-        self.forced = split_main_regex(options.plan_regex) if options.plan_regex and is_sglang_runtime(backend) else None
+        self.forced = (
+            split_main_regex(options.plan_regex) if options.plan_regex and is_sglang_runtime(backend) else None
+        )
         self.root = None  # the ended prompt state; every request forks it
         self.main = Stream(prefix="", budget=options.max_tokens)
         self.promises: dict[int, Promise] = {}
@@ -326,10 +330,13 @@ class PastaRun:
 
     def _plain(self) -> None:
         """OpenAI-style backends report no matched stop string, so a request cannot end at a tag."""
-        self.result.fallback = ("PASTA needs SGLang's runtime (it reports which tag ended a request); this "
-                                "OpenAI-style backend does not, so the answer is a single plain request")
+        self.result.fallback = (
+            "PASTA needs SGLang's runtime (it reports which tag ended a request); this "
+            "OpenAI-style backend does not, so the answer is a single plain request"
+        )
         self.result.answer, call = self.deadline.call(
-            "the fallback request", plain_answer, self.question, self.backend, self.options, self.clock, kind="fallback")
+            "the fallback request", plain_answer, self.question, self.backend, self.options, self.clock, kind="fallback"
+        )
         self.result.calls.append(call)
 
     def _main(self) -> None:
@@ -438,10 +445,14 @@ class PastaRun:
         except BaseException as exc:  # surfaced by the scheduler at once, never swallowed
             self.scheduler.node_failed(promise.node.id, exc)
             return
-        meta = {"prompt_tokens": tokens.prompt_tokens, "cached_tokens": tokens.cached_tokens,
-                "completion_tokens": tokens.completion_tokens}
-        self.scheduler.node_done(promise.node.id, strip_tags(render(promise.branch.pieces)).strip(), meta,
-                                 promise.branch.first_token_at)
+        meta = {
+            "prompt_tokens": tokens.prompt_tokens,
+            "cached_tokens": tokens.cached_tokens,
+            "completion_tokens": tokens.completion_tokens,
+        }
+        self.scheduler.node_done(
+            promise.node.id, strip_tags(render(promise.branch.pieces)).strip(), meta, promise.branch.first_token_at
+        )
 
     def _sync(self, scope: list[Promise]) -> None:
         """Wait for every branch started in ``scope``, then substitute them into the text."""
@@ -454,7 +465,9 @@ class PastaRun:
             self.result.repairs.append(note)
 
 
-def run_pasta(question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None) -> Result:
+def run_pasta(
+    question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None
+) -> Result:
     """Answer ``question`` with PASTA by prompting (see the module docstring for the semantics).
     ``on_progress`` gets the scheduler's Progress events (each promise's span, dispatch and finish)."""
     return PastaRun(question, backend, options, on_progress).run()

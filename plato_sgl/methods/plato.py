@@ -46,8 +46,16 @@ class PlatoRun:
     plain request instead; nodes are held back until it has decided, so nothing decoded is wasted.
     """
 
-    def __init__(self, question: str, backend: Any, options: Options, *, method: str = "plato",
-                 on_progress: Callable[[Progress], None] | None = None, route: Route | None = None):
+    def __init__(
+        self,
+        question: str,
+        backend: Any,
+        options: Options,
+        *,
+        method: str = "plato",
+        on_progress: Callable[[Progress], None] | None = None,
+        route: Route | None = None,
+    ):
         self.question = question
         self.backend = backend
         self.options = options
@@ -62,9 +70,14 @@ class PlatoRun:
         self.plain_reason: str | None = None  # set when ``route`` chose a plain answer
         self.plan_ended = threading.Event()
         self.sentence_grammar = bool(self.runtime and options.node_sentences and not options.ignore_eos)
-        self.scheduler = Scheduler(self.clock, self.deadline, pipeline=options.pipeline, max_nodes=options.max_nodes,
-                                   streaming_cap=options.streaming_cap,
-                                   on_event=on_progress)
+        self.scheduler = Scheduler(
+            self.clock,
+            self.deadline,
+            pipeline=options.pipeline,
+            max_nodes=options.max_nodes,
+            streaming_cap=options.streaming_cap,
+            on_event=on_progress,
+        )
         self.base = None  # node prompt parts (1)-(2), an ended state: fork it, never append to it
         self.context = None  # live state: base + finished results in finish order
         self.prefilled = False  # whether ``context``'s whole text has been sent to the server
@@ -87,7 +100,9 @@ class PlatoRun:
         self.scheduler.act("the node prompt prefix", self._open_context)
         self.scheduler.run(self)
         if self.route is not None:
-            self.result.route, self.result.route_reason = ("plain", self.plain_reason) if self.plain_reason else ("plato", None)
+            self.result.route, self.result.route_reason = (
+                ("plain", self.plain_reason) if self.plain_reason else ("plato", None)
+            )
         if self.plain_reason:
             self._plain(self.plain_reason, kind="answer")
             self.deadline.call("the plan request", self.plan_ended.wait)  # stopped above: its counts go in the Result
@@ -115,7 +130,9 @@ class PlatoRun:
         if not self.runtime:
             return None
         o = self.options
-        return o.plan_regex or plan_regex(o.max_nodes, description_max=o.description_max, ascii=self.ascii, sized=o.sized)
+        return o.plan_regex or plan_regex(
+            o.max_nodes, description_max=o.description_max, ascii=self.ascii, sized=o.sized
+        )
 
     def _follow_plan(self) -> None:
         try:
@@ -188,8 +205,12 @@ class PlatoRun:
 
     def _open_context(self) -> None:
         self.base = programs.node_prefix.run(
-            question=self.question, sentences=self.options.node_sentences if self.sentence_grammar else 0, history=self.options.history,
-            **self.options.sampling(self.question), backend=self.backend, stream=True  # forks inherit it
+            question=self.question,
+            sentences=self.options.node_sentences if self.sentence_grammar else 0,
+            history=self.options.history,
+            **self.options.sampling(self.question),
+            backend=self.backend,
+            stream=True,  # forks inherit it
         )
         programs.drain(self.base)  # run(stream=True) returns before the body queued its text
         if self.options.context == "global":
@@ -229,12 +250,20 @@ class PlatoRun:
                 branches.append(state)
                 contexts.append(node.deps)
         size = self.parser.size
-        regex = (node_regex(node_sentence_count(self.options, size), ascii=self.ascii, code=asks_for_code(self.question))
-                 if self.sentence_grammar else None)
+        regex = (
+            node_regex(node_sentence_count(self.options, size), ascii=self.ascii, code=asks_for_code(self.question))
+            if self.sentence_grammar
+            else None
+        )
         for node, branch, context_ids in zip(nodes, branches, contexts):
             records[node.id].context_ids = tuple(context_ids)
-            programs.answer_node(branch, node.description, max_tokens=node_budget(self.options, size),
-                                 ignore_eos=self.options.ignore_eos, regex=regex)
+            programs.answer_node(
+                branch,
+                node.description,
+                max_tokens=node_budget(self.options, size),
+                ignore_eos=self.options.ignore_eos,
+                regex=regex,
+            )
             self.scheduler.spawn(f"node {node.id}", self._follow_node, node.id, branch)
 
     def _follow_node(self, node_id: int, state) -> None:
@@ -260,7 +289,9 @@ class PlatoRun:
         """Put the nodes (in plan order), the answer composed from them and the DAG metrics in the Result."""
         records = self.scheduler.plan_records()
         self.result.nodes = records
-        self.result.answer, repairs = compose(records if not finished_only else [r for r in records if r.finished], self.question)
+        self.result.answer, repairs = compose(
+            records if not finished_only else [r for r in records if r.finished], self.question
+        )
         self.result.repairs += repairs
         self.result.critical_path = critical_path(self.scheduler.nodes)
         self.result.parallel_degree = parallel_degree(self.scheduler.nodes)
@@ -273,8 +304,15 @@ class PlatoRun:
         try:
             options = self.options.plain_budget() if kind == "answer" else self.options
             self.result.answer, call = self.deadline.call(
-                kind, plain_answer, self.question, self.backend, options, self.clock, kind=kind,
-                on_chunk=lambda text: self._tell_text(None, text))
+                kind,
+                plain_answer,
+                self.question,
+                self.backend,
+                options,
+                self.clock,
+                kind=kind,
+                on_chunk=lambda text: self._tell_text(None, text),
+            )
         except PlatoTimeout:
             raise
         except PlatoError as exc:
@@ -309,7 +347,9 @@ def single_part_route(size: int | None, nodes: list[PlanNode], done: bool) -> st
     return None if size is None and not nodes and not done else ""
 
 
-def run_plato(question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None) -> Result:
+def run_plato(
+    question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None
+) -> Result:
     """Answer ``question`` with Plato on ``backend`` (a RuntimeEndpoint, or any SGLang backend).
     ``on_progress`` is told of each plan line, dispatch and finished node as they happen."""
     return PlatoRun(question, backend, options, on_progress=on_progress, route=single_part_route).run()

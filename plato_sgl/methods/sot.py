@@ -24,8 +24,8 @@ import regex
 import sglang as sgl
 
 from plato_sgl import prompts
-from plato_sgl.errors import PlatoError, PlatoTimeout
 from plato_sgl.backends import go_first, is_sglang_runtime
+from plato_sgl.errors import PlatoError, PlatoTimeout
 from plato_sgl.methods.autoregressive import plain_answer
 from plato_sgl.options import Options, structure_sampling
 from plato_sgl.plan import PlanNode
@@ -162,13 +162,17 @@ def compose_answer(points: list[tuple[int, str, str]]) -> str:
 
 
 @sgl.function
-def skeleton(s, question: str, regex: str | None = None, max_tokens: int = 512, history: Sequence[tuple[str, str]] = ()):
+def skeleton(
+    s, question: str, regex: str | None = None, max_tokens: int = 512, history: Sequence[tuple[str, str]] = ()
+):
     """The skeleton request: Prompt 1, then the model continues the partial answer "1."."""
     open_chat(s, prompts.ASSISTANT_SYSTEM, history)
     s += sgl.user(SKELETON_PROMPT.format(question=question))
     s += sgl.assistant_begin()
     s += SKELETON_START
-    s += sgl.gen("skeleton", regex=regex, max_tokens=max_tokens, **structure_sampling())  # answer sampling stays out of skeletons
+    s += sgl.gen(
+        "skeleton", regex=regex, max_tokens=max_tokens, **structure_sampling()
+    )  # answer sampling stays out of skeletons
 
 
 @sgl.function
@@ -198,7 +202,9 @@ class SoTRun:
     as nodes without dependencies, so they are dispatched together as ``fork(n)`` of one state.
     """
 
-    def __init__(self, question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None):
+    def __init__(
+        self, question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None
+    ):
         self.question = question
         self.backend = backend
         self.options = options
@@ -266,8 +272,13 @@ class SoTRun:
         shared = self.states.fork(base)[0]  # a live state: an ended one cannot fork(n > 1)
         shared.text()  # sync, so fork(n > 1) prefills the shared prefix once before the branches
         for node, branch in zip(nodes, self.states.fork(shared, len(nodes))):
-            expand_point(branch, node.id, node.description, max_tokens=self.options.node_max_tokens,
-                         ignore_eos=self.options.ignore_eos)
+            expand_point(
+                branch,
+                node.id,
+                node.description,
+                max_tokens=self.options.node_max_tokens,
+                ignore_eos=self.options.ignore_eos,
+            )
             self.scheduler.spawn(f"point {node.id}", self._follow_point, node.id, branch)
 
     def finished(self, record: NodeRecord, waiting: bool) -> None:
@@ -297,12 +308,21 @@ class SoTRun:
         """No numbered point in the skeleton: answer plainly and say why, rather than answer nothing."""
         self.result.fallback = "the skeleton had no numbered point; answered with a single plain request"
         self.result.answer, call = self.deadline.call(
-            "the fallback request", plain_answer, self.question, self.backend, self.options, self.clock, kind="fallback",
-            on_chunk=lambda text: self._tell_text(None, text))
+            "the fallback request",
+            plain_answer,
+            self.question,
+            self.backend,
+            self.options,
+            self.clock,
+            kind="fallback",
+            on_chunk=lambda text: self._tell_text(None, text),
+        )
         self.result.calls.append(call)
 
 
-def run_sot(question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None) -> Result:
+def run_sot(
+    question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None
+) -> Result:
     """Answer ``question`` with Skeleton-of-Thought. ``options.plan_regex``, if set, replaces the
     skeleton regex (it constrains the text after "1."; tests force a known skeleton with it).
     ``on_progress`` gets the scheduler's Progress events (the points, their dispatch and finishes)."""
