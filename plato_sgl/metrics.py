@@ -21,11 +21,14 @@ AR's answer to the same question; requests that stopped at their token cap; the 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from statistics import mean
 from typing import Callable, Iterable, Mapping, Sequence
 
 from plato_sgl.result import NodeRecord, Result
+
+_WORDS = re.compile(r"\w+")
 
 NODE_SIDE_CALLS = ("context",)
 
@@ -283,6 +286,31 @@ def duplicate_subtasks(result: Result) -> int:
         duplicates += key in seen
         seen.add(key)
     return duplicates
+
+
+def sections(result: Result) -> list[str]:
+    """The parts an answer was written in: its nodes' texts (Plato, SoT, PASTA's async spans), else
+    its paragraphs (a single answer), so every method's self-repetition is measured alike."""
+    written = [n.result for n in sorted(result.nodes, key=lambda n: n.id) if n.result.strip()]
+    return written or [p for p in result.answer.split("\n\n") if p.strip()]
+
+
+def _shingles(text: str, size: int = 3) -> set[tuple[str, ...]]:
+    words = _WORDS.findall(text.lower())
+    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+def section_overlap(result: Result) -> float | None:
+    """The share of an answer's word 3-grams that also stand in another of its sections (0: no
+    section repeats another; 1: every section repeats the others), over all its sections; None
+    for an answer of fewer than two sections. Deterministic, unlike a judge, which cannot see
+    duplication."""
+    shingled = [_shingles(text) for text in sections(result)]
+    shingled = [s for s in shingled if s]
+    if len(shingled) < 2:
+        return None
+    counts = Counter(g for s in shingled for g in s)
+    return sum(counts[g] > 1 for s in shingled for g in s) / sum(len(s) for s in shingled)
 
 
 def plan_latency_share(result: Result) -> float | None:

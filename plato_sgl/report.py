@@ -188,6 +188,7 @@ def user_section(rows: Rows, baseline: str = BASELINE) -> list[str]:
                 _fmt(metrics.median_ratio(pairs, metrics.answer_words), ".2f"),
                 _count(*cut["answer"]) if cut["answer"][1] else "-",
                 _count(*cut["node"]) if cut["node"][1] else "-",
+                _fmt(metrics.mean_of(metrics.section_overlap(r) for r in results), ".1%"),
             ]
         )
         with_nodes = [r for r in results if r.nodes]
@@ -225,9 +226,10 @@ def user_section(rows: Rows, baseline: str = BASELINE) -> list[str]:
         f"word ratio to {baseline}",
         "truncated answers",
         "truncated nodes",
+        "repeated across sections",
     ]
     if not base:  # nothing to compare with (e.g. the ablation): drop the columns against the baseline
-        keep_latency, keep_length = [0, 1, 2, 3, 4, 8], [0, 1, 2, 3, 6, 7]
+        keep_latency, keep_length = [0, 1, 2, 3, 4, 8], [0, 1, 2, 3, 6, 7, 8]
         latency_header, latency = (
             [latency_header[k] for k in keep_latency],
             [[row[k] for k in keep_latency] for row in latency],
@@ -255,7 +257,9 @@ def user_section(rows: Rows, baseline: str = BASELINE) -> list[str]:
         + (f" Length ratio = median over questions of method / {baseline}." if base else "")
         + " Truncated = stopped at the token cap: completion tokens reached `max_tokens` (answers) or "
         "`node_max_tokens` (nodes); no finish reason is stored, so one that ended on exactly its last allowed "
-        "token counts too.",
+        "token counts too. Repeated across sections = the share of an answer's word 3-grams that also stand in "
+        "another of its sections (nodes, or a single answer's paragraphs; `plato_sgl.metrics.section_overlap`), "
+        "mean over answers of two sections or more.",
         "",
         _table(length_header, length),
         "",

@@ -302,3 +302,24 @@ def test_the_first_answer_token_is_the_first_section_s_or_the_single_answer_s():
     assert first_answer_token(plain) == 3.0
     assert first_answer_token(Result(question="q", method="pasta", wall_time=9.0)) == 9.0  # spliced at the end
     assert first_answer_token(Result(question="q", method="ar", calls=[Call(kind="answer")])) is None  # not recorded
+
+
+def test_section_overlap_counts_the_word_trigrams_that_stand_in_another_section():
+    from plato_sgl.metrics import section_overlap, sections
+
+    def plan(*texts):
+        return Result(
+            question="q",
+            method="plato",
+            nodes=[NodeRecord(id=i, description=f"part {i}", result=t) for i, t in enumerate(texts, 1)],
+        )
+
+    # 4 of 5 trigrams of each node are shared: "the cat sat", "cat sat on", "sat on the", "on the mat"
+    assert section_overlap(plan("the cat sat on the mat today", "the cat sat on the mat yesterday")) == 0.8
+    assert section_overlap(plan("apples grow on trees in autumn", "rivers run down to the sea")) == 0.0
+    assert section_overlap(plan("the same words here", "the same words here")) == 1.0
+    # a single answer is measured over its paragraphs; one section has nothing to repeat
+    single = Result(question="q", method="ar", answer="one two three four\n\nthree four five six")
+    assert sections(single) == ["one two three four", "three four five six"] and section_overlap(single) == 0.0
+    assert section_overlap(Result(question="q", method="ar", answer="just one paragraph here")) is None
+    assert section_overlap(plan("", "a b c d")) is None  # an empty node is no section
