@@ -15,36 +15,38 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "METHODS": "plato_sgl.api",
+    "METHODS": "plato_sgl.methods.registry",
     "run": "plato_sgl.api",
     "run_batch": "plato_sgl.api",
     "run_many": "plato_sgl.api",
     "append_answer": "plato_sgl.api",
     "stream": "plato_sgl.api",
-    "StreamEvent": "plato_sgl.streaming",
+    "StreamEvent": "plato_sgl.core.streaming",
     "Task": "plato_sgl.api",
-    "PlanFormatError": "plato_sgl.errors",
-    "PlatoError": "plato_sgl.errors",
-    "PlatoTimeout": "plato_sgl.errors",
-    "ServerError": "plato_sgl.errors",
-    "Options": "plato_sgl.options",
-    "Call": "plato_sgl.result",
-    "NodeRecord": "plato_sgl.result",
-    "Result": "plato_sgl.result",
-    "LocalServer": "plato_sgl.serving",
-    "connect": "plato_sgl.serving",
-    "open_backend": "plato_sgl.serving",
+    "PlanFormatError": "plato_sgl.core.errors",
+    "PlatoError": "plato_sgl.core.errors",
+    "PlatoTimeout": "plato_sgl.core.errors",
+    "ServerError": "plato_sgl.core.errors",
+    "Options": "plato_sgl.core.options",
+    "Call": "plato_sgl.core.result",
+    "NodeRecord": "plato_sgl.core.result",
+    "Result": "plato_sgl.core.result",
+    "LocalServer": "plato_sgl.serving.local",
+    "connect": "plato_sgl.engine.connect",
+    "open_backend": "plato_sgl.serving.local",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # re-exports for type checkers; __getattr__ loads them at run time
-    from plato_sgl.api import METHODS, Task, append_answer, run, run_batch, run_many, stream
-    from plato_sgl.errors import PlanFormatError, PlatoError, PlatoTimeout, ServerError
-    from plato_sgl.options import Options
-    from plato_sgl.result import Call, NodeRecord, Result
-    from plato_sgl.serving import LocalServer, connect, open_backend
-    from plato_sgl.streaming import StreamEvent
+    from plato_sgl.api import Task, append_answer, run, run_batch, run_many, stream
+    from plato_sgl.core.errors import PlanFormatError, PlatoError, PlatoTimeout, ServerError
+    from plato_sgl.core.options import Options
+    from plato_sgl.core.result import Call, NodeRecord, Result
+    from plato_sgl.core.streaming import StreamEvent
+    from plato_sgl.engine.connect import connect
+    from plato_sgl.methods.registry import METHODS
+    from plato_sgl.serving.local import LocalServer, open_backend
 
 
 def __getattr__(name: str) -> Any:

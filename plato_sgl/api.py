@@ -14,30 +14,17 @@ import sglang as sgl
 from sglang.lang.global_config import global_config
 from tqdm import tqdm
 
-from plato_sgl.admission import Gate
-from plato_sgl.cancel import for_question
-from plato_sgl.errors import PlatoError, PlatoTimeout
-from plato_sgl.methods.auto import run_auto
-from plato_sgl.methods.autoregressive import run_ar, run_cot
-from plato_sgl.methods.pasta import run_pasta
-from plato_sgl.methods.plato import run_plato
-from plato_sgl.methods.sot import LAYOUT as SOT_LAYOUT
-from plato_sgl.methods.sot import run_sot
-from plato_sgl.options import Options
-from plato_sgl.result import Result
-from plato_sgl.scheduler import Progress
-from plato_sgl.streaming import Layout, ReadingOrder, StreamEvent, plato_layout
-
-MethodFn = Callable[..., Result]  # (question, backend, options, *, on_progress=None) -> Result
-
-METHODS: dict[str, MethodFn] = {
-    "plato": run_plato,
-    "ar": run_ar,
-    "cot": run_cot,
-    "sot": run_sot,
-    "pasta": run_pasta,
-    "auto": run_auto,
-}
+from plato_sgl.core.admission import Gate
+from plato_sgl.core.checks import check_number, positive
+from plato_sgl.core.errors import PlatoError, PlatoTimeout
+from plato_sgl.core.options import Options
+from plato_sgl.core.result import Result
+from plato_sgl.core.scheduler import Progress
+from plato_sgl.core.streaming import ReadingOrder, StreamEvent
+from plato_sgl.core.threads import TimedOut, call_with_timeout
+from plato_sgl.engine.endpoint import for_question
+from plato_sgl.methods.registry import METHODS, MethodFn
+from plato_sgl.methods.registry import method as registered
 
 # Seconds past ``timeout`` before a question is abandoned: a method's own deadline fires first.
 TIMEOUT_GRACE = 1.0
@@ -53,8 +40,7 @@ def _check_question(question: Any) -> str:
 
 def check_method(method: str, options: dict[str, Any]) -> Options:
     """Validate a method name and its options without any backend (raises ValueError naming the problem)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    registered(method)
     return Options.from_kwargs(**options)
 
 
@@ -73,7 +59,7 @@ def _prepare(method: str, backend: Any, options: dict[str, Any]) -> tuple[Method
             "no SGLang backend: pass backend=sgl.RuntimeEndpoint(url) (or plato_sgl.connect(url)), "
             "or call sgl.set_default_backend(...) first"
         )
-    return METHODS[method], backend, opts
+    return METHODS[method].run, backend, opts
 
 
 def run(
@@ -85,8 +71,8 @@ def run(
     **options: Any,
 ) -> Result:
     """Answer one question. ``backend`` defaults to SGLang's default backend, so this works inside
-    any SGLang script. Options: see ``plato_sgl.options.Options``. ``on_progress`` is called with a
-    ``plato_sgl.scheduler.Progress`` as the answer's nodes become known, start and finish (methods
+    any SGLang script. Options: see ``plato_sgl.core.options.Options``. ``on_progress`` is called with a
+    ``plato_sgl.core.scheduler.Progress`` as the answer's nodes become known, start and finish (methods
     with nodes: plato, auto, sot, pasta), on the question's worker thread; it should return quickly.
     Raises PlatoError (with the partial Result attached) when the server fails."""
     fn, backend, opts = _prepare(method, backend, options)
@@ -113,12 +99,6 @@ def append_answer(s: Any, name: str = "answer", *, method: str = "plato", **opti
     s += sgl.assistant(result.answer)
     s.set_var(name, result.answer)
     return result
-
-
-def _layout(method: str, question: str) -> Layout | None:
-    """How ``method``'s answer is put together from its sections (None: one plain text, or, for
-    PASTA, whose branches are spliced into its main text at the end, the whole answer at the end)."""
-    return {"plato": plato_layout(question), "auto": plato_layout(question), "sot": SOT_LAYOUT}.get(method)
 
 
 class AnswerStream:
@@ -149,7 +129,7 @@ def stream(question: str, *, method: str = "plato", backend: Any = None, **optio
 
     The first section streams while it decodes; each later one, decoded side by side meanwhile,
     is released as soon as every section before it is done. ``"progress"`` events (plan lines,
-    dispatches, finished nodes) come between the texts, and the last event is ``"result"``, with
+    dispatches, each request's text as it arrives, finished nodes) come between the texts, and the last event is ``"result"``, with
     the whole Result; the texts put together are its ``answer``. Arguments as for ``run``. If the
     iteration is left early (e.g. a client went away), the question's requests are aborted. Raises
     what ``run`` raises, after yielding what was released before the failure. Input is checked
@@ -161,7 +141,7 @@ def stream(question: str, *, method: str = "plato", backend: Any = None, **optio
 
 
 def _stream_events(fn: MethodFn, method: str, question: str, scoped: Any, opts: Options) -> Iterator[StreamEvent]:
-    order = ReadingOrder(_layout(method, question))
+    order = ReadingOrder(METHODS[method].layout(question))
     events: queue.Queue = queue.Queue()
 
     def work() -> None:
@@ -177,8 +157,7 @@ def _stream_events(fn: MethodFn, method: str, question: str, scoped: Any, opts: 
             item = events.get()
             if isinstance(item, Progress):
                 text = order.feed(item)
-                if item.kind != "text":
-                    yield StreamEvent("progress", progress=item)
+                yield StreamEvent("progress", progress=item)
                 if text:
                     yield StreamEvent("text", text=text)
                 continue
@@ -220,40 +199,29 @@ def _answer(
     on a hung server then never keeps the program from exiting. Every method enforces
     ``opts.timeout`` itself and raises PlatoTimeout with its partial Result; the wait here, a
     second longer, is only a backstop, and says so. When the question fails, times out or is
-    interrupted, its requests still running on the server are aborted (``plato_sgl.cancel``).
+    interrupted, its requests still running on the server are aborted (``plato_sgl.engine.endpoint``).
     A Result with a request the server aborted (its text cut short) is a failure: PlatoError, the
     Result attached with its ``error`` set, so a benchmark saves it as failed and ``--resume``
     answers it again.
     ``scoped``: the question's endpoint, when the caller made it (to cancel it from outside).
     """
     scoped = scoped if scoped is not None else for_question(backend, opts.seed)
-    outcome: list[Result | BaseException] = []
     extra = {"on_progress": on_progress} if on_progress is not None and _takes_progress(fn) else {}
-
-    def work() -> None:
-        try:
-            outcome.append(fn(question, scoped, opts, **extra))
-        except BaseException as exc:  # raised again in the caller's thread
-            outcome.append(exc)
-
-    worker = threading.Thread(target=work, daemon=True, name=f"plato-{method}")
-    worker.start()
+    wait = None if opts.timeout is None else opts.timeout + TIMEOUT_GRACE
     try:
-        worker.join(None if opts.timeout is None else opts.timeout + TIMEOUT_GRACE)
-    except BaseException:  # Ctrl-C while waiting: stop the question's requests on the server too
-        _cancel(scoped)
-        raise
-    if not outcome:
+        result = call_with_timeout(f"plato-{method}", wait, fn, question, scoped, opts, **extra)
+    except TimedOut:
         _cancel(scoped)
         why = (
             f"{method} timed out after {opts.timeout:g} s: its own deadline did not fire, "
             f"so plato-sgl stopped waiting {TIMEOUT_GRACE:g} s later"
         )
-        raise PlatoTimeout(why, Result(question=question, method=method, error=why, options=opts.to_dict(question)))
-    if isinstance(outcome[0], BaseException):
+        raise PlatoTimeout(
+            why, Result(question=question, method=method, error=why, options=opts.to_dict(question))
+        ) from None
+    except BaseException:  # a failure, or Ctrl-C while waiting: stop the question's requests on the server too
         _cancel(scoped)
-        raise outcome[0]
-    result = outcome[0]
+        raise
     cut = result.aborted()
     if cut and result.error is None:  # e.g. an interrupted batch: never pass a cut-off answer on as finished
         result.error = (
@@ -291,7 +259,7 @@ def run_many(
     """Run ``tasks``, ``num_threads`` at a time; Results come back in task order.
 
     ``max_inflight``: at most this many requests of the batch on the server at once, counting
-    every plan, node and prefill (``plato_sgl.admission``: plans first, then the earliest
+    every plan, node and prefill (``plato_sgl.core.admission``: plans first, then the earliest
     questions' requests); None: only ``num_threads`` bounds it.
 
     Every task is validated before the first request. A task that fails does not stop the
@@ -303,8 +271,7 @@ def run_many(
     aborted on the server (so their threads end soon and the program can exit), and the
     interrupt propagates at once; nothing waits for a question to finish.
     """
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-        raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
+    check_number("num_threads", num_threads, "a positive integer", positive)
     prepared = []
     for number, task in enumerate(tasks, 1):
         try:

@@ -11,10 +11,11 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Sequence
 
-from plato_sgl.result import Result
+from plato_sgl.core.result import Result
+from plato_sgl.methods.registry import METHODS, help_text
 
 DEFAULT_MODEL_ENV = "PLATO_SGL_MODEL"
-# The demo's model, chosen by time-to-answer and answer sense on a 2-core CPU (README, "Models").
+# The model the demo and `--model` start by default (docs/serving.md, "Models", says why).
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 CHAT_TEMPLATE_HELP = (
     "SGLang chat template to render prompts with, e.g. chatml, llama-3-instruct, mistral "
@@ -35,7 +36,7 @@ def _positive_int(text: str) -> int:
 
 def _levels(text: str) -> list[int]:
     """argparse type: concurrency levels, ``4`` or ``1,2,4,8``."""
-    from plato_sgl.sweep import parse_levels
+    from plato_sgl.evaluation.sweep import parse_levels
 
     try:
         return parse_levels(text)
@@ -65,70 +66,68 @@ def _add_backend_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_option_args(parser: argparse.ArgumentParser) -> None:
-    """Flags for plato_sgl.options.Options; left unset they keep the library defaults."""
+    """Flags for plato_sgl.core.options.Options; left unset they keep the library defaults."""
     group = parser.add_argument_group("answer options")
-    group.add_argument("--max-nodes", type=int, help="most parts a plan may have (its size decision's upper bound)")
-    group.add_argument("--plan-max-tokens", type=int)
-    group.add_argument("--node-max-tokens", type=int, help="cap of one node's result")
-    group.add_argument("--answer-max-tokens", type=int, help="token budget of a Plato answer, split over its parts")
-    group.add_argument("--node-sentences", type=int, help="sentences (or code blocks) a node may write; 0: free text")
-    group.add_argument("--sentence-tokens", type=int, help="tokens a node's share must hold per sentence it may write")
-    group.add_argument("--description-max", type=int, help="characters a plan line's topic may have")
-    group.add_argument(
+    names = []
+
+    def option(*flags: str, **kwargs) -> None:
+        names.append(group.add_argument(*flags, **kwargs).dest)
+
+    option("--max-nodes", type=int, help="most parts a plan may have (its size decision's upper bound)")
+    option("--plan-max-tokens", type=int)
+    option("--node-max-tokens", type=int, help="cap of one node's result")
+    option("--answer-max-tokens", type=int, help="token budget of a Plato answer, split over its parts")
+    option("--node-sentences", type=int, help="sentences (or code blocks) a node may write; 0: free text")
+    option("--sentence-tokens", type=int, help="tokens a node's share must hold per sentence it may write")
+    option("--description-max", type=int, help="characters a plan line's topic may have")
+    option(
         "--no-size",
         dest="sized",
         action="store_false",
         default=None,
         help="no size decision: the plan may run to --max-nodes lines",
     )
-    group.add_argument(
-        "--max-tokens", type=int, help="length limit of single-request answers (ar, cot, auto's plain path)"
-    )
-    group.add_argument("--temperature", type=float)
-    group.add_argument(
-        "--top-p", type=float, help="nucleus sampling: keep the most likely tokens up to this probability mass"
-    )
-    group.add_argument("--top-k", type=int, help="sample from the k most likely tokens (-1: all)")
-    group.add_argument(
+    option("--max-tokens", type=int, help="length limit of single-request answers (ar, cot, auto's plain path)")
+    option("--temperature", type=float)
+    option("--top-p", type=float, help="nucleus sampling: keep the most likely tokens up to this probability mass")
+    option("--top-k", type=int, help="sample from the k most likely tokens (-1: all)")
+    option(
         "--frequency-penalty",
         type=float,
         metavar="X",
         help="-2..2: discourage answer text from repeating its own tokens, by how often they occurred "
         "(default: 0.5, and 0 for a programming task or a math problem)",
     )
-    group.add_argument(
+    option(
         "--presence-penalty",
         type=float,
         metavar="X",
         help="-2..2: discourage answer text from repeating tokens it has used at all",
     )
-    group.add_argument(
+    option(
         "--seed",
         type=int,
         help="sampling seed of every request (applied by servers started with --enable-deterministic-inference)",
     )
-    group.add_argument("--stop", action="append", metavar="TEXT", help="end the answer text at TEXT (repeatable)")
-    group.add_argument(
-        "--no-pipeline", dest="pipeline", action="store_false", default=None, help="plan first, then execute"
-    )
-    group.add_argument(
+    option("--stop", action="append", metavar="TEXT", help="end the answer text at TEXT (repeatable)")
+    option("--no-pipeline", dest="pipeline", action="store_false", default=None, help="plan first, then execute")
+    option(
         "--streaming-cap", type=int, help="at most this many nodes at once while the plan streams, critical path first"
     )
-    group.add_argument(
-        "--context", choices=["global", "deps"], help="node context: all finished results, or dependencies only"
-    )
-    group.add_argument("--timeout", type=float, help="seconds allowed per question")
-    group.add_argument(
+    option("--context", choices=["global", "deps"], help="node context: all finished results, or dependencies only")
+    option("--timeout", type=float, help="seconds allowed per question")
+    option(
         "--auto-max-load",
         type=float,
         metavar="N",
         help="auto: above N requests per server worker (running or waiting, read before the question) answer plainly",
     )
+    parser.set_defaults(option_names=tuple(names))
 
 
 def _add_judge_args(parser: argparse.ArgumentParser) -> None:
     """Where the judge runs (a model served for the command, or a running server) and how (judge, calibrate)."""
-    from plato_sgl.evaluation import DEFAULT_PROMPT, VERDICT_ONLY
+    from plato_sgl.evaluation.verdicts import DEFAULT_PROMPT, VERDICT_ONLY
 
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--judge-model", help="registry name or folder of a judge model to serve locally")
@@ -152,30 +151,8 @@ def _add_judge_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> dict:
-    names = (
-        "max_nodes",
-        "plan_max_tokens",
-        "node_max_tokens",
-        "answer_max_tokens",
-        "node_sentences",
-        "sentence_tokens",
-        "description_max",
-        "sized",
-        "max_tokens",
-        "temperature",
-        "top_p",
-        "top_k",
-        "frequency_penalty",
-        "presence_penalty",
-        "seed",
-        "stop",
-        "pipeline",
-        "streaming_cap",
-        "context",
-        "timeout",
-        "auto_max_load",
-    )
-    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    """The answer options given on the command line (those left unset keep the library defaults)."""
+    return {name: getattr(args, name) for name in args.option_names if getattr(args, name) is not None}
 
 
 def format_details(result: Result) -> str:
@@ -241,7 +218,7 @@ def _stream_answer(events, show: bool) -> Result:
             printed.append(event.text)
             sys.stdout.write(event.text)
             sys.stdout.flush()
-        elif event.kind == "progress" and show:
+        elif event.kind == "progress" and show and event.progress.kind != "text":
             _print_progress(event.progress)
         elif event.kind == "result":
             print()
@@ -254,7 +231,7 @@ def _stream_answer(events, show: bool) -> Result:
 def cmd_ask(args: argparse.Namespace) -> int:
     import plato_sgl
     from plato_sgl.api import check
-    from plato_sgl.serving import open_backend
+    from plato_sgl.serving.local import open_backend
 
     check(args.question, args.method, **_options(args))  # bad input is refused before a server starts
     show = not (args.json or args.quiet)  # the plan and progress on stderr while it works
@@ -276,10 +253,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from plato_sgl.bench import describe_backend, run_bench, variants_for
-    from plato_sgl.datasets import load_questions, role
-    from plato_sgl.report import write_report
-    from plato_sgl.serving import open_backend
+    from plato_sgl.evaluation.bench import describe_backend, run_bench, variants_for
+    from plato_sgl.evaluation.datasets import load_questions, role
+    from plato_sgl.evaluation.report import write_report
+    from plato_sgl.serving.local import open_backend
 
     questions = load_questions(
         args.dataset,
@@ -335,9 +312,10 @@ ENGINE_SETTINGS = (
 def cmd_engine(args: argparse.Namespace) -> int:
     import json
 
-    from plato_sgl.backends import model_name, server_args
-    from plato_sgl.engine import cpu_summary, measure, table
-    from plato_sgl.serving import open_backend
+    from plato_sgl.engine.backend import model_name
+    from plato_sgl.engine.http import server_args
+    from plato_sgl.evaluation.engine_speed import cpu_summary, measure, table
+    from plato_sgl.serving.local import open_backend
 
     local = {} if args.url else {"threads": args.threads, "extra_args": args.sglang_args}
     with open_backend(
@@ -369,8 +347,8 @@ def cmd_engine(args: argparse.Namespace) -> int:
 def _judge_backend(args: argparse.Namespace):
     """The judge's backend as a context manager: a local server for --judge-model (its KV pool sized
     for --num-threads calls), a running SGLang server at --judge-url, or an OpenAI-style API."""
-    from plato_sgl.judge import judge_pool_tokens
-    from plato_sgl.serving import open_backend
+    from plato_sgl.evaluation.judge import judge_pool_tokens
+    from plato_sgl.serving.local import open_backend
 
     if args.judge_openai_model:
         import sglang as sgl
@@ -390,9 +368,9 @@ def _judge_backend(args: argparse.Namespace):
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from plato_sgl.backends import model_name
-    from plato_sgl.calibration import run_calibration, verdict_lines, write_calibration_report
-    from plato_sgl.judge import judge_label
+    from plato_sgl.engine.backend import model_name
+    from plato_sgl.evaluation.calibration import run_calibration, verdict_lines, write_calibration_report
+    from plato_sgl.evaluation.judge import judge_label
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
     with _judge_backend(args) as backend:
@@ -411,8 +389,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_judge(args: argparse.Namespace) -> int:
-    from plato_sgl.judge import run_judge, tallies
-    from plato_sgl.report import write_report
+    from plato_sgl.evaluation.judge import run_judge, tallies
+    from plato_sgl.evaluation.report import write_report
 
     pairs = []
     for item in args.pairs.split(","):
@@ -420,8 +398,8 @@ def cmd_judge(args: argparse.Namespace) -> int:
         if not sep or not first or not second or first == second:
             raise ValueError(f"--pairs takes METHOD:METHOD items, e.g. plato:ar; got {item!r}")
         pairs.append((first, second))
-    from plato_sgl.backends import model_name
-    from plato_sgl.report import pair_summaries
+    from plato_sgl.engine.backend import model_name
+    from plato_sgl.evaluation.report import pair_summaries
 
     with _judge_backend(args) as backend:
         outcomes = run_judge(args.folder, pairs, backend, num_threads=args.num_threads, prompt_name=args.judge_prompt)
@@ -443,14 +421,14 @@ def cmd_judge(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from plato_sgl.report import write_report
+    from plato_sgl.evaluation.report import write_report
 
     print(write_report(args.folder, args.baseline))
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from plato_sgl.serving import serve_forever
+    from plato_sgl.serving.local import serve_forever
 
     options = {"host": args.host, "max_total_tokens": args.max_total_tokens}
     serve_forever(
@@ -466,8 +444,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from plato_sgl.service import serve_api
-    from plato_sgl.serving import open_backend
+    from plato_sgl.serving.app import serve_api
+    from plato_sgl.serving.local import open_backend
 
     with open_backend(
         model=None if args.url else args.model, url=args.url, chat_template=args.chat_template
@@ -495,7 +473,7 @@ def format_models(statuses) -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from plato_sgl.models import cache_dir, model_statuses
+    from plato_sgl.serving.models import cache_dir, model_statuses
 
     print(format_models(model_statuses()))
     print(f"\ncache: {cache_dir() / 'models'}; a model is built on first use (`plato-sgl serve --model NAME`)")
@@ -503,7 +481,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from plato_sgl.serving import DEFAULT_ROUTER_POLICY, ROUTER_POLICIES
+    from plato_sgl.serving.local import DEFAULT_ROUTER_POLICY, ROUTER_POLICIES
 
     parser = argparse.ArgumentParser(prog="plato-sgl", description=__doc__)
     parser.add_argument("--version", action="version", version=f"plato-sgl {_version()}")
@@ -514,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--method",
         default="plato",
-        help="plato (default), auto (plato or one plain request, whichever is sooner), ar, cot, sot or pasta",
+        help=f"default plato. {help_text()}",
     )
     ask.add_argument(
         "-v", "--verbose", action="store_true", help="also print the plan, a per-node table and the timings"
@@ -665,7 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     engine.set_defaults(func=cmd_engine, sglang_args=[])
 
     service = sub.add_parser(
-        "api", help="serve an OpenAI-compatible API whose models are the methods (plato, auto, ar, ...)"
+        "api", help=f"serve an OpenAI-compatible API whose models are the methods ({', '.join(METHODS)})"
     )
     _add_backend_args(service)
     service.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
@@ -689,8 +667,8 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from plato_sgl.errors import PlatoError
-    from plato_sgl.serving import sigterm_as_interrupt
+    from plato_sgl.core.errors import PlatoError
+    from plato_sgl.serving.local import sigterm_as_interrupt
 
     argv = list(sys.argv[1:] if argv is None else argv)
     passthrough: list[str] = []

@@ -1,6 +1,6 @@
 """Build the judge calibration set from real answers: ``python scripts/build_calibration.py [GSM8K_JSONL]``.
 
-Picks the sources (``plato_sgl.calibration.select_sources``) from AR's answers in the committed
+Picks the sources (``plato_sgl.evaluation.calibration.select_sources``) from AR's answers in the committed
 Vicuna-80 run (benchmarks/vicuna80-cpu/ar.jsonl) and the first GSM8K test problems (default
 /work/shared/data/gsm8k_test.jsonl, the GSM8K test split, MIT), then writes
 plato_sgl/data/judge_calibration_sources.jsonl and the pairs built from them,
@@ -13,8 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from plato_sgl.bench import load_rows
-from plato_sgl.calibration import PAIRS_FILE, SOURCES_FILE, build_pairs, pairs_jsonl, select_sources
+from plato_sgl.evaluation.calibration import PAIRS_FILE, SOURCES_FILE, build_pairs, pairs_jsonl, select_sources
+from plato_sgl.evaluation.records import load_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 

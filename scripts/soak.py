@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import psutil
 
 import plato_sgl
-from plato_sgl.datasets import load_questions
-from plato_sgl.serving import open_backend
+from plato_sgl.evaluation.datasets import load_questions
+from plato_sgl.serving.local import open_backend
 
 MB = 1024 * 1024
 SETTLE_SECONDS = 30.0

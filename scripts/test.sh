@@ -4,4 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-cpu.sh
+# The page tests drive Debian's headless Chromium through its ChromeDriver.
+if [[ ! -x /usr/bin/chromedriver ]]; then
+  echo "test: installing Debian's chromium and chromium-driver (once)"
+  apt-get update -qq > /dev/null && apt-get install -y -qq chromium chromium-driver > /dev/null
+fi
 exec .venv/bin/python -m pytest -q "$@"

@@ -17,7 +17,7 @@ import sglang as sgl
 import tiktoken
 from sglang.lang.chat_template import get_chat_template
 
-from plato_sgl.serving import LocalCluster, LocalServer, sigterm_as_interrupt
+from plato_sgl.serving.local import LocalCluster, LocalServer, sigterm_as_interrupt
 
 # The suite runs several tiny servers and the client on 2 cores at once: one thread each keeps
 # them from fighting over the cores (a user's single server takes every core by default).
@@ -134,16 +134,16 @@ def chat_tokens(tokenizer):
 @pytest.fixture
 def sent_generate(monkeypatch):
     """The bodies of the /generate requests a question sends from here on, recorded on their way to
-    the real server (every request of a question goes through ``cancel._post_with_header``)."""
-    from plato_sgl import cancel
+    the real server (every request of a question goes through ``request_fields.post_with_header``)."""
+    from plato_sgl.engine import request_fields
 
     sent: list[dict] = []
-    real = cancel._post_with_header
+    real = request_fields.post_with_header
 
     def recording(url, json, *args, **kwargs):
         if url.endswith("/generate"):
             sent.append(json)
         return real(url, json, *args, **kwargs)
 
-    monkeypatch.setattr(cancel, "_post_with_header", recording)
+    monkeypatch.setattr(request_fields, "post_with_header", recording)
     return sent

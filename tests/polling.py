@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from plato_sgl.backends import server_loads
+from plato_sgl.engine.http import server_loads
 
 
 def until(condition: Callable[[], bool], within: float, step: float = 0.1) -> bool:

@@ -1,1 +1,1 @@
-"""The methods a user compares Plato against, built the same way and returning the same Result."""
+"""Every way of answering a question (Plato, auto and the baselines), each returning the same Result; the registry names them."""

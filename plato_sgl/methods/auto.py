@@ -9,7 +9,7 @@ decision uses cheap signals only, with no extra model and no extra model request
    so either gets a plain answer before any plan is asked for;
 2. with ``auto_max_load`` set, the server's load (one ``/v1/loads`` per worker): a server with
    more requests per worker than that already decodes a full batch, so Plato's side-by-side nodes
-   gain little while its plan still costs time (issue 19), and the question gets a plain answer.
+   gain little while its plan still costs time, and the question gets a plain answer.
    It is read before anything is sent (no plan token is spent when the server is already busy)
    and once more at the plan's first tokens, this question's own requests left out
    (:class:`LoadRoute`): questions that arrive together, as a burst of users or a benchmark's
@@ -30,13 +30,16 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from plato_sgl.core.options import Options
+from plato_sgl.core.plan import PlanNode
+from plato_sgl.core.question_kind import is_math_problem, is_programming_task
+from plato_sgl.core.result import Result
+from plato_sgl.core.scheduler import Progress
+from plato_sgl.engine.backend import is_sglang_runtime
+from plato_sgl.engine.http import queued_requests
+from plato_sgl.methods import plato
 from plato_sgl.methods.autoregressive import run_single
 from plato_sgl.methods.plato import PlatoRun, single_part_route
-from plato_sgl.options import Options
-from plato_sgl.plan import PlanNode
-from plato_sgl.questions import is_math_problem, is_programming_task
-from plato_sgl.result import Result
-from plato_sgl.scheduler import Progress
 
 # A short plan whose second part depends on its first is treated as a chain up to this size.
 CHAIN_MAX_PARTS = 3
@@ -72,7 +75,6 @@ def server_queue(backend: Any) -> float | None:
     """Requests per worker running or waiting on ``backend``'s server now, other than this
     question's own (those its endpoint has in flight), or None where it cannot be read cheaply (not
     SGLang's runtime, an older server, a failed read)."""
-    from plato_sgl.backends import is_sglang_runtime, queued_requests
 
     url = getattr(getattr(backend, "endpoint", backend), "base_url", None)
     if url is None or not is_sglang_runtime(backend):
@@ -140,3 +142,7 @@ def run_auto(
     result = run_single("auto", question, backend, options.plain_budget(), on_progress=on_progress)
     result.route, result.route_reason = "plain", reason
     return result
+
+
+openings = plato.openings
+layout = plato.layout

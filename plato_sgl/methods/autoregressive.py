@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from plato_sgl import programs, prompts
-from plato_sgl.errors import PlatoError, PlatoTimeout
-from plato_sgl.options import Options
-from plato_sgl.result import Call, Clock, Result
-from plato_sgl.scheduler import Deadline, Progress
+from plato_sgl.core import prompts
+from plato_sgl.core.errors import PlatoError
+from plato_sgl.core.options import Options
+from plato_sgl.core.result import Call, Clock, Result
+from plato_sgl.core.scheduler import Progress
+from plato_sgl.engine import programs
+from plato_sgl.engine.warmup import PLACEHOLDER, Opening
+from plato_sgl.methods.base import MethodRun
 
 
 def plain_answer(
@@ -53,28 +56,41 @@ def run_single(
 ) -> Result:
     """A Result for ``method`` from one plain request (``instruction`` appended to the question).
     ``on_progress`` gets the answer's text as it arrives (``Progress("text")``, no node)."""
-    clock = Clock()
-    result = Result(question=question, method=method, options=options.to_dict(question))
-    on_chunk = None if on_progress is None else (lambda text: on_progress(Progress("text", clock.now(), text=text)))
-    try:
-        result.answer, call = Deadline(options.timeout, clock).call(
+    return SingleRun(method, question, backend, options, instruction, on_progress).run()
+
+
+class SingleRun(MethodRun):
+    """One plain request as a method run."""
+
+    def __init__(
+        self,
+        method: str,
+        question: str,
+        backend: Any,
+        options: Options,
+        instruction: str,
+        on_progress: Callable[[Progress], None] | None,
+    ):
+        super().__init__(method, question, options)
+        self.label = method
+        self.backend = backend
+        self.instruction = instruction
+        self.on_progress = on_progress
+
+    def _run(self) -> None:
+        on_progress, clock = self.on_progress, self.clock
+        on_chunk = None if on_progress is None else (lambda text: on_progress(Progress("text", clock.now(), text=text)))
+        self.result.answer, call = self.deadline.call(
             "the answer request",
             plain_answer,
-            question,
-            backend,
-            options,
+            self.question,
+            self.backend,
+            self.options,
             clock,
-            instruction=instruction,
+            instruction=self.instruction,
             on_chunk=on_chunk,
         )
-    except PlatoError as exc:
-        result.error = f"{method} failed: {exc}"
-        result.wall_time = clock.now()
-        kind = PlatoTimeout if isinstance(exc, PlatoTimeout) else PlatoError
-        raise kind(result.error, result) from exc
-    result.calls.append(call)
-    result.wall_time = clock.now()
-    return result
+        self.result.calls.append(call)
 
 
 def run_ar(
@@ -90,3 +106,12 @@ def run_cot(
 ) -> Result:
     """The same request with a step-by-step instruction (``on_progress``: as for ``run_ar``)."""
     return run_single("cot", question, backend, options, instruction=prompts.COT_INSTRUCTION, on_progress=on_progress)
+
+
+def plain_opening(options: Options) -> Opening:
+    """The plain answer's program, for the placeholder question: every method may fall back to it."""
+    return programs.answer, {"question": PLACEHOLDER, "history": options.history, "max_tokens": 0}
+
+
+def openings(options: Options) -> list[Opening]:
+    return [plain_opening(options)]

@@ -44,16 +44,17 @@ from typing import Any, Callable, Sequence, Union
 import regex
 import sglang as sgl
 
-from plato_sgl import prompts
-from plato_sgl.backends import is_sglang_runtime
-from plato_sgl.errors import PlatoError, PlatoTimeout
-from plato_sgl.grammar import literal_regex
-from plato_sgl.methods.autoregressive import plain_answer
-from plato_sgl.options import Options
-from plato_sgl.plan import PlanNode, critical_path, parallel_degree
-from plato_sgl.programs import LiveStates, drain, follow, open_chat
-from plato_sgl.result import Call, Clock, NodeRecord, Result, Tokens
-from plato_sgl.scheduler import Deadline, Progress, Scheduler
+from plato_sgl.core import prompts
+from plato_sgl.core.grammar import literal_regex
+from plato_sgl.core.options import Options
+from plato_sgl.core.plan import PlanNode, critical_path, parallel_degree
+from plato_sgl.core.result import Call, NodeRecord, Result, Tokens
+from plato_sgl.core.scheduler import Progress, Scheduler
+from plato_sgl.engine.backend import is_sglang_runtime
+from plato_sgl.engine.programs import LiveStates, drain, follow, open_chat
+from plato_sgl.engine.warmup import PLACEHOLDER, Opening
+from plato_sgl.methods.autoregressive import plain_answer, plain_opening
+from plato_sgl.methods.base import MethodRun
 
 SCOPE_OPEN = "<scope>"
 SCOPE_CLOSE = "</scope>"
@@ -279,7 +280,7 @@ def cut_at_stop(text: str, stop: str | None, stops: Sequence[str]) -> tuple[str,
 # -- the interpreter ---------------------------------------------------------------------------------
 
 
-class PastaRun:
+class PastaRun(MethodRun):
     """Answers one question with PASTA by prompting, on the scheduler. Use ``run_pasta``.
 
     The main branch is the scheduler's source: it posts a node at each ``<promise/>`` (its
@@ -291,12 +292,8 @@ class PastaRun:
     def __init__(
         self, question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None
     ):
-        self.question = question
+        super().__init__("pasta", question, options)
         self.backend = backend
-        self.options = options
-        self.clock = Clock()
-        self.deadline = Deadline(options.timeout, self.clock)
-        self.result = Result(question=question, method="pasta", options=options.to_dict(question))
         self.scheduler = Scheduler(self.clock, self.deadline, on_event=on_progress)
         self.forced = (
             split_main_regex(options.plan_regex) if options.plan_regex and is_sglang_runtime(backend) else None
@@ -306,27 +303,25 @@ class PastaRun:
         self.promises: dict[int, Promise] = {}
         self.lock = threading.Lock()  # guards promises and result.repairs (branches add to them)
 
-    def run(self) -> Result:
-        try:
-            if is_sglang_runtime(self.backend):
-                self.scheduler.spawn("the main branch", self._main)
-                self.scheduler.run(self)
-            else:
-                self._plain()
-        except PlatoError as exc:
-            self.result.error = f"PASTA failed: {exc}"
-            kind = PlatoTimeout if isinstance(exc, PlatoTimeout) else PlatoError
-            raise kind(self.result.error, self.result) from exc
-        finally:
-            if self.result.fallback is None:
-                self.result.plan = render(self.main.pieces)  # on failure: only what a scope substituted
-                self.result.answer = strip_tags(self.result.plan).strip()
-            self.result.nodes = self.scheduler.plan_records()
-            self.result.repairs = [*self.result.repairs, *self.scheduler.repairs]
-            self.result.wall_time = self.clock.now()
+    label = "PASTA"
+
+    def _run(self) -> None:
+        if is_sglang_runtime(self.backend):
+            self.scheduler.spawn("the main branch", self._main)
+            self.scheduler.run(self)
+        else:
+            self._plain()
+
+    def _finish(self) -> None:
+        if self.result.fallback is None:
+            self.result.plan = render(self.main.pieces)  # on failure: only what a scope substituted
+            self.result.answer = strip_tags(self.result.plan).strip()
+        self.result.nodes = self.scheduler.plan_records()
+        self.result.repairs = [*self.result.repairs, *self.scheduler.repairs]
+
+    def _succeeded(self) -> None:
         self.result.critical_path = critical_path(self.scheduler.nodes)
         self.result.parallel_degree = parallel_degree(self.scheduler.nodes)
-        return self.result
 
     def _plain(self) -> None:
         """OpenAI-style backends report no matched stop string, so a request cannot end at a tag."""
@@ -471,3 +466,7 @@ def run_pasta(
     """Answer ``question`` with PASTA by prompting (see the module docstring for the semantics).
     ``on_progress`` gets the scheduler's Progress events (each promise's span, dispatch and finish)."""
     return PastaRun(question, backend, options, on_progress).run()
+
+
+def openings(options: Options) -> list[Opening]:
+    return [(pasta_prompt, {"question": PLACEHOLDER, "history": options.history}), plain_opening(options)]

@@ -23,23 +23,27 @@ from typing import Any, Callable
 
 import sglang as sgl
 
-from plato_sgl import programs, prompts
-from plato_sgl.backends import go_first, is_sglang_runtime, stop_first
-from plato_sgl.errors import PlatoError, PlatoTimeout
-from plato_sgl.grammar import is_ascii, node_regex, plan_regex
-from plato_sgl.methods.autoregressive import plain_answer
-from plato_sgl.options import Options, node_budget, node_sentence_count
-from plato_sgl.parser import PlanParser
-from plato_sgl.plan import PlanNode, critical_path, parallel_degree
-from plato_sgl.questions import asks_for_code
-from plato_sgl.result import Call, Clock, NodeRecord, Result
-from plato_sgl.scheduler import Deadline, Progress, Scheduler
+from plato_sgl.core import prompts
+from plato_sgl.core.errors import PlatoError, PlatoTimeout
+from plato_sgl.core.grammar import is_ascii, node_regex, plan_regex
+from plato_sgl.core.options import Options, node_budget, node_sentence_count
+from plato_sgl.core.parser import PlanParser
+from plato_sgl.core.plan import PlanNode, critical_path, parallel_degree
+from plato_sgl.core.question_kind import asks_for_code
+from plato_sgl.core.result import Call, NodeRecord, Result
+from plato_sgl.core.scheduler import Progress, Scheduler
+from plato_sgl.core.streaming import plato_layout
+from plato_sgl.engine import programs
+from plato_sgl.engine.backend import go_first, is_sglang_runtime, stop_first
+from plato_sgl.engine.warmup import PLACEHOLDER, Opening
+from plato_sgl.methods.autoregressive import plain_answer, plain_opening
+from plato_sgl.methods.base import MethodRun
 
 # route(size, nodes, plan_done) -> None (not decided yet), "" (go on with Plato) or why to answer plainly.
 Route = Callable[[int | None, list[PlanNode], bool], str | None]
 
 
-class PlatoRun:
+class PlatoRun(MethodRun):
     """Answers one question with Plato. Use ``run_plato``; this holds the run's mutable state.
 
     ``route`` (used by ``auto``) sees the plan as it streams and may send the question to a single
@@ -56,14 +60,10 @@ class PlatoRun:
         on_progress: Callable[[Progress], None] | None = None,
         route: Route | None = None,
     ):
-        self.question = question
+        super().__init__(method, question, options)
         self.backend = backend
-        self.options = options
         self.runtime = is_sglang_runtime(backend)
         self.ascii = is_ascii(question)
-        self.clock = Clock()
-        self.deadline = Deadline(options.timeout, self.clock)
-        self.result = Result(question=question, method=method, options=options.to_dict(question))
         self.parser = PlanParser(tolerant=not self.runtime)
         self.on_progress = on_progress
         self.route = route
@@ -84,17 +84,11 @@ class PlatoRun:
         self._prefills: list[tuple[Call, Any]] = []
         self.states = programs.LiveStates()  # every fork of this run, ended when it returns or fails
 
-    def run(self) -> Result:
-        try:
-            with self.states:
-                self._run()
-        except PlatoError as exc:
-            raise self._fail(exc) from exc
-        finally:
-            self.result.wall_time = self.clock.now()
-        return self.result
-
     def _run(self) -> None:
+        with self.states:
+            self._answer()
+
+    def _answer(self) -> None:
         self.result.calls.append(Call(kind="plan", started_at=self.clock.now()))
         self.scheduler.spawn("the plan request", self._follow_plan)
         self.scheduler.act("the node prompt prefix", self._open_context)
@@ -113,16 +107,13 @@ class PlatoRun:
         self.result.repairs = [*self.parser.repairs, *self.scheduler.repairs, *self.result.repairs]
         self.deadline.call("the context prefills", self._collect_prefills)
 
-    def _fail(self, exc: PlatoError) -> PlatoError:
+    def _failure(self, exc: PlatoError) -> str:
         done, known = len(self.scheduler.finish_order), len(self.scheduler.records)
-        message = f"Plato failed: {exc} ({done} of {known} nodes finished)"
-        self.result.error = message
         self.result.repairs = [*self.parser.repairs, *self.scheduler.repairs]
         if not self.result.plan:
             self.result.plan = self.parser.text
         self._record_nodes(finished_only=True)
-        kind = PlatoTimeout if isinstance(exc, PlatoTimeout) else PlatoError
-        return kind(message, self.result)
+        return f"Plato failed: {exc} ({done} of {known} nodes finished)"
 
     # -- the source: the plan stream (its own thread) ---------------------------------------------
 
@@ -323,7 +314,7 @@ class PlatoRun:
 def compose(records: list[NodeRecord], question: str) -> tuple[str, list[str]]:
     """The answer from finished nodes' records in plan order, and what it left out: a node whose
     text repeats an earlier node's word for word, and a node's opening restatement of its topic.
-    The reading order (``plato_sgl.streaming.plato_layout``) leaves out the same."""
+    The reading order (``plato_sgl.core.streaming.plato_layout``) leaves out the same."""
     sections, kept, repairs = [], [], []
     for r in records:
         same = prompts.repeated_section(r.result, [k.result for k in kept])
@@ -353,3 +344,15 @@ def run_plato(
     """Answer ``question`` with Plato on ``backend`` (a RuntimeEndpoint, or any SGLang backend).
     ``on_progress`` is told of each plan line, dispatch and finished node as they happen."""
     return PlatoRun(question, backend, options, on_progress=on_progress, route=single_part_route).run()
+
+
+def openings(options: Options) -> list[Opening]:
+    common = {"question": PLACEHOLDER, "history": options.history}
+    return [
+        (programs.plan, {**common, "sized": options.sized, "max_tokens": 0}),
+        (programs.node_prefix, common),
+        plain_opening(options),
+    ]
+
+
+layout = plato_layout

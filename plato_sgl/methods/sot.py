@@ -23,16 +23,18 @@ from typing import Any, Callable, Sequence
 import regex
 import sglang as sgl
 
-from plato_sgl import prompts
-from plato_sgl.backends import go_first, is_sglang_runtime
-from plato_sgl.errors import PlatoError, PlatoTimeout
-from plato_sgl.methods.autoregressive import plain_answer
-from plato_sgl.options import Options, structure_sampling
-from plato_sgl.plan import PlanNode
-from plato_sgl.programs import LiveStates, drain, follow, open_chat
-from plato_sgl.result import Call, Clock, NodeRecord, Result
-from plato_sgl.scheduler import Deadline, Progress, Scheduler
-from plato_sgl.streaming import Layout
+from plato_sgl.core import prompts
+from plato_sgl.core.checks import check_number, positive
+from plato_sgl.core.options import Options, structure_sampling
+from plato_sgl.core.plan import PlanNode
+from plato_sgl.core.result import Call, NodeRecord, Result
+from plato_sgl.core.scheduler import Progress, Scheduler
+from plato_sgl.core.streaming import Layout
+from plato_sgl.engine.backend import go_first, is_sglang_runtime
+from plato_sgl.engine.programs import LiveStates, drain, follow, open_chat
+from plato_sgl.engine.warmup import PLACEHOLDER, Opening
+from plato_sgl.methods.autoregressive import plain_answer, plain_opening
+from plato_sgl.methods.base import MethodRun
 
 # -- the paper's prompts (Prompt 1 and Prompt 2, verbatim apart from line breaks) ------------------
 
@@ -102,8 +104,7 @@ def skeleton_regex(max_points: int = MAX_POINTS) -> str:
     in order, so the model cannot skip, repeat or reorder them; it may stop after any point from
     the minimum on. Points nest as ``P1 P2 P3(?:P4(?:P5)?)?`` (xgrammar syntax only).
     """
-    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1:
-        raise ValueError(f"max_points must be a positive integer, got {max_points!r}")
+    check_number("max_points", max_points, "a positive integer", positive)
     high = min(max_points, MAX_POINTS)
     low = min(MIN_POINTS, high)
     optional = ""
@@ -145,7 +146,7 @@ def point_line(index: int, point: str, expansion: str) -> str:
     return f"{point_opening(index, point)} {expansion.strip()}".rstrip()
 
 
-# Streamed in reading order (plato_sgl.streaming): each point's line as compose_answer writes it.
+# Streamed in reading order (plato_sgl.core.streaming): each point's line as compose_answer writes it.
 LAYOUT = Layout(lambda index, point, expansion, done: point_line(index, point, expansion), "\n")
 
 
@@ -158,7 +159,7 @@ def compose_answer(points: list[tuple[int, str, str]]) -> str:
 
 
 # Sampling settings (temperature...) are not program arguments: ``run(...)`` takes them itself and
-# every gen of the program, and of its forks, inherits them (see plato_sgl.programs).
+# every gen of the program, and of its forks, inherits them (see plato_sgl.engine.programs).
 
 
 @sgl.function
@@ -195,7 +196,7 @@ def expand_point(s, index: int, point: str, *, max_tokens: int = 256, ignore_eos
 # -- the method -------------------------------------------------------------------------------------
 
 
-class SoTRun:
+class SoTRun(MethodRun):
     """Answers one question with Skeleton-of-Thought on the scheduler. Use ``run_sot``.
 
     The skeleton is the scheduler's source: once it is decoded, all its points are posted at once,
@@ -205,30 +206,22 @@ class SoTRun:
     def __init__(
         self, question: str, backend: Any, options: Options, on_progress: Callable[[Progress], None] | None = None
     ):
-        self.question = question
+        super().__init__("sot", question, options)
         self.backend = backend
-        self.options = options
-        self.clock = Clock()
-        self.deadline = Deadline(options.timeout, self.clock)
-        self.result = Result(question=question, method="sot", options=options.to_dict(question))
         self.scheduler = Scheduler(self.clock, self.deadline, on_event=on_progress)
         self.states = LiveStates()
 
-    def run(self) -> Result:
-        try:
-            with self.states:
-                self.scheduler.spawn("the skeleton request", self._skeleton)
-                self.scheduler.run(self)
-                if not self.scheduler.records:
-                    self._fallback()
-        except PlatoError as exc:
-            self.result.error = f"SoT failed: {exc}"
-            kind = PlatoTimeout if isinstance(exc, PlatoTimeout) else PlatoError
-            raise kind(self.result.error, self.result) from exc
-        finally:
-            self._record_points()
-            self.result.wall_time = self.clock.now()
-        return self.result
+    label = "SoT"
+
+    def _run(self) -> None:
+        with self.states:
+            self.scheduler.spawn("the skeleton request", self._skeleton)
+            self.scheduler.run(self)
+            if not self.scheduler.records:
+                self._fallback()
+
+    def _finish(self) -> None:
+        self._record_points()
 
     def _skeleton(self) -> None:
         """The source: decode the skeleton (streamed, to time its first token), then post its points."""
@@ -327,3 +320,16 @@ def run_sot(
     skeleton regex (it constrains the text after "1."; tests force a known skeleton with it).
     ``on_progress`` gets the scheduler's Progress events (the points, their dispatch and finishes)."""
     return SoTRun(question, backend, options, on_progress).run()
+
+
+def openings(options: Options) -> list[Opening]:
+    common = {"question": PLACEHOLDER, "history": options.history}
+    return [
+        (skeleton, {**common, "max_tokens": 0}),
+        (expand_prefix, {**common, "skeleton": ""}),
+        plain_opening(options),
+    ]
+
+
+def layout(question: str) -> Layout:
+    return LAYOUT

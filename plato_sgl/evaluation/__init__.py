@@ -1,0 +1,1 @@
+"""Measuring answers: datasets, run records, bench and sweep, metrics, the judge and the reports."""

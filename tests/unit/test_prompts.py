@@ -1,0 +1,80 @@
+"""Prompt texts and answer composition: the plan prompt's examples, node budgets, restatements."""
+
+from __future__ import annotations
+
+import pytest
+import regex
+
+from plato_sgl.core import prompts
+from plato_sgl.core.grammar import plan_regex
+from plato_sgl.core.options import MIN_NODE_TOKENS, Options, node_budget, node_sentence_count
+from plato_sgl.core.parser import parse_plan
+
+
+def test_the_plan_prompt_examples_are_plans_the_grammar_accepts():
+    """Each worked example, as the model would write it, fits the regex it is decoded under."""
+    for sized in (True, False):
+        text = prompts.plan_system(sized)
+        for block in text.split("\n\n")[1:]:
+            plan = "\n".join(block.splitlines()[1:]) + "\n"
+            assert regex.fullmatch(plan_regex(6, ascii=True, sized=sized), plan), plan
+            nodes, repairs = parse_plan(plan)
+            assert nodes and not repairs
+        assert ("Parts:" in text) == sized
+
+
+@pytest.mark.parametrize(
+    "size, expected", [(None, 256), (1, 256), (3, 256), (4, 192), (6, 128), (100, MIN_NODE_TOKENS)]
+)
+def test_the_answer_budget_is_split_over_the_decided_parts(size, expected):
+    assert node_budget(Options(), size) == expected
+
+
+def test_a_node_budget_never_exceeds_node_max_tokens():
+    assert node_budget(Options(node_max_tokens=16), 10) == 16
+
+
+@pytest.mark.parametrize("size, expected", [(None, 5), (1, 5), (4, 5), (5, 5), (6, 4), (8, 3), (12, 2), (100, 2)])
+def test_a_node_may_write_the_sentences_its_share_holds(size, expected):
+    assert (
+        node_sentence_count(Options(), size) == expected
+    )  # 30 tokens a sentence; shares 256, 192, 153, 128, 96, 64, 32
+
+
+def test_the_sentence_count_is_fixed_without_sentence_tokens_and_never_above_node_sentences():
+    assert node_sentence_count(Options(sentence_tokens=None), 100) == 5
+    assert node_sentence_count(Options(node_sentences=3, sentence_tokens=1), 2) == 3
+    assert node_sentence_count(Options(node_sentences=1), 100) == 1  # a bound below the grammar's 2 stays
+
+
+@pytest.mark.parametrize("value", [0, 1001, 2.5, True, "30"])
+def test_sentence_tokens_must_be_a_number_of_tokens(value):
+    with pytest.raises(ValueError, match="option sentence_tokens must be an integer from 1 to 1000"):
+        Options(sentence_tokens=value)
+
+
+@pytest.mark.parametrize(
+    "result, description, question, expected",
+    [
+        ("Effects on sleep. Exercise deepens sleep.", "Effects on sleep", "", "Exercise deepens sleep."),
+        ("**Effects on sleep**\n\nExercise deepens sleep.", "Effects on sleep", "", "Exercise deepens sleep."),
+        (
+            "To improve your time management skills, you can create a schedule. List tasks first.",
+            "Create a schedule",
+            "How can I improve my time management skills?",
+            "List tasks first.",
+        ),
+        # a first sentence with content of its own stays
+        ("Effects on sleep are large. Exercise deepens sleep.", "Effects on sleep", "", None),
+        # nothing but the restatement: kept whole rather than emptied
+        ("Effects on sleep.", "Effects on sleep", "", None),
+        # an echo of the task's label goes, and a restatement after it too
+        ("Your part: Exercise deepens sleep.", "Effects on sleep", "", "Exercise deepens sleep."),
+        ("your part: Effects on sleep. Exercise deepens sleep.", "Effects on sleep", "", "Exercise deepens sleep."),
+    ],
+)
+def test_a_node_that_opens_by_restating_its_topic_or_the_question_loses_that_sentence(
+    result, description, question, expected
+):
+    text, dropped = prompts.drop_restatement(result, description, question)
+    assert (text, dropped) == ((expected, True) if expected else (result, False))
