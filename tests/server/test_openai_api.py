@@ -1,6 +1,6 @@
-"""``plato-sgl api``: request parsing on fixed bodies, then the real ``openai`` client against the
-API on the tiny real SGLang server: plain and streamed completions, many clients at once, a client
-that goes away, bad input."""
+"""``plato-sgl api`` on the tiny real SGLang server: the real ``openai`` client's plain and streamed
+completions, many clients at once, a client that goes away, bad input; and the event stream
+(``POST /v1/plato/events``) read as Server-Sent Events."""
 
 from __future__ import annotations
 
@@ -116,3 +116,74 @@ def test_bad_input_is_a_400_in_openai_s_shape(client):
     assert "max_nodes must be a positive integer" in caught.value.body["message"]
     with pytest.raises(openai.BadRequestError, match="unknown model"):
         client.chat.completions.create(model="gpt-4", messages=[USER])
+
+
+def _sse(response) -> list[tuple[str, dict]]:
+    """The (event, data) pairs of a Server-Sent Events response, pings skipped."""
+    import json
+
+    pairs, name = [], None
+    for line in response.iter_lines(decode_unicode=True):
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: "):
+            pairs.append((name, json.loads(line[len("data: ") :])))
+    return pairs
+
+
+EVENTS_BODY = {
+    "model": "plato",
+    "messages": [USER],
+    "plan_regex": literal_regex(PLAN),
+    "node_max_tokens": 6,
+    "ignore_eos": True,
+}
+
+
+@pytest.mark.server
+def test_the_event_stream_gives_plan_nodes_text_and_result_in_order(api_url):
+    import requests
+
+    with requests.post(f"{api_url}/v1/plato/events", json=EVENTS_BODY, stream=True, timeout=120) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        pairs = _sse(response)
+    names = [name for name, _ in pairs]
+    assert names[0] == "start" and pairs[0][1] == {"method": "plato", "question": USER["content"]}
+    assert names[-1] == "result" and names.count("result") == 1
+    kinds = [(data["kind"], data["node_id"]) for name, data in pairs if name == "progress"]
+    assert kinds.index(("node", 1)) < kinds.index(("node", 2)) < kinds.index(("planned", None))
+    for node in (1, 2):  # each node is dispatched, streams its text, then is done
+        dispatched = next(
+            i for i, (name, data) in enumerate(pairs) if data.get("kind") == "dispatched" and node in data["node_ids"]
+        )
+        text = next(i for i, (name, data) in enumerate(pairs) if data.get("kind") == "text" and data["node_id"] == node)
+        done = next(i for i, (name, data) in enumerate(pairs) if data.get("kind") == "done" and data["node_id"] == node)
+        assert dispatched < text < done
+    result, figures = pairs[-1][1]["result"], pairs[-1][1]["figures"]
+    assert "".join(data["text"] for name, data in pairs if name == "text") == result["answer"]
+    assert result["answer"].startswith("**Wings**\n") and figures["decoded_tokens"] == result["completion_tokens"]
+    assert figures["parallel_degree"] >= 1 and figures["latency"] > 0
+
+
+@pytest.mark.server
+def test_the_event_stream_refuses_bad_input_with_a_400(api_url):
+    import requests
+
+    reply = requests.post(f"{api_url}/v1/plato/events", json={**EVENTS_BODY, "max_nodes": 0}, timeout=30)
+    assert reply.status_code == 400 and "max_nodes must be a positive integer" in reply.json()["error"]["message"]
+    reply = requests.post(f"{api_url}/v1/plato/events", json={**EVENTS_BODY, "model": "gpt-4"}, timeout=30)
+    assert reply.status_code == 400 and "unknown model" in reply.json()["error"]["message"]
+
+
+@pytest.mark.server
+def test_an_event_stream_client_that_goes_away_has_its_requests_aborted(api_url, backend):
+    import requests
+
+    until(lambda: busy(backend.base_url) == 0, 30)  # the server is idle before
+    body = {**EVENTS_BODY, "max_tokens": 3000, "node_max_tokens": 3000, "frequency_penalty": 0.0}
+    response = requests.post(f"{api_url}/v1/plato/events", json=body, stream=True, timeout=120)
+    lines = response.iter_lines(decode_unicode=True)
+    next(line for line in lines if '"kind": "text"' in line)  # nodes are decoding
+    assert busy(backend.base_url) > 0
+    response.close()  # the client goes away
+    assert until(lambda: busy(backend.base_url) == 0, 10), "the server kept decoding the departed client's question"
