@@ -32,7 +32,7 @@ _EXPORTS = {
     "NodeRecord": "plato_sgl.core.result",
     "Result": "plato_sgl.core.result",
     "LocalServer": "plato_sgl.serving.local",
-    "connect": "plato_sgl.engine.connect",
+    "connect": "plato_sgl.serving.local",
     "open_backend": "plato_sgl.serving.local",
 }
 
@@ -44,9 +44,8 @@ if TYPE_CHECKING:  # re-exports for type checkers; __getattr__ loads them at run
     from plato_sgl.core.options import Options
     from plato_sgl.core.result import Call, NodeRecord, Result
     from plato_sgl.core.streaming import StreamEvent
-    from plato_sgl.engine.connect import connect
     from plato_sgl.methods.registry import METHODS
-    from plato_sgl.serving.local import LocalServer, open_backend
+    from plato_sgl.serving.local import LocalServer, connect, open_backend
 
 
 def __getattr__(name: str) -> Any:

@@ -8,11 +8,32 @@ import json
 import os
 import sys
 from contextlib import nullcontext
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Sequence
 
+from plato_sgl.core.errors import PlatoError
+from plato_sgl.core.options import NODE_PROMPTS, PREFIX_PREFILLS
 from plato_sgl.core.result import Result
+from plato_sgl.engine.backend import model_name
+from plato_sgl.engine.http import server_args
+from plato_sgl.evaluation import metrics
+from plato_sgl.evaluation.datasets import load_questions, role
+from plato_sgl.evaluation.sweep import parse_levels
+from plato_sgl.evaluation.verdicts import DEFAULT_PROMPT, VERDICT_ONLY
 from plato_sgl.methods.registry import METHODS, help_text
+from plato_sgl.serving.local import (
+    DEFAULT_ROUTER_POLICY,
+    ROUTER_POLICIES,
+    open_backend,
+    serve_forever,
+    sigterm_as_interrupt,
+)
+from plato_sgl.serving.models import cache_dir, model_statuses
+
+# The modules above import no SGLang. A command imports the layers that do (api, bench, the judge,
+# the report, the engine measurement, the API server) when it runs, deferred on purpose: SGLang
+# imports torch, which takes seconds that `plato-sgl --help` and a mistyped flag should not wait for.
 
 DEFAULT_MODEL_ENV = "PLATO_SGL_MODEL"
 # The model the demo and `--model` start by default (docs/serving.md, "Models", says why).
@@ -36,8 +57,6 @@ def _positive_int(text: str) -> int:
 
 def _levels(text: str) -> list[int]:
     """argparse type: concurrency levels, ``4`` or ``1,2,4,8``."""
-    from plato_sgl.evaluation.sweep import parse_levels
-
     try:
         return parse_levels(text)
     except ValueError as exc:
@@ -115,6 +134,16 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
         "--streaming-cap", type=int, help="at most this many nodes at once while the plan streams, critical path first"
     )
     option("--context", choices=["global", "deps"], help="node context: all finished results, or dependencies only")
+    option(
+        "--node-prompt",
+        choices=list(NODE_PROMPTS),
+        help="node prompt order: the question before the node rules, or the rules (cached across questions) first",
+    )
+    option(
+        "--prefix-prefill",
+        choices=list(PREFIX_PREFILLS),
+        help="prefill the node prompt's prefix at the question's start, or once the plan decides on parts",
+    )
     option("--timeout", type=float, help="seconds allowed per question")
     option(
         "--auto-max-load",
@@ -127,8 +156,6 @@ def _add_option_args(parser: argparse.ArgumentParser) -> None:
 
 def _add_judge_args(parser: argparse.ArgumentParser) -> None:
     """Where the judge runs (a model served for the command, or a running server) and how (judge, calibrate)."""
-    from plato_sgl.evaluation.verdicts import DEFAULT_PROMPT, VERDICT_ONLY
-
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--judge-model", help="registry name or folder of a judge model to serve locally")
     where.add_argument(
@@ -231,32 +258,64 @@ def _stream_answer(events, show: bool) -> Result:
 def cmd_ask(args: argparse.Namespace) -> int:
     import plato_sgl
     from plato_sgl.api import check
-    from plato_sgl.serving.local import open_backend
 
     check(args.question, args.method, **_options(args))  # bad input is refused before a server starts
     show = not (args.json or args.quiet)  # the plan and progress on stderr while it works
     with open_backend(
         model=None if args.url else args.model, url=args.url, chat_template=args.chat_template
     ) as backend:
+        compare = args.compare and args.method != "ar"
         if args.json:
             result = plato_sgl.run(args.question, method=args.method, backend=backend, **_options(args))
-            print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+            if not compare:
+                print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+                return 0
+            plain = plato_sgl.run(args.question, method="ar", backend=backend, **_options(args))
+            print(json.dumps({"answer": result.to_dict(), "plain": plain.to_dict()}, indent=2, ensure_ascii=False))
             return 0
         result = _stream_answer(
             plato_sgl.stream(args.question, method=args.method, backend=backend, **_options(args)), show
         )
-    if show:
-        print(f"answered in {result.wall_time:.1f} s", file=sys.stderr, flush=True)
+        if show:
+            print(f"answered in {result.wall_time:.1f} s", file=sys.stderr, flush=True)
+        if compare:
+            print(f"\n--- {PLAIN_HEADING} ---", flush=True)
+            plain = _stream_answer(
+                plato_sgl.stream(args.question, method="ar", backend=backend, **_options(args)), False
+            )
     if args.verbose:
         print("\n" + format_details(result))
+    if compare:
+        print(format_comparison(result, plain), file=sys.stderr, flush=True)
     return 0
+
+
+PLAIN_HEADING = "the same question answered plainly (ar), after it, on the same server"
+
+
+def format_comparison(result: Result, plain: Result) -> str:
+    """The question's times beside a plain answer's on the same server: what a person waited for each."""
+
+    def times(r: Result) -> str:
+        first = metrics.first_answer_token(r)
+        return f"{r.wall_time:.1f} s (first answer text at {_t(first)} s, {r.completion_tokens} tokens decoded" + (
+            f", plan's first token at {r.plan_first_token_at:.2f} s)" if r.plan_first_token_at is not None else ")"
+        )
+
+    ratio = plain.wall_time / result.wall_time if result.wall_time else float("inf")
+    verdict = "sooner" if result.wall_time < plain.wall_time else "not sooner"
+    return "\n".join(
+        [
+            f"{result.method}: {times(result)}",
+            f"plain answer (ar), asked after it: {times(plain)}",
+            f"{result.method} was {verdict} than a plain answer: {ratio:.2f}x its speed",
+        ]
+    )
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from plato_sgl.evaluation.bench import describe_backend, run_bench, variants_for
-    from plato_sgl.evaluation.datasets import load_questions, role
     from plato_sgl.evaluation.report import write_report
-    from plato_sgl.serving.local import open_backend
 
     questions = load_questions(
         args.dataset,
@@ -310,12 +369,7 @@ ENGINE_SETTINGS = (
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
-    import json
-
-    from plato_sgl.engine.backend import model_name
-    from plato_sgl.engine.http import server_args
     from plato_sgl.evaluation.engine_speed import cpu_summary, measure, table
-    from plato_sgl.serving.local import open_backend
 
     local = {} if args.url else {"threads": args.threads, "extra_args": args.sglang_args}
     with open_backend(
@@ -348,7 +402,6 @@ def _judge_backend(args: argparse.Namespace):
     """The judge's backend as a context manager: a local server for --judge-model (its KV pool sized
     for --num-threads calls), a running SGLang server at --judge-url, or an OpenAI-style API."""
     from plato_sgl.evaluation.judge import judge_pool_tokens
-    from plato_sgl.serving.local import open_backend
 
     if args.judge_openai_model:
         import sglang as sgl
@@ -368,7 +421,6 @@ def _judge_backend(args: argparse.Namespace):
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from plato_sgl.engine.backend import model_name
     from plato_sgl.evaluation.calibration import run_calibration, verdict_lines, write_calibration_report
     from plato_sgl.evaluation.judge import judge_label
 
@@ -398,7 +450,6 @@ def cmd_judge(args: argparse.Namespace) -> int:
         if not sep or not first or not second or first == second:
             raise ValueError(f"--pairs takes METHOD:METHOD items, e.g. plato:ar; got {item!r}")
         pairs.append((first, second))
-    from plato_sgl.engine.backend import model_name
     from plato_sgl.evaluation.report import pair_summaries
 
     with _judge_backend(args) as backend:
@@ -428,8 +479,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from plato_sgl.serving.local import serve_forever
-
     options = {"host": args.host, "max_total_tokens": args.max_total_tokens}
     serve_forever(
         args.model,
@@ -445,7 +494,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_api(args: argparse.Namespace) -> int:
     from plato_sgl.serving.app import serve_api
-    from plato_sgl.serving.local import open_backend
 
     with open_backend(
         model=None if args.url else args.model, url=args.url, chat_template=args.chat_template
@@ -473,16 +521,12 @@ def format_models(statuses) -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from plato_sgl.serving.models import cache_dir, model_statuses
-
     print(format_models(model_statuses()))
     print(f"\ncache: {cache_dir() / 'models'}; a model is built on first use (`plato-sgl serve --model NAME`)")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from plato_sgl.serving.local import DEFAULT_ROUTER_POLICY, ROUTER_POLICIES
-
     parser = argparse.ArgumentParser(prog="plato-sgl", description=__doc__)
     parser.add_argument("--version", action="version", version=f"plato-sgl {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -499,6 +543,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("--json", action="store_true", help="print the whole Result as JSON (no progress on stderr)")
     ask.add_argument("-q", "--quiet", action="store_true", help="print only the answer: no plan and progress on stderr")
+    ask.add_argument(
+        "--compare",
+        action="store_true",
+        help="then answer the same question plainly (ar) on the same server, after it, and print both times",
+    )
     _add_backend_args(ask)
     _add_option_args(ask)
     ask.set_defaults(func=cmd_ask)
@@ -658,8 +707,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("plato-sgl")
     except PackageNotFoundError:  # run from a source tree without installing
@@ -667,9 +714,6 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from plato_sgl.core.errors import PlatoError
-    from plato_sgl.serving.local import sigterm_as_interrupt
-
     argv = list(sys.argv[1:] if argv is None else argv)
     passthrough: list[str] = []
     if "--" in argv:  # `plato-sgl serve ... -- --any-sglang-flag`: the rest goes to sglang.launch_server

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SGLANG_VERSION="0.5.23"
-TEST_DEPS=(pytest hypothesis ruff==0.17.6 selenium==4.51.0)
+TEST_DEPS=(pytest hypothesis ruff==0.17.6 selenium==4.51.0 marionette-driver==3.7.1)
 PYTHON="${PYTHON:-python3}"
 VENV=".venv"
 LOG="$VENV/setup.log"

@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-cpu.sh
-# The page tests drive Debian's headless Chromium through its ChromeDriver.
-if [[ ! -x /usr/bin/chromedriver ]]; then
-  echo "test: installing Debian's chromium and chromium-driver (once)"
-  apt-get update -qq > /dev/null && apt-get install -y -qq chromium chromium-driver > /dev/null
+# The page tests drive Debian's headless Chromium through its ChromeDriver, and its Firefox ESR
+# over Marionette.
+if [[ ! -x /usr/bin/chromedriver || ! -x /usr/bin/firefox-esr ]]; then
+  echo "test: installing Debian's chromium, chromium-driver and firefox-esr (once)"
+  apt-get update -qq > /dev/null && apt-get install -y -qq chromium chromium-driver firefox-esr > /dev/null
 fi
 exec .venv/bin/python -m pytest -q "$@"

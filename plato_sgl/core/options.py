@@ -14,6 +14,8 @@ from plato_sgl.core.checks import check_number, positive
 from plato_sgl.core.question_kind import is_math_problem, is_programming_task
 
 CONTEXT_MODES = ("global", "deps")
+NODE_PROMPTS = ("question-first", "rules-first")
+PREFIX_PREFILLS = ("at-start", "on-parts")
 
 
 def structure_sampling() -> dict[str, Any]:
@@ -86,6 +88,12 @@ class Options:
     still streaming, §4.2.1) and ``context`` ("global": every finished result in finish order, the
     cache-friendly layout of §4.2.2; "deps": only the node's own dependencies).
 
+    Prefill: ``node_prompt`` "rules-first" puts the node rules before the question, so every
+    question reuses them cached ("question-first": the question, then the rules);
+    ``prefix_prefill`` "on-parts" prefills the node prompt's prefix once the plan has decided on
+    parts side by side, so a question answered plainly never sends it ("at-start": at the
+    question's start, beside the plan).
+
     Length: ``sized`` plans open with a size decision (``Parts: k``, then k lines, k <=
     ``max_nodes``); ``description_max`` bounds a plan line (None: the grammar's bound);
     ``node_sentences`` bounds each node to that many sentences or code blocks under a regex (0:
@@ -135,6 +143,8 @@ class Options:
     pipeline: bool = True
     streaming_cap: int | None = None
     context: Literal["global", "deps"] = "global"
+    node_prompt: Literal["question-first", "rules-first"] = "question-first"
+    prefix_prefill: Literal["at-start", "on-parts"] = "at-start"
     plan_regex: str | None = None
     ignore_eos: bool = False
     timeout: float | None = None
@@ -148,8 +158,13 @@ class Options:
             raise ValueError(f"option stop must be a string or a list of non-empty strings, got {self.stop!r}")
         object.__setattr__(self, "stop", tuple(stop))  # frozen; a list or one string is accepted as given
         object.__setattr__(self, "history", conversation_turns(self.history))
-        if self.context not in CONTEXT_MODES:
-            raise ValueError(f"option context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}")
+        for name, choices in (
+            ("context", CONTEXT_MODES),
+            ("node_prompt", NODE_PROMPTS),
+            ("prefix_prefill", PREFIX_PREFILLS),
+        ):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"option {name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
         if not all(isinstance(getattr(self, name), bool) for name in ("pipeline", "ignore_eos", "sized")):
             raise ValueError("options pipeline, ignore_eos and sized must be True or False")
         if self.plan_regex is not None and (not isinstance(self.plan_regex, str) or not self.plan_regex):

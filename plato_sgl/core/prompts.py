@@ -3,7 +3,8 @@
 Node prompts are built from parts whose order matters for prefix caching (§4.2.2):
 (1) the question, (2) instructions, (3) the global context, i.e. finished results appended in finish
 order, (4) the node's own sub-task. Parts (1)-(3) only ever grow at the end, so each finished result
-is prefilled once and every later node reuses the whole prefix.
+is prefilled once and every later node reuses the whole prefix. (1) and (2) may swap, so the
+instructions, the same for every question, come first and stay cached across questions.
 """
 
 from __future__ import annotations
@@ -77,19 +78,22 @@ Other members of your team write the other parts. Rules:
 - Write only your part, {length}, with concrete facts, reasons, numbers or examples.
 - Start with the content itself: do not repeat the question or your part's topic, and write no heading, introduction or summary.
 - Build on the parts already written and do not repeat them.
-Parts already written:
 """
+_WRITTEN = "Parts already written:\n"
 
 COT_INSTRUCTION = "Think step by step, then state the final answer."
 
 
-def node_preamble(question: str, sentences: int = 0) -> str:
+def node_preamble(question: str, sentences: int = 0, rules_first: bool = False) -> str:
     """Parts (1) and (2) of a node prompt: the question, then the rules (ends before any result).
+    ``rules_first``: the rules, then the question, so the rules are the same text for every question.
 
     ``sentences``: the length the node's grammar allows (0: free text, asked to be brief).
     """
-    length = f"in at most {sentences} sentences or one code block" if sentences else "briefly"
-    return f"You write one part of a team's answer to this question: {question}\n" + _NODE_RULES.format(length=length)
+    rules = _NODE_RULES.format(length=f"in at most {sentences} sentences or one code block" if sentences else "briefly")
+    if rules_first:
+        return f"You write one part of a team's answer to a question. {rules}The question: {question}\n{_WRITTEN}"
+    return f"You write one part of a team's answer to this question: {question}\n{rules}{_WRITTEN}"
 
 
 def context_entry(description: str, result: str) -> str:

@@ -218,9 +218,6 @@ class Scheduler:
     def complete(self) -> bool:
         return self.source_done and len(self.finish_order) == len(self.records)
 
-    def finished_records(self) -> list[NodeRecord]:
-        return [self.records[i] for i in self.finish_order]
-
     def plan_records(self) -> list[NodeRecord]:
         return [self.records[n.id] for n in self.nodes]
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# SGLang is imported inside the functions that use it, deferred on purpose: it imports torch (seconds),
+# and the command line loads this module before any backend is made.
+
 
 def is_sglang_runtime(backend: Any) -> bool:
     """Whether ``backend`` is SGLang's own runtime: it alone enforces ``gen(regex=...)`` and lets a

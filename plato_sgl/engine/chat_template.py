@@ -21,6 +21,9 @@ from typing import Any, Iterable, Sequence
 from plato_sgl.core.errors import ServerError
 from plato_sgl.engine.http import detokenize, request, response_text, server_model_info
 
+# SGLang's frontend is imported inside the functions that use it, deferred on purpose: it imports torch
+# (seconds), and the command line and `connect` load this module before any backend is made.
+
 # The conversation the chat template probe renders: the shape of every plato-sgl prompt (a system
 # message, a user message, then the assistant's turn opened for generation).
 PROBE_MESSAGES: tuple[dict[str, str], ...] = (

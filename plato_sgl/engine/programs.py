@@ -51,15 +51,18 @@ def plan(
     )  # answer sampling stays out of plans
 
 
-def open_node_prompt(s, question: str, sentences: int = 0, history: Sequence[tuple[str, str]] = ()) -> None:
+def open_node_prompt(
+    s, question: str, sentences: int = 0, history: Sequence[tuple[str, str]] = (), rules_first: bool = False
+) -> None:
     """Parts (1)-(2) of a node prompt, after the conversation so far; leaves the user turn open for
     the context and the sub-task.
 
     ``sentences``: the length the node's grammar allows, said in the rules (0: free text).
+    ``rules_first``: the rules before the question (``prompts.node_preamble``).
     """
     open_chat(s, prompts.ASSISTANT_SYSTEM, history)
     s += sgl.user_begin()
-    s += prompts.node_preamble(question, sentences)
+    s += prompts.node_preamble(question, sentences, rules_first)
 
 
 def append_result(s, description: str, result: str) -> None:
@@ -87,9 +90,11 @@ def answer_node(
 
 
 @sgl.function
-def node_prefix(s, question: str, sentences: int = 0, history: Sequence[tuple[str, str]] = ()):
+def node_prefix(
+    s, question: str, sentences: int = 0, history: Sequence[tuple[str, str]] = (), rules_first: bool = False
+):
     """The shared start of every node prompt of ``question``: fork it, append results, answer nodes."""
-    open_node_prompt(s, question, sentences, history)
+    open_node_prompt(s, question, sentences, history, rules_first)
 
 
 @sgl.function
@@ -102,9 +107,10 @@ def plato_node(
     sentences: int = 0,
     regex: str | None = None,
     history: Sequence[tuple[str, str]] = (),
+    rules_first: bool = False,
 ):
     """One node as a whole program: question, rules, ``previous`` (description, result) pairs, sub-task."""
-    open_node_prompt(s, question, sentences, history)
+    open_node_prompt(s, question, sentences, history, rules_first)
     for prev_description, prev_result in previous:
         append_result(s, prev_description, prev_result)
     answer_node(s, description, max_tokens=max_tokens, regex=regex)

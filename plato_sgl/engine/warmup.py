@@ -82,18 +82,28 @@ def warm_up_workers(
     one) and the others are still warmed up; without it the first failure raises."""
     if not regexes or not is_sglang_runtime(endpoint):
         return
-    url = endpoint.base_url.rstrip("/")
-    for worker in worker_urls(url, timeout or 10.0):
-        target = endpoint
-        if worker != url:
-            target = copy.copy(endpoint)  # the same chat template and settings, another address
-            target.base_url = worker
+    for worker, target in worker_endpoints(endpoint, timeout or 10.0):
         try:
             warm_up(target, regexes, timeout=timeout)
         except ServerError as exc:
             if on_error is None:
                 raise
             on_error(worker, exc)
+
+
+def worker_endpoints(endpoint: Any, timeout: float) -> list[tuple[str, Any]]:
+    """(worker URL, endpoint) for each server that requests sent to ``endpoint`` run on: behind an
+    sglang-router, a copy of ``endpoint`` per worker (the same chat template and settings, another
+    address), since each worker compiles its own grammars and caches its own prompts."""
+    url = endpoint.base_url.rstrip("/")
+    targets = []
+    for worker in worker_urls(url, timeout):
+        target = endpoint
+        if worker != url:
+            target = copy.copy(endpoint)
+            target.base_url = worker
+        targets.append((worker, target))
+    return targets
 
 
 def _warm_up_one(backend: Any, regex: str, timeout: float | None) -> str | None:

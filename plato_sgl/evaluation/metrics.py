@@ -335,3 +335,12 @@ def plan_latency_share(result: Result) -> float | None:
     if result.plan_done_at is None or result.wall_time <= 0:
         return None
     return result.plan_done_at / result.wall_time
+
+
+def route_group(result: Result) -> str:
+    """The path a question took, in words a table can group by: "parts side by side", "single
+    request", or "plain: " and the kind of reason a method answered plainly (its route reason up to
+    its first colon, e.g. "plain: a math word problem")."""
+    if result.route == "plain":
+        return "plain: " + (result.route_reason or "no reason given").split(":")[0]
+    return "parts side by side" if result.nodes else "single request"

@@ -69,7 +69,7 @@ class PlatoRun(MethodRun):
         self.route = route
         self.plain_reason: str | None = None  # set when ``route`` chose a plain answer
         self.plan_ended = threading.Event()
-        self.sentence_grammar = bool(self.runtime and options.node_sentences and not options.ignore_eos)
+        self.sentence_grammar = bool(prompt_sentences(options, self.runtime))
         self.scheduler = Scheduler(
             self.clock,
             self.deadline,
@@ -187,6 +187,8 @@ class PlatoRun(MethodRun):
                 return False
             if self.result.method != "plato":  # for Plato itself, going on with Plato is no news
                 self.scheduler.tell(Progress("route", self.clock.now(), text="plato"))
+            if self.options.prefix_prefill == "on-parts":  # queued before any node: they find it cached
+                self.scheduler.act("the node prompt prefix", self._prefill_prefix)
         if held:
             self.scheduler.add_nodes(list(held))
             held.clear()
@@ -197,8 +199,9 @@ class PlatoRun(MethodRun):
     def _open_context(self) -> None:
         self.base = programs.node_prefix.run(
             question=self.question,
-            sentences=self.options.node_sentences if self.sentence_grammar else 0,
+            sentences=prompt_sentences(self.options, self.runtime),
             history=self.options.history,
+            rules_first=self.options.node_prompt == "rules-first",
             **self.options.sampling(self.question),
             backend=self.backend,
             stream=True,  # forks inherit it
@@ -206,6 +209,12 @@ class PlatoRun(MethodRun):
         programs.drain(self.base)  # run(stream=True) returns before the body queued its text
         if self.options.context == "global":
             self.context = self.states.fork(self.base)[0]
+            if self.options.prefix_prefill == "at-start":
+                self._prefill()
+
+    def _prefill_prefix(self) -> None:
+        """Prefill the node prompt's prefix, unless a node's request has sent it already."""
+        if self.options.context == "global" and not self.prefilled:
             self._prefill()
 
     def finished(self, record: NodeRecord, waiting: bool) -> None:
@@ -346,11 +355,17 @@ def run_plato(
     return PlatoRun(question, backend, options, on_progress=on_progress, route=single_part_route).run()
 
 
+def prompt_sentences(options: Options, runtime: bool) -> int:
+    """The sentence bound a node's rules state: the grammar's, where nodes decode under it (0: free text)."""
+    return options.node_sentences if runtime and not options.ignore_eos else 0
+
+
 def openings(options: Options) -> list[Opening]:
     common = {"question": PLACEHOLDER, "history": options.history}
+    node = {"sentences": prompt_sentences(options, runtime=True), "rules_first": options.node_prompt == "rules-first"}
     return [
         (programs.plan, {**common, "sized": options.sized, "max_tokens": 0}),
-        (programs.node_prefix, common),
+        (programs.node_prefix, {**common, **node}),
         plain_opening(options),
     ]
 

@@ -6,8 +6,8 @@ Ctrl-C. With a CUDA device it uses SGLang's ordinary GPU path; without one it ap
 recipe (SGLang's CPU engine, torch-native attention, and the ``sgl_kernel`` stand-in from
 :mod:`plato_sgl.serving.cpu_shim` on the server's import path only).
 
-:func:`open_backend` gives a local server's endpoint or a running server's
-(:func:`plato_sgl.engine.connect.connect`), for the CLI's ``--model``/``--url``.
+:func:`connect` attaches the frontend to any server and warms it up; :func:`open_backend` gives a
+local server's endpoint or a running server's, for the CLI's ``--model``/``--url``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ import requests
 
 from plato_sgl.core.checks import check_number, positive
 from plato_sgl.core.errors import PlatoError, ServerError
+from plato_sgl.core.options import Options
 from plato_sgl.engine.chat_template import detect_chat_template
-from plato_sgl.engine.connect import connect
+from plato_sgl.engine.connect import connect as attach
+from plato_sgl.methods.registry import openings
 from plato_sgl.serving import models
 from plato_sgl.serving.cpu_shim import SHIM_DIR
 
@@ -61,7 +63,7 @@ def default_threads() -> int:
 
 def cuda_available() -> bool:
     """True when torch sees a CUDA device (then the server takes SGLang's GPU path)."""
-    import torch
+    import torch  # deferred: torch takes seconds to import, and only starting a server needs it
 
     return torch.cuda.is_available()
 
@@ -71,6 +73,21 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+# The methods whose static prompt text a connection caches on the server: the default ones.
+WARM_METHODS = ("plato", "auto", "ar")
+
+
+def connect(
+    url: str, *, chat_template: str | None = None, timeout: float = 30.0, warm_up: bool = True
+) -> sgl.RuntimeEndpoint:
+    """Attach SGLang's frontend to the server (or sglang-router) at ``url``, as
+    :func:`plato_sgl.engine.connect.connect` does; with ``warm_up``, every worker also caches the
+    static prompt text (system prompts, instructions, worked examples) of ``WARM_METHODS`` under
+    their default options, so the first question on a fresh server prefills only its own text."""
+    warm = openings([(method, Options()) for method in WARM_METHODS]) if warm_up else []
+    return attach(url, chat_template=chat_template, timeout=timeout, warm_up=warm_up, openings=warm)
 
 
 class LocalServer:
@@ -182,7 +199,8 @@ class LocalServer:
     def endpoint(self, *, chat_template: str | None = None, warm_up: bool = True) -> sgl.RuntimeEndpoint:
         """A frontend backend connected to this server: with ``chat_template`` if given, else ChatML
         when the model folder's tokenizer formats chats exactly so, else the template :func:`connect`
-        detects. ``warm_up``: have the server compile the default Plato grammars first (:func:`connect`)."""
+        detects. ``warm_up``: have the server compile the default grammars and cache the default methods'
+        static prompt text first (:func:`connect`)."""
         return connect(self.url, chat_template=chat_template or self.chat_template, warm_up=warm_up)
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:

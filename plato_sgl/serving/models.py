@@ -33,6 +33,9 @@ from filelock import FileLock
 
 from plato_sgl.core.errors import PlatoError
 
+# torch, transformers, tokenizers and gguf are imported by the builds that use them, deferred on purpose:
+# each takes seconds to import, and listing models or starting a server needs none of them.
+
 MARKER_NAME = ".plato-sgl-complete.json"
 _MARKER_FORMAT = 1
 

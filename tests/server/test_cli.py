@@ -71,3 +71,20 @@ def test_ask_shows_plato_s_plan_lines_as_they_stream(tiny_server, capsys):
     assert re.fullmatch(r"plan  1\. .+ \[\]", lines[0]), lines  # the first line can depend on nothing
     assert any(re.fullmatch(r"      dispatched [\d,]+ at \d+\.\d s", line) for line in lines), lines
     assert re.fullmatch(r"answered in \d+\.\d s", lines[-1]), lines
+
+
+@pytest.mark.server
+def test_ask_compare_answers_plainly_after_it_and_prints_both_times(tiny_server, capsys):
+    code, out, err = ask(capsys, "How do bees make honey?", "--url", tiny_server.url, "--compare", *SMALL)
+    assert code == 0, err
+    answer, plain = out.split("\n--- the same question answered plainly (ar), after it, on the same server ---\n")
+    assert answer.strip()
+    lines = err.splitlines()
+    assert re.fullmatch(
+        r"plato: \d+\.\d s \(first answer text at .* tokens decoded, plan's first token at .*\)", lines[-3]
+    )
+    assert re.fullmatch(r"plain answer \(ar\), asked after it: \d+\.\d s \(.* tokens decoded\)", lines[-2])
+    assert re.fullmatch(r"plato was (sooner|not sooner) than a plain answer: \d+\.\d\dx its speed", lines[-1])
+    code, out, err = ask(capsys, "Name a colour.", "--url", tiny_server.url, "--compare", "--json", *SMALL)
+    data = json.loads(out)
+    assert code == 0 and data["answer"]["method"] == "plato" and data["plain"]["method"] == "ar"

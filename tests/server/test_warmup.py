@@ -1,5 +1,6 @@
-"""Grammar warm-up: ``connect`` has the server compile the default Plato grammars before the first
-question, one one-token request per regex, and ``warm_up=False`` sends none.
+"""Warm-up: ``connect`` has the server compile the default Plato grammars before the first
+question, one one-token request per regex; the serving layer's ``connect`` (and ``open_backend``)
+also has it cache the default methods' static prompt text; ``warm_up=False`` sends nothing.
 
 The requests are observed where SGLang's frontend sends them (``runtime_endpoint.http_request``,
 the function plato_sgl.engine.endpoint wraps too), so the assertions are about what reached the server.
@@ -10,10 +11,13 @@ from __future__ import annotations
 import pytest
 from sglang.lang.backend import runtime_endpoint
 
-from plato_sgl.core import grammar
+import plato_sgl
+from plato_sgl.core import grammar, prompts
 from plato_sgl.core.errors import ServerError
+from plato_sgl.core.grammar import literal_regex
 from plato_sgl.engine import warmup
 from plato_sgl.engine.connect import connect
+from plato_sgl.serving import connect as serving_connect
 from plato_sgl.serving.local import open_backend
 
 
@@ -52,7 +56,27 @@ def test_warm_up_false_sends_no_request(tiny_server, sent):
 def test_open_backend_warms_up_by_default(tiny_server, sent):
     with open_backend(url=tiny_server.url) as backend:
         assert backend.chat_template.name == "chatml"
-    assert [body["sampling_params"].get("regex") for body in sent] == grammar.warm_up_regexes()
+    compiled = [body["sampling_params"].get("regex") for body in sent if body["sampling_params"].get("regex")]
+    assert compiled == grammar.warm_up_regexes()
+    prefilled = [body["text"] for body in sent if body["sampling_params"]["max_new_tokens"] == 0]
+    assert all(warmup.PLACEHOLDER in text for text in prefilled)  # the static text, and no real question
+    assert any(prompts.plan_system() in text for text in prefilled)  # the plan's instructions and examples
+    assert any(prompts.ASSISTANT_SYSTEM in text and "Rules:" not in text for text in prefilled)  # a plain answer's
+
+
+def test_the_first_question_after_connect_prefills_only_its_own_text(tiny_server, tokenizer):
+    question = "How do owls see so well in the dark forest at night?"
+    own = len(tokenizer(question, add_special_tokens=False)["input_ids"])
+    plan = literal_regex("Parts: 2\n1. Eyes.[]\n2. Ears.[]\n")
+    uncached = {}
+    for warm in (False, True):  # each time on a server whose cache was just emptied, as a fresh one
+        tiny_server.endpoint(warm_up=False).flush_cache()
+        backend = serving_connect(tiny_server.url, chat_template="chatml", warm_up=warm)
+        result = plato_sgl.run(question, backend=backend, plan_regex=plan, node_max_tokens=4, ignore_eos=True)
+        first = result.calls[0]  # the plan
+        uncached[warm] = first.prompt_tokens - first.cached_tokens
+    assert uncached[False] > own + 100  # cold: the plan's instructions and worked examples too
+    assert own - 1 <= uncached[True] <= own + 12, uncached  # warm: the question and its turn's end
 
 
 def test_a_grammar_the_server_cannot_compile_is_a_server_error_naming_it(tiny_server, monkeypatch):

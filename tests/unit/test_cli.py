@@ -78,10 +78,10 @@ def test_models_lists_every_registry_entry_with_its_size_and_whether_it_is_built
 
 
 def test_serve_passes_server_arguments_through(monkeypatch):
-    import plato_sgl.serving.local as serving
+    import plato_sgl.cli as cli
 
     seen = {}
-    monkeypatch.setattr(serving, "serve_forever", lambda model, **kwargs: seen.update(model=model, **kwargs))
+    monkeypatch.setattr(cli, "serve_forever", lambda model, **kwargs: seen.update(model=model, **kwargs))
     assert (
         main(
             [
@@ -119,3 +119,17 @@ def test_only_serve_and_engine_take_arguments_after_a_double_dash(capsys):
     with pytest.raises(SystemExit):
         main(["ask", "Why?", "--", "--schedule-policy", "lpm"])
     assert "only `serve` and `engine` take them" in capsys.readouterr().err
+
+
+def test_the_comparison_says_which_was_sooner_and_by_how_much():
+    from plato_sgl.cli import format_comparison
+    from plato_sgl.core.result import Call, Result
+
+    plato = Result("q", "plato", answer="a", wall_time=20.0, plan_first_token_at=0.8)
+    plain = Result("q", "ar", answer="b", wall_time=30.0)
+    plain.calls.append(Call(kind="answer", first_token_at=0.4, completion_tokens=300))
+    lines = format_comparison(plato, plain).splitlines()
+    assert lines[0] == "plato: 20.0 s (first answer text at - s, 0 tokens decoded, plan's first token at 0.80 s)"
+    assert lines[1] == "plain answer (ar), asked after it: 30.0 s (first answer text at 0.40 s, 300 tokens decoded)"
+    assert lines[2] == "plato was sooner than a plain answer: 1.50x its speed"
+    assert "was not sooner" in format_comparison(plain, plato)

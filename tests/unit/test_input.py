@@ -41,6 +41,8 @@ class NoRequests:
         ),
         ("ok?", {"timeout": 0}, "timeout"),
         ("ok?", {"context": "everything"}, "context"),
+        ("ok?", {"node_prompt": "last"}, "option node_prompt must be one of question-first, rules-first, got 'last'"),
+        ("ok?", {"prefix_prefill": "never"}, "option prefix_prefill must be one of at-start, on-parts, got 'never'"),
         ("ok?", {"max_node": 3}, r"unknown option\(s\): max_node;"),
     ],
 )

@@ -331,3 +331,51 @@ def test_the_batch_gain_is_read_between_measured_batch_sizes():
     assert metrics.batch_gain(decode, 3) == pytest.approx(2.4)  # halfway from 1.8x to 3.0x
     assert metrics.batch_gain(decode, 16) == 4.0  # flat beyond the largest size measured
     assert metrics.batch_gain({2: 18.0}, 2) is None
+
+
+@pytest.mark.parametrize(
+    "route, reason, nodes, group",
+    [
+        (
+            "plain",
+            "the plan's size decision was 1 part: nothing to decode in parallel",
+            0,
+            "plain: the plan's size decision was 1 part",
+        ),
+        ("plain", "a chain: part 2 of a 3-part plan needs part 1", 0, "plain: a chain"),
+        ("plato", None, 2, "parts side by side"),
+        (None, None, 3, "parts side by side"),
+        (None, None, 0, "single request"),
+    ],
+)
+def test_route_group_names_the_path_and_the_kind_of_reason(route, reason, nodes, group):
+    result = Result(
+        question="q", method="auto", route=route, route_reason=reason, nodes=[node(i + 1) for i in range(nodes)]
+    )
+    assert metrics.route_group(result) == group
+
+
+def test_the_path_table_puts_each_path_beside_the_baseline_on_the_same_questions():
+    from plato_sgl.evaluation.datasets import Question
+    from plato_sgl.evaluation.records import Row
+    from plato_sgl.evaluation.report.tables import route_lines
+
+    def row(qid, variant, result):
+        return Row(Question(id=qid, text=f"q{qid}"), variant, result)
+
+    plan = [node(1, out=50), node(2, out=50)]
+    auto = {
+        "1": Result(question="q1", method="auto", route="plato", nodes=plan, wall_time=10.0, parallel_degree=2.0),
+        "2": Result(question="q2", method="auto", route="plato", nodes=plan, wall_time=10.0, parallel_degree=2.0),
+        "3": Result(
+            question="q3", method="auto", route="plain", route_reason="a math word problem: steps", wall_time=30.0
+        ),
+    }
+    rows = {
+        "ar": {q: row(q, "ar", answer(100, 20.0)) for q in "123"},
+        "auto": {q: row(q, "auto", r) for q, r in auto.items()},
+    }
+    table = "\n".join(route_lines(rows))
+    assert "| auto | parts side by side | 2 | 20.0 s | 10.0 s | 2.00x | 100 | 100 | 2.00 |" in table
+    assert "| auto | plain: a math word problem | 1 | 20.0 s | 30.0 s | 0.67x | 100 | 0 | - |" in table
+    assert route_lines({"ar": rows["ar"]}) == []  # no method that routes: no section

@@ -1,4 +1,5 @@
-"""Prompt texts and answer composition: the plan prompt's examples, node budgets, restatements."""
+"""Prompt texts and answer composition: the plan prompt's examples, the node prompt's order, node
+budgets, restatements."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from plato_sgl.core import prompts
 from plato_sgl.core.grammar import plan_regex
 from plato_sgl.core.options import MIN_NODE_TOKENS, Options, node_budget, node_sentence_count
 from plato_sgl.core.parser import parse_plan
+from plato_sgl.methods.plato import openings
 
 
 def test_the_plan_prompt_examples_are_plans_the_grammar_accepts():
@@ -21,6 +23,26 @@ def test_the_plan_prompt_examples_are_plans_the_grammar_accepts():
             nodes, repairs = parse_plan(plan)
             assert nodes and not repairs
         assert ("Parts:" in text) == sized
+
+
+def test_rules_first_puts_the_same_text_before_every_question():
+    first = prompts.node_preamble("How do bees fly?", 5, rules_first=True)
+    second = prompts.node_preamble("Why is the sky blue?", 5, rules_first=True)
+    static = first[: first.index("How do bees fly?")]
+    assert second.startswith(static) and "Rules:" in static and "in at most 5 sentences" in static
+    assert first.endswith("How do bees fly?\nParts already written:\n")
+
+
+def test_question_first_puts_the_question_before_the_rules():
+    text = prompts.node_preamble("How do bees fly?", 5)
+    assert text.index("How do bees fly?") < text.index("Rules:") and text.endswith("Parts already written:\n")
+
+
+@pytest.mark.parametrize("order, rules_first", [("question-first", False), ("rules-first", True)])
+def test_the_warm_up_opens_the_node_prompt_as_questions_will(order, rules_first):
+    node_prefix = [kwargs for program, kwargs in openings(Options(node_prompt=order)) if "rules_first" in kwargs]
+    assert node_prefix == [{"question": "\u2205", "history": (), "sentences": 5, "rules_first": rules_first}]
+    assert openings(Options(ignore_eos=True))[1][1]["sentences"] == 0  # nodes then decode free text
 
 
 @pytest.mark.parametrize(

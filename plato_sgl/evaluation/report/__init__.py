@@ -1,8 +1,8 @@
 """``plato-sgl report DIR``: a benchmark folder's ``report.md`` and PNG plots, every method compared with a baseline.
 
-Sections: the means against the baseline, the targets, what the user waits for, the paper's efficiency
-tables (and the load sweep of a sweep folder), one question up close, answer quality, judge calibration
-and correctness. The baseline is ``ar`` unless ``--baseline`` names another; speed-ups compare each
+Sections: the means against the baseline, the targets, what the user waits for, the paths questions
+took, the paper's efficiency tables (and the load sweep of a sweep folder), one question up close,
+answer quality, judge calibration and correctness. The baseline is ``ar`` unless ``--baseline`` names another; speed-ups compare each
 method with it on the questions both answered without error.
 """
 
@@ -26,6 +26,7 @@ from plato_sgl.evaluation.report.tables import (
     load_table,
     overall_table,
     pick_example,
+    route_lines,
     user_section,
 )
 from plato_sgl.evaluation.report.targets import quality_targets, speed_targets
@@ -98,6 +99,7 @@ def write_report(folder: str | Path, baseline: str | None = None) -> Path:
         *(["## Targets: speed and length", speed_table, ""] if speed_table else []),
         *(["## Targets: quality", quality_table, ""] if quality_table else []),
         *user_section(rows, baseline),
+        *route_lines(rows, baseline),
         "## Throughput and the paper's efficiency metrics",
         overall_table(rows, baseline),
         "",

@@ -282,6 +282,57 @@ def user_section(rows: Rows, baseline: str = BASELINE) -> list[str]:
     return lines
 
 
+def route_lines(rows: Rows, baseline: str = BASELINE) -> list[str]:
+    """Where each routing method's time goes: per path its questions took (``metrics.route_group``),
+    latency and decoded tokens beside ``baseline``'s on the same questions. [] without routes."""
+    base = _by_question(rows, baseline)
+    body = []
+    for variant in rows:
+        by_q = _by_question(rows, variant)
+        if variant == baseline or not any(r.route for r in by_q.values()):
+            continue
+        groups: dict[str, list[str]] = {}
+        for qid in sorted(set(by_q) & set(base)):
+            groups.setdefault(metrics.route_group(by_q[qid]), []).append(qid)
+        for group, ids in sorted(groups.items(), key=lambda item: -len(item[1])):
+            pairs = [(by_q[q], base[q]) for q in ids]
+            mean = metrics.mean_of
+            body.append(
+                [
+                    variant,
+                    group,
+                    str(len(ids)),
+                    _fmt(mean(b.wall_time for _, b in pairs), ".1f", " s"),
+                    _fmt(mean(r.wall_time for r, _ in pairs), ".1f", " s"),
+                    _fmt(metrics.total_time_speedup(pairs), ".2f", "x"),
+                    _fmt(mean(b.completion_tokens for _, b in pairs), ".0f"),
+                    _fmt(mean(r.completion_tokens for r, _ in pairs), ".0f"),
+                    _fmt(mean(r.parallel_degree for r, _ in pairs if r.nodes), ".2f"),
+                ]
+            )
+    if not body:
+        return []
+    header = [
+        "method",
+        "path",
+        "questions",
+        f"{baseline} latency (mean)",
+        "latency (mean)",
+        f"speed-up vs {baseline}",
+        f"{baseline} decoded tokens (mean)",
+        "decoded tokens (mean)",
+        "parallel degree",
+    ]
+    return [
+        "## By path",
+        f"The path each question took (parts decoded side by side, or a plain answer and why), against `{baseline}` "
+        "on the same questions: where a method gains and where it loses.",
+        "",
+        _table(header, body),
+        "",
+    ]
+
+
 def category_speedups(rows: Rows, kind: str = "latency", baseline: str = BASELINE) -> dict[str, dict[str, float]]:
     """Speed-up over AR per category and variant, on questions both answered: ``kind`` "latency"
     (total AR time / total method time, what the user waits for) or "throughput" (the paper's)."""
