@@ -39,6 +39,10 @@ def warm_up_prompts(backend: Any, openings: Iterable[Opening]) -> None:
             state += sgl.gen("warm", max_tokens=0)
             state.sync()
             error = ended.error() or state.error()
+        for done in (ended, state):  # both were told to end: wait, so the warm-up leaves no thread behind
+            worker = getattr(done.stream_executor, "worker", None)
+            if worker is not None:
+                worker.join(10)
         if error is not None:
             raise PlatoError(
                 f"warming up the prompt of {program.func.__name__!r} failed: {type(error).__name__}: {error}"
