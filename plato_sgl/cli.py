@@ -572,7 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--ablation",
         action="store_true",
-        help="also run the Plato ablation: plan-first, dependency-only context (Table 4), each length lever off (no size decision, long topics, free-text nodes), 3 sentences a node instead of 5, and a cap of 2 nodes while the plan streams",
+        help="also run the Plato ablation: plan-first, dependency-only context (Table 4), each length lever off (no size decision, long topics, free-text nodes), at most 3 sentences a node (node_sentences 3), and a cap of 2 nodes while the plan streams",
     )
     bench.add_argument("--out", required=True, type=Path, help="results folder (JSONL per method, report.md, plots)")
     bench.add_argument(

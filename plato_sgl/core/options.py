@@ -88,19 +88,20 @@ class Options:
     still streaming, §4.2.1) and ``context`` ("global": every finished result in finish order, the
     cache-friendly layout of §4.2.2; "deps": only the node's own dependencies).
 
-    Prefill: ``node_prompt`` "rules-first" puts the node rules before the question, so every
-    question reuses them cached ("question-first": the question, then the rules);
-    ``prefix_prefill`` "on-parts" prefills the node prompt's prefix once the plan has decided on
-    parts side by side, so a question answered plainly never sends it ("at-start": at the
-    question's start, beside the plan).
+    Prefill: ``node_prompt`` "rules-first" (the default) puts the node rules before the question,
+    so every question reuses them cached ("question-first": the question, then the rules);
+    ``prefix_prefill`` "on-parts" (the default) prefills the node prompt's prefix once the plan has
+    decided on parts side by side, so a question answered plainly never sends it ("at-start": at
+    the question's start, beside the plan).
 
     Length: ``sized`` plans open with a size decision (``Parts: k``, then k lines, k <=
     ``max_nodes``); ``description_max`` bounds a plan line (None: the grammar's bound);
     ``node_sentences`` bounds each node to that many sentences or code blocks under a regex (0:
     free text); ``answer_max_tokens`` is split evenly over a sized plan's nodes, each capped at
     ``node_max_tokens``; ``sentence_tokens``: the tokens a node's share must hold per sentence it
-    may write, so a node of a many-part plan may write fewer sentences than ``node_sentences`` and
-    still end at one instead of at its cap (None: always ``node_sentences``).
+    may write, so the more parts a plan has, the fewer sentences each writes: the whole answer
+    stays near a plain answer's length, and a node ends at a sentence instead of at its cap
+    (None: always ``node_sentences``).
 
     Sampling: ``temperature``, ``top_p``, ``top_k`` apply to every request; ``stop`` strings end
     the answer text (plain answers, nodes, expansions), never a plan or a skeleton, and so do
@@ -131,7 +132,7 @@ class Options:
     sized: bool = True
     description_max: int | None = None
     node_sentences: int = 5
-    sentence_tokens: int | None = 30
+    sentence_tokens: int | None = 64
     temperature: float = 0.0
     top_p: float = 1.0
     top_k: int = -1
@@ -143,8 +144,8 @@ class Options:
     pipeline: bool = True
     streaming_cap: int | None = None
     context: Literal["global", "deps"] = "global"
-    node_prompt: Literal["question-first", "rules-first"] = "question-first"
-    prefix_prefill: Literal["at-start", "on-parts"] = "at-start"
+    node_prompt: Literal["question-first", "rules-first"] = "rules-first"
+    prefix_prefill: Literal["at-start", "on-parts"] = "on-parts"
     plan_regex: str | None = None
     ignore_eos: bool = False
     timeout: float | None = None

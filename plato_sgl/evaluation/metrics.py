@@ -338,9 +338,17 @@ def plan_latency_share(result: Result) -> float | None:
 
 
 def route_group(result: Result) -> str:
-    """The path a question took, in words a table can group by: "parts side by side", "single
-    request", or "plain: " and the kind of reason a method answered plainly (its route reason up to
-    its first colon, e.g. "plain: a math word problem")."""
+    """The path a question took, in words a table can group by: "parts side by side" (no part
+    waits for another), "parts with dependencies", "single request", or "plain: " and the kind of
+    reason a method answered plainly (its route reason up to its first colon, e.g. "plain: a math
+    word problem")."""
     if result.route == "plain":
         return "plain: " + (result.route_reason or "no reason given").split(":")[0]
-    return "parts side by side" if result.nodes else "single request"
+    if not result.nodes:
+        return "single request"
+    return "parts with dependencies" if has_dependencies(result) else "parts side by side"
+
+
+def has_dependencies(result: Result) -> bool:
+    """Whether some part of ``result``'s plan waits for another part's result."""
+    return any(n.deps for n in result.nodes)

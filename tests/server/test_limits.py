@@ -81,15 +81,15 @@ def test_a_runaway_plan_without_regex_stops_at_max_nodes_and_still_answers(opena
 
 
 def test_each_node_is_decoded_within_its_share_and_the_sentences_that_share_holds(backend, sent_generate):
-    """A 6-part plan splits 768 tokens into 128 a node, which holds 4 sentences of 30 tokens: the
-    real server decodes every node under the 4-sentence grammar and that cap (recorded on the way)."""
+    """A 6-part plan splits 768 tokens into 128 a node, which holds 2 sentences of 64 tokens: the
+    real server decodes every node under the 2-sentence grammar and that cap (recorded on the way)."""
     from plato_sgl.core.grammar import node_regex
 
     plans = {
         6: "Parts: 6\n" + "".join(f"{i}. Part {i}.[]\n" for i in range(1, 7)),
         2: "Parts: 2\n1. One.[]\n2. Two.[]\n",
     }
-    for size, sentences, share in ((6, 4, 128), (2, 5, 256)):
+    for size, sentences, share in ((6, 2, 128), (2, 4, 256)):
         sent_generate.clear()
         result = plato_sgl.run("How do bees fly? (shares)", backend=backend, plan_regex=literal_regex(plans[size]))
         assert result.ok and len(result.nodes) == size

@@ -30,14 +30,17 @@ def prefix_calls(result) -> list:
 def fair_run(backend, tmp_path_factory):
     """Plato with each node prompt order, every answer in the cache state of a newly arrived question."""
     out = tmp_path_factory.mktemp("prefill") / "run"
-    variants = variants_for(["plato", "plato+node_prompt=rules-first"], options={**SMALL, "plan_regex": TWO_PARTS})
+    variants = variants_for(
+        ["plato+node_prompt=question-first", "plato+node_prompt=rules-first"],
+        options={**SMALL, "plan_regex": TWO_PARTS},
+    )
     run_bench([QUESTION], variants, backend, out, progress_bar=False)
     return load_rows(out)
 
 
 def test_rules_first_leaves_only_the_question_uncached_in_the_node_prefix(fair_run, tokenizer):
     own = len(tokenizer(QUESTION.text, add_special_tokens=False)["input_ids"])
-    question_first = prefix_calls(fair_run["plato"][QUESTION.id].result)[0]
+    question_first = prefix_calls(fair_run["plato+node_prompt=question-first"][QUESTION.id].result)[0]
     rules_first = prefix_calls(fair_run["plato+node_prompt=rules-first"][QUESTION.id].result)[0]
     assert own - 1 <= uncached(rules_first) <= own + 12, rules_first  # the question and what follows it
     assert uncached(question_first) >= own + 40, question_first  # the question and the rules after it

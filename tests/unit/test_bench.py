@@ -148,7 +148,9 @@ def test_the_flush_at_a_runs_start_is_followed_by_a_grammar_warm_up_of_its_varia
     assert calls[0] == "flush" and len(calls) == 2
     warmed = calls[1]
     assert plan_regex(5, description_max=Options().description_max, ascii=True) in warmed
-    assert len(warmed) == len(set(warmed)) == 3  # one plan grammar (every variant has max_nodes 5), two node grammars
+    # one plan grammar (every variant has max_nodes 5), then a prose and a code grammar for each
+    # sentence count the defaults give a node of a plan of up to 5 parts (4, 3 and 2)
+    assert len(warmed) == len(set(warmed)) == 1 + 2 * 3
 
 
 def test_a_torn_last_line_is_skipped_and_cut_before_appending(tmp_path):

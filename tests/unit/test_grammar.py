@@ -243,15 +243,12 @@ def test_node_regex_in_any_script() -> None:
 def test_warm_up_lists_the_default_runs_regexes() -> None:
     from plato_sgl.core.options import Options
 
-    defaults = Options()  # 6 parts at most: a 6-part plan's nodes (128 tokens each) may write 4 sentences, others 5
+    defaults = Options()  # 6 parts at most: shares of 256 tokens (up to 3 parts) hold 4 sentences, 192 (4) 3, less 2
     assert warm_up_regexes() == [
         plan_regex(defaults.max_nodes, ascii=True),
-        node_regex(5, ascii=True, code=False),
-        node_regex(5, ascii=True, code=True),
-        node_regex(4, ascii=True, code=False),
-        node_regex(4, ascii=True, code=True),
+        *(node_regex(count, ascii=True, code=code) for count in (4, 3, 2) for code in (False, True)),
     ]
-    assert warm_up_regexes(4)[1:] == [node_regex(5, ascii=True, code=False), node_regex(5, ascii=True, code=True)]
+    assert warm_up_regexes(3)[1:] == [node_regex(4, ascii=True, code=False), node_regex(4, ascii=True, code=True)]
 
 
 def test_code_blocks_only_where_the_question_is_about_code() -> None:

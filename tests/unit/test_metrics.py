@@ -334,23 +334,28 @@ def test_the_batch_gain_is_read_between_measured_batch_sizes():
 
 
 @pytest.mark.parametrize(
-    "route, reason, nodes, group",
+    "route, reason, deps, group",
     [
         (
             "plain",
             "the plan's size decision was 1 part: nothing to decode in parallel",
-            0,
+            [],
             "plain: the plan's size decision was 1 part",
         ),
-        ("plain", "a chain: part 2 of a 3-part plan needs part 1", 0, "plain: a chain"),
-        ("plato", None, 2, "parts side by side"),
-        (None, None, 3, "parts side by side"),
-        (None, None, 0, "single request"),
+        ("plain", "a chain: part 2 of a 3-part plan needs part 1", [], "plain: a chain"),
+        ("plato", None, [(), ()], "parts side by side"),
+        ("plato", None, [(), (1,)], "parts with dependencies"),
+        (None, None, [(), (), ()], "parts side by side"),
+        (None, None, [], "single request"),
     ],
 )
-def test_route_group_names_the_path_and_the_kind_of_reason(route, reason, nodes, group):
+def test_route_group_names_the_path_and_the_kind_of_reason(route, reason, deps, group):
     result = Result(
-        question="q", method="auto", route=route, route_reason=reason, nodes=[node(i + 1) for i in range(nodes)]
+        question="q",
+        method="auto",
+        route=route,
+        route_reason=reason,
+        nodes=[node(i + 1, d) for i, d in enumerate(deps)],
     )
     assert metrics.route_group(result) == group
 
@@ -376,6 +381,6 @@ def test_the_path_table_puts_each_path_beside_the_baseline_on_the_same_questions
         "auto": {q: row(q, "auto", r) for q, r in auto.items()},
     }
     table = "\n".join(route_lines(rows))
-    assert "| auto | parts side by side | 2 | 20.0 s | 10.0 s | 2.00x | 100 | 100 | 2.00 |" in table
-    assert "| auto | plain: a math word problem | 1 | 20.0 s | 30.0 s | 0.67x | 100 | 0 | - |" in table
+    assert "| auto | parts side by side | 2 | 20.0 s | 10.0 s | 2.00x | 2 | 100 | 100 | 2.00 |" in table
+    assert "| auto | plain: a math word problem | 1 | 20.0 s | 30.0 s | 0.67x | 0 | 100 | 0 | - |" in table
     assert route_lines({"ar": rows["ar"]}) == []  # no method that routes: no section

@@ -56,11 +56,16 @@ def test_a_node_budget_never_exceeds_node_max_tokens():
     assert node_budget(Options(node_max_tokens=16), 10) == 16
 
 
-@pytest.mark.parametrize("size, expected", [(None, 5), (1, 5), (4, 5), (5, 5), (6, 4), (8, 3), (12, 2), (100, 2)])
+@pytest.mark.parametrize("size, expected", [(None, 4), (1, 4), (3, 4), (4, 3), (5, 2), (6, 2), (12, 2), (100, 2)])
 def test_a_node_may_write_the_sentences_its_share_holds(size, expected):
     assert (
         node_sentence_count(Options(), size) == expected
-    )  # 30 tokens a sentence; shares 256, 192, 153, 128, 96, 64, 32
+    )  # 64 tokens a sentence; shares 256, 256, 256, 192, 153, 128, 64, 32 (never below the grammar's 2)
+
+
+@pytest.mark.parametrize("size, expected", [(4, 5), (5, 5), (6, 4), (8, 3)])
+def test_fewer_tokens_a_sentence_let_a_node_write_more(size, expected):
+    assert node_sentence_count(Options(sentence_tokens=30), size) == expected  # shares 192, 153, 128, 96
 
 
 def test_the_sentence_count_is_fixed_without_sentence_tokens_and_never_above_node_sentences():

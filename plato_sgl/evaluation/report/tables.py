@@ -305,6 +305,7 @@ def route_lines(rows: Rows, baseline: str = BASELINE) -> list[str]:
                     _fmt(mean(b.wall_time for _, b in pairs), ".1f", " s"),
                     _fmt(mean(r.wall_time for r, _ in pairs), ".1f", " s"),
                     _fmt(metrics.total_time_speedup(pairs), ".2f", "x"),
+                    str(sum(r.wall_time < b.wall_time for r, b in pairs)),
                     _fmt(mean(b.completion_tokens for _, b in pairs), ".0f"),
                     _fmt(mean(r.completion_tokens for r, _ in pairs), ".0f"),
                     _fmt(mean(r.parallel_degree for r, _ in pairs if r.nodes), ".2f"),
@@ -319,6 +320,7 @@ def route_lines(rows: Rows, baseline: str = BASELINE) -> list[str]:
         f"{baseline} latency (mean)",
         "latency (mean)",
         f"speed-up vs {baseline}",
+        f"sooner than {baseline}",
         f"{baseline} decoded tokens (mean)",
         "decoded tokens (mean)",
         "parallel degree",
@@ -361,10 +363,6 @@ def category_table(speedups: dict[str, dict[str, float]]) -> str:
     return _table(["category", *variants], body)
 
 
-def has_dependencies(result: Result) -> bool:
-    return any(n.deps for n in result.nodes)
-
-
 def ablation_table(rows: Rows) -> str | None:
     """Table 4: latency with and without pipelining, extra prefill with and without the global context;
     the latter also on plans with dependencies only, since a plan without any costs the dependency-only
@@ -378,7 +376,7 @@ def ablation_table(rows: Rows) -> str | None:
     for label, before, measure, deps_only in parts:
         ids = common_ids(rows, ["plato", before])
         if deps_only:
-            ids = {qid for qid in ids if all(has_dependencies(rows[v][qid].result) for v in ("plato", before))}
+            ids = {qid for qid in ids if all(metrics.has_dependencies(rows[v][qid].result) for v in ("plato", before))}
         if not ids:
             continue
         old = metrics.mean_of(measure(r) for r in ok_results(rows, before, ids))
