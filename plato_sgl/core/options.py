@@ -90,9 +90,9 @@ class Options:
 
     Prefill: ``node_prompt`` "rules-first" (the default) puts the node rules before the question,
     so every question reuses them cached ("question-first": the question, then the rules);
-    ``prefix_prefill`` "on-parts" (the default) prefills the node prompt's prefix once the plan has
-    decided on parts side by side, so a question answered plainly never sends it ("at-start": at
-    the question's start, beside the plan).
+    ``prefix_prefill`` "on-parts" prefills the node prompt's prefix once the plan has decided on
+    parts side by side, so a question answered plainly never sends it ("at-start", the default:
+    at the question's start, beside the plan).
 
     Length: ``sized`` plans open with a size decision (``Parts: k``, then k lines, k <=
     ``max_nodes``); ``description_max`` bounds a plan line (None: the grammar's bound);
@@ -145,7 +145,7 @@ class Options:
     streaming_cap: int | None = None
     context: Literal["global", "deps"] = "global"
     node_prompt: Literal["question-first", "rules-first"] = "rules-first"
-    prefix_prefill: Literal["at-start", "on-parts"] = "on-parts"
+    prefix_prefill: Literal["at-start", "on-parts"] = "at-start"
     plan_regex: str | None = None
     ignore_eos: bool = False
     timeout: float | None = None
