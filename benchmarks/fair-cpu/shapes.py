@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/fair-cpu/shapes.py benchmarks/wizardlm84-fair-cpu [plato auto]
 
-Shapes: plain (the plan chose one part), flat (parts side by side, critical path 1) and chain
-(a part waits for another, critical path 2 or more). Also: the questions AR answers in under 60
+Shapes: plain (the plan chose one part), flat (parts side by side) and chain (a part waits for
+another), as the report's "By path" splits them. Also: the questions AR answers in under 60
 tokens, and plans that copy a topic line of the plan prompt's worked examples.
 """
 
@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from plato_sgl.core.prompts import _PLAN_EXAMPLES
+from plato_sgl.evaluation import metrics
 from plato_sgl.evaluation.records import load_rows
 from plato_sgl.evaluation.report.tables import common_ids
 
@@ -29,17 +30,16 @@ SHORT = 60
 def shape(result) -> str:
     if not result.nodes:
         return "plain"
-    return "flat" if result.critical_path <= 1 else "chain"
+    return "chain" if metrics.has_dependencies(result) else "flat"
 
 
 def line(name: str, pairs: list) -> str:
     """pairs: (AR, method) results; speed-up is total AR time / total method time."""
-    ar_time = sum(a.wall_time for a, _ in pairs)
-    time = sum(m.wall_time for _, m in pairs)
-    sooner = sum(m.wall_time < a.wall_time for a, m in pairs)
+    ordered = [(m, a) for a, m in pairs]  # metrics take (method, baseline) pairs
     return (
-        f"| {name} | {len(pairs)} | {ar_time / len(pairs):.1f} s | {time / len(pairs):.1f} s | "
-        f"{ar_time / time:.2f}x | {sooner} | {statistics.mean(a.completion_tokens for a, _ in pairs):.0f} | "
+        f"| {name} | {len(pairs)} | {statistics.mean(a.wall_time for a, _ in pairs):.1f} s | "
+        f"{statistics.mean(m.wall_time for _, m in pairs):.1f} s | {metrics.total_time_speedup(ordered):.2f}x | "
+        f"{metrics.answered_sooner(ordered)} | {statistics.mean(a.completion_tokens for a, _ in pairs):.0f} | "
         f"{statistics.mean(m.completion_tokens for _, m in pairs):.0f} |"
     )
 

@@ -305,7 +305,7 @@ def route_lines(rows: Rows, baseline: str = BASELINE) -> list[str]:
                     _fmt(mean(b.wall_time for _, b in pairs), ".1f", " s"),
                     _fmt(mean(r.wall_time for r, _ in pairs), ".1f", " s"),
                     _fmt(metrics.total_time_speedup(pairs), ".2f", "x"),
-                    str(sum(r.wall_time < b.wall_time for r, b in pairs)),
+                    str(metrics.answered_sooner(pairs)),
                     _fmt(mean(b.completion_tokens for _, b in pairs), ".0f"),
                     _fmt(mean(r.completion_tokens for r, _ in pairs), ".0f"),
                     _fmt(mean(r.parallel_degree for r, _ in pairs if r.nodes), ".2f"),
