@@ -208,6 +208,18 @@ def plan_regex(
     return pattern
 
 
+def split_opening(plan_regex: str) -> tuple[str, str]:
+    """A plan regex as (its opening, the rest): a regex that opens with the size prefix (``Parts: ``)
+    as a literal has it written into the prompt instead, so the first token decoded is the size.
+    Other regexes are ("", ``plan_regex``): all of them is decoded."""
+    opening = load_plan_grammar().size_prefix
+    literal = literal_regex(opening)
+    rest = plan_regex[len(literal) :]
+    if not plan_regex.startswith(literal) or not rest or rest[0] in "*+?{":
+        return "", plan_regex
+    return opening, rest
+
+
 def node_regex(max_units: int = 4, *, ascii: bool = False, code: bool = True) -> str:
     """Regex for a node's result: 2..``max_units`` sentences or fenced code blocks (the grammar's
     ``min_units``, 2, or ``max_units`` if fewer).
@@ -242,7 +254,7 @@ def warm_up_regexes(max_nodes: int | None = None) -> list[str]:
     is started or connected (the first compile also builds xgrammar's tokenizer tables)."""
     defaults = Options()
     max_nodes = max_nodes or defaults.max_nodes
-    regexes = [plan_regex(max_nodes, description_max=defaults.description_max, ascii=True)]
+    regexes = [split_opening(plan_regex(max_nodes, description_max=defaults.description_max, ascii=True))[1]]
     if defaults.node_sentences:  # every sentence count a plan of up to max_nodes parts gives its nodes, most first
         counts = sorted(
             {node_sentence_count(defaults, size) for size in (None, *range(1, max_nodes + 1))}, reverse=True

@@ -95,11 +95,14 @@ class PlanParser:
 
     ``nodes``: every node so far, in plan order; ``size``: the plan's size decision (None if it
     had none); ``repairs``: repeated lines dropped, what tolerant mode changed, and any line
-    dropped at ``close()``; ``text``: everything fed.
+    dropped at ``close()``; ``text``: everything fed. ``max_size``: the largest size the plan may
+    decide (strict mode): a size no further digit can keep within it is read at once, before its
+    line ends.
     """
 
-    def __init__(self, *, tolerant: bool = False) -> None:
+    def __init__(self, *, tolerant: bool = False, max_size: int | None = None) -> None:
         self.tolerant = tolerant
+        self.max_size = max_size
         self.nodes: list[PlanNode] = []
         self.repairs: list[str] = []
         self._chunks: list[str] = []
@@ -142,29 +145,31 @@ class PlanParser:
                     raise self._format_error(f"expected a newline after ']', got {char!r}", self._line + char)
                 self._next_line()
             elif char == "\n":
-                if self._read_size(self._line):
-                    self._next_line()
-                    continue
-                raise self._format_error("line ended before its dependency list was closed", self._line)
+                size = self._size_number(self._line)
+                if size is None:
+                    raise self._format_error("line ended before its dependency list was closed", self._line)
+                self.size = size
+                self._next_line()
             else:
                 self._line += char
-                if char == "]":
+                if self.size is None and self.max_size is not None and char.isdigit():
+                    size = self._size_number(self._line)
+                    if size is not None and size * 10 > self.max_size:
+                        self.size = size  # no further digit is allowed: decided before the newline
+                elif char == "]":
                     node = self._accept_strict(self._line)
                     if node is not None:
                         emitted.append(node)
                     self._awaiting_newline = True
         return emitted
 
-    def _read_size(self, line: str) -> bool:
-        """Take ``line`` as the size decision if it is one and comes first; say whether it was."""
+    def _size_number(self, line: str) -> int | None:
+        """The number ``line`` decides if it is the plan's opening size decision (so far), else None."""
         g = load_plan_grammar()
-        if self.size is not None or self.nodes or self._next_id > 1 or not line.startswith(g.size_prefix):
-            return False
+        if self._line_number > 1 or not line.startswith(g.size_prefix):
+            return None
         number = line[len(g.size_prefix) :]
-        if not number.isdigit():
-            return False
-        self.size = int(number)
-        return True
+        return int(number) if number.isdigit() else None
 
     def _accept_strict(self, line: str) -> PlanNode | None:
         """Check a complete line (up to its "]") against the format and the DAG rules; keep it

@@ -38,17 +38,20 @@ def plan(
     max_tokens: int = 512,
     sized: bool = True,
     history: Sequence[tuple[str, str]] = (),
+    opening: str = "",
 ):
     """Decode a plan for ``question``; under ``regex`` every plan is a well-formed DAG.
 
     ``sized``: the prompt's examples open with the size decision (``Parts: k``) that the sized plan
-    regex asks for.
+    regex asks for. ``opening``: the plan's known first text (``grammar.split_opening``), written
+    into the assistant turn rather than decoded; ``regex`` covers what follows it.
     """
     open_chat(s, prompts.plan_system(sized), history)
     s += sgl.user(prompts.plan_user(question))
-    s += sgl.assistant(
-        sgl.gen("plan", regex=regex, max_tokens=max_tokens, **structure_sampling())
-    )  # answer sampling stays out of plans
+    s += sgl.assistant_begin()
+    s += opening
+    s += sgl.gen("plan", regex=regex, max_tokens=max_tokens, **structure_sampling())  # answer sampling stays out
+    s += sgl.assistant_end()
 
 
 def open_node_prompt(

@@ -143,10 +143,15 @@ def _warm_up_program() -> Any:
 
 def _purpose(regex: str, number: int, count: int) -> str:
     """What a warm-up regex is for, in words: a plan grammar (it opens with the plan's first literal,
-    ``Parts:`` or ``1.``) is named so, others by their number and first characters."""
+    ``Parts:`` or ``1.``, or with the sizes that follow ``Parts:``) is named so, others by their
+    number and first characters."""
     where = f"warm-up grammar {number} of {count}"
     g = grammar.load_plan_grammar()
-    openings = [grammar.literal_regex(g.size_prefix), grammar.literal_regex("1" + g.id_separator)]
+    openings = [
+        grammar.literal_regex(g.size_prefix),
+        "(?:1" + grammar.literal_regex(g.size_line_end),
+        grammar.literal_regex("1" + g.id_separator),
+    ]
     if any(regex.startswith(opening) for opening in openings):
         return f"the plan grammar ({where}, {len(regex)} characters)"
     shown = regex if len(regex) <= 60 else regex[:57] + "..."

@@ -12,7 +12,8 @@ a node that may still come is dispatched from the grown state, and its own reque
 Each result is prefilled once. Ready nodes are forked together, so SGLang batches them.
 
 A plan whose size decision is one part is answered with one plain request (``single_part_route``):
-there is nothing to decode side by side. The rest of the plan request is then aborted, so its
+there is nothing to decode side by side. The decision is the plan's first decoded token: its
+opening, ``Parts: ``, is in the prompt (``grammar.split_opening``). The rest of the plan request is then aborted, so its
 tokens do not decode beside the answer.
 """
 
@@ -25,7 +26,7 @@ import sglang as sgl
 
 from plato_sgl.core import prompts
 from plato_sgl.core.errors import PlatoError, PlatoTimeout
-from plato_sgl.core.grammar import is_ascii, node_regex, plan_regex
+from plato_sgl.core.grammar import is_ascii, node_regex, plan_regex, split_opening
 from plato_sgl.core.options import Options, node_budget, node_sentence_count
 from plato_sgl.core.parser import PlanParser
 from plato_sgl.core.plan import PlanNode, critical_path, parallel_degree
@@ -64,7 +65,7 @@ class PlatoRun(MethodRun):
         self.backend = backend
         self.runtime = is_sglang_runtime(backend)
         self.ascii = is_ascii(question)
-        self.parser = PlanParser(tolerant=not self.runtime)
+        self.parser = PlanParser(tolerant=not self.runtime, max_size=options.max_nodes)
         self.on_progress = on_progress
         self.route = route
         self.plain_reason: str | None = None  # set when ``route`` chose a plain answer
@@ -117,12 +118,13 @@ class PlatoRun(MethodRun):
 
     # -- the source: the plan stream (its own thread) ---------------------------------------------
 
-    def _plan_regex(self) -> str | None:
+    def _plan_regex(self) -> tuple[str, str | None]:
+        """The plan's opening, written into its prompt, and the regex its decoded rest follows."""
         if not self.runtime:
-            return None
+            return "", None
         o = self.options
-        return o.plan_regex or plan_regex(
-            o.max_nodes, description_max=o.description_max, ascii=self.ascii, sized=o.sized
+        return split_opening(
+            o.plan_regex or plan_regex(o.max_nodes, description_max=o.description_max, ascii=self.ascii, sized=o.sized)
         )
 
     def _follow_plan(self) -> None:
@@ -132,11 +134,13 @@ class PlatoRun(MethodRun):
             self.plan_ended.set()
 
     def _stream_plan(self) -> None:
-        go_first(self.backend, self._plan_regex())  # every node waits for the plan: admit it first
+        opening, regex = self._plan_regex()
+        go_first(self.backend, regex)  # every node waits for the plan: admit it first
         state = programs.plan.run(
             question=self.question,
             history=self.options.history,
-            regex=self._plan_regex(),
+            opening=opening,
+            regex=regex,
             max_tokens=self.options.plan_max_tokens,
             sized=self.options.sized,
             **self.options.sampling(self.question),  # run()'s sampling default, used by its gen
@@ -145,6 +149,7 @@ class PlatoRun(MethodRun):
         )
         held: list[PlanNode] = []  # nodes parsed while ``route`` has not decided yet
         deciding = self.route is not None
+        self.parser.feed(opening)
         for chunk in programs.pieces(state, "plan"):
             if not chunk:
                 continue

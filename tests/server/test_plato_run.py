@@ -61,6 +61,15 @@ def test_the_forced_plan_is_decoded_and_every_node_answered(pipelined):
     assert pipelined.answer.rstrip().endswith(pipelined.nodes[-1].result.strip())
 
 
+def test_a_sized_plan_s_opening_is_in_its_prompt_and_only_the_rest_is_decoded(backend, sent_generate):
+    plan = "Parts: 2\n1. Causes.[]\n2. Remedies.[1]\n"
+    result = plato(backend, "opening", plan)
+    assert result.error is None and result.plan == plan and result.plan_size == 2
+    rest = literal_regex(plan.removeprefix("Parts: "))
+    [request] = [b for b in sent_generate if b["sampling_params"].get("regex") == rest]
+    assert request["text"].endswith("<|im_start|>assistant\nParts: ")
+
+
 def test_pipelining_dispatches_the_first_node_before_the_plan_is_done(pipelined):
     first = pipelined.node(1)
     assert first.parsed_at < pipelined.plan_done_at

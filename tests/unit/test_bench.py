@@ -134,7 +134,7 @@ def test_the_flush_at_a_runs_start_is_followed_by_a_grammar_warm_up_of_its_varia
     # so the bench compiles the variants' default grammars again before the first question.
     # Bookkeeping with a recording endpoint; the warm-up itself runs on real servers in the bench tests.
     import plato_sgl.evaluation.bench as bench
-    from plato_sgl.core.grammar import plan_regex
+    from plato_sgl.core.grammar import plan_regex, split_opening
 
     calls = []
 
@@ -147,7 +147,7 @@ def test_the_flush_at_a_runs_start_is_followed_by_a_grammar_warm_up_of_its_varia
     bench._flush_cache(Endpoint(), variants)
     assert calls[0] == "flush" and len(calls) == 2
     warmed = calls[1]
-    assert plan_regex(5, description_max=Options().description_max, ascii=True) in warmed
+    assert split_opening(plan_regex(5, description_max=Options().description_max, ascii=True))[1] in warmed
     # one plan grammar (every variant has max_nodes 5), then a prose and a code grammar for each
     # sentence count the defaults give a node of a plan of up to 5 parts (4, 3 and 2)
     assert len(warmed) == len(set(warmed)) == 1 + 2 * 3

@@ -19,6 +19,7 @@ from plato_sgl.core.grammar import (
     node_regex,
     plan_line_pattern,
     plan_regex,
+    split_opening,
     warm_up_regexes,
 )
 from plato_sgl.core.plan import PlanNode
@@ -186,6 +187,17 @@ def test_sized_plans_are_capped_by_the_size_limit() -> None:
         plan_regex(limit + 1)
 
 
+def test_a_sized_plan_s_opening_is_split_off_its_regex_to_be_written_into_the_prompt() -> None:
+    opening, rest = split_opening(plan_regex(3))
+    assert opening == "Parts: " and regex.fullmatch(rest, "2\n" + lines("1. A.[]", "2. B.[1]"))
+    forced = literal_regex("Parts: 1\n1. A.[]\n")
+    assert split_opening(forced) == ("Parts: ", literal_regex("1\n1. A.[]\n"))
+    for whole in (plan_regex(3, sized=False), literal_regex("1. A.[]\n"), literal_regex("Parts: ")):
+        assert split_opening(whole) == ("", whole), whole  # no literal opening, or nothing after it
+    for quantified in ("Parts: ?1", "Parts: *1", "Parts: {0,2}1"):  # a quantifier on the opening's last character
+        assert split_opening(quantified) == ("", quantified)
+
+
 def test_ascii_descriptions_leave_out_other_scripts_and_heading_marks() -> None:
     pattern = regex.compile(plan_regex(2, ascii=True))
     assert pattern.fullmatch("Parts: 1\n" + lines("1. Costs, risks & trade-offs (2024).[]"))
@@ -245,7 +257,7 @@ def test_warm_up_lists_the_default_runs_regexes() -> None:
 
     defaults = Options()  # 6 parts at most: shares of 256 tokens (up to 3 parts) hold 4 sentences, 192 (4) 3, less 2
     assert warm_up_regexes() == [
-        plan_regex(defaults.max_nodes, ascii=True),
+        split_opening(plan_regex(defaults.max_nodes, ascii=True))[1],  # what the plan request is sent with
         *(node_regex(count, ascii=True, code=code) for count in (4, 3, 2) for code in (False, True)),
     ]
     assert warm_up_regexes(3)[1:] == [node_regex(4, ascii=True, code=False), node_regex(4, ascii=True, code=True)]

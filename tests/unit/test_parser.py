@@ -341,6 +341,27 @@ def test_strict_reads_the_size_decision_and_no_node_from_it():
     assert parser.feed("\n2. Remedies.[1]\n") == [PlanNode(2, "Remedies", (1,))]
 
 
+def test_a_size_no_further_digit_can_keep_within_the_largest_is_read_at_its_digit():
+    parser = PlanParser(max_size=6)
+    assert parser.feed("Parts: ") == [] and parser.size is None
+    parser.feed("1")
+    assert parser.size == 1  # "10" would be over 6: decided before the newline
+    assert parser.feed("\n1. Causes.[]\n") == [PlanNode(1, "Causes", ())] and parser.size == 1
+    wide = PlanParser(max_size=12)
+    wide.feed("Parts: 1")
+    assert wide.size is None  # "10" to "12" are still possible
+    wide.feed("2")
+    assert wide.size == 12
+    late = PlanParser(max_size=12)
+    late.feed("Parts: 1\n")
+    assert late.size == 1
+    unbounded = PlanParser()
+    unbounded.feed("Parts: 3")
+    assert unbounded.size is None  # no largest size given: read at the newline
+    unbounded.feed("\n")
+    assert unbounded.size == 3
+
+
 def test_a_size_line_after_the_first_line_is_a_format_error():
     with pytest.raises(PlanFormatError):
         parse_plan("1. Causes.[]\nParts: 2\n")
