@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -68,9 +69,26 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+# Below Linux's default ephemeral range (32768-60999). A server's own processes bind their internal
+# sockets (torch's gloo, ZMQ) to ports the OS picks from that range, so a port the OS picked for us
+# there can go to one of them before the server binds it, and the server never starts.
+_PORTS = range(20000, 32768)
+_given: set[int] = set()  # handed out by this process: a server may not have bound its port yet
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port nothing listens on right now, outside the range the OS hands out itself."""
+    for port in random.sample(_PORTS, 64):
+        if port in _given:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # that range is full: let the OS pick
         sock.bind((host, 0))
         return sock.getsockname()[1]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 import torch
@@ -109,3 +110,10 @@ def test_a_cpu_server_runs_in_bfloat16_on_every_core_unless_told_otherwise(monke
     assert default_threads() == len(os.sched_getaffinity(0))
     monkeypatch.setenv("PLATO_SGL_THREADS", "1")
     assert default_threads() == 1 and server._environment(on_cpu=True)["OMP_NUM_THREADS"] == "1"
+
+
+def test_free_ports_are_bindable_distinct_and_outside_the_range_the_os_hands_out():
+    ports = [free_port() for _ in range(20)]
+    assert len(set(ports)) == 20 and all(20000 <= p < 32768 for p in ports)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", ports[0]))  # nothing took it
