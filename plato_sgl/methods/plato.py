@@ -13,8 +13,8 @@ Each result is prefilled once. Ready nodes are forked together, so SGLang batche
 
 A plan whose size decision is one part is answered with one plain request (``single_part_route``):
 there is nothing to decode side by side. The decision is the plan's first decoded token: its
-opening, ``Parts: ``, is in the prompt (``grammar.split_opening``). The rest of the plan request is then aborted, so its
-tokens do not decode beside the answer.
+opening, ``Parts: ``, is in the prompt (``grammar.split_opening``). The rest of the plan request
+is then aborted, so its tokens do not decode beside the answer.
 """
 
 from __future__ import annotations
